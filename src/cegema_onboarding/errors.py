@@ -1,0 +1,56 @@
+"""The library's one error tree.
+
+Every exception the library raises on purpose derives from :class:`OnboardingError`.
+Messages never contain a secret (password, answer, token, code or initial credential).
+"""
+
+from __future__ import annotations
+
+
+class OnboardingError(Exception):
+    """Base class of every error raised by cegema_onboarding."""
+
+
+class ConfigurationError(OnboardingError):
+    """The host's settings are unsafe or inconsistent."""
+
+
+class InvalidInput(OnboardingError):
+    """Input was rejected before any work was done on it.
+
+    ``field`` names the input, ``reason`` is a short machine-readable code such as
+    ``"empty"``, ``"too_long"``, ``"nul_byte"`` or ``"malformed"``. The offending value is
+    never included, because it may be a secret.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"invalid {field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class BadToken(OnboardingError):
+    """A link token or code is not valid. Deliberately says nothing about why."""
+
+    def __init__(self) -> None:
+        super().__init__("invalid or expired token")
+
+
+class StorageError(OnboardingError):
+    """A storage adapter failed."""
+
+
+class ConcurrentUpdate(StorageError):
+    """A compare-and-set lost a race: the record changed since it was loaded."""
+
+
+class DuplicateAccount(StorageError):
+    """An account with this member number (or email) already exists."""
+
+
+class UnknownAccount(StorageError):
+    """No account has this identifier. Only raised to staff-facing callers."""
+
+
+class MailError(OnboardingError):
+    """A mail adapter could not deliver a message. The message stays in the outbox."""
