@@ -1,0 +1,251 @@
+"""In-memory adapters: thread-safe, for tests and for embedding in a single process."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+
+import attrs
+
+from ..errors import ConcurrentUpdate, DuplicateAccount, MailError
+from ..model import Account, Channel, Stage, Throttle
+from ..normalize import email_key
+from ..ports import AuditRecord, Changes, OutboxMessage, OutboxStatus
+
+
+class MemoryStorage:
+    """Every storage port in a few dicts behind one lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._accounts: dict[str, Account] = {}
+        self._by_number: dict[str, str] = {}
+        self._throttles: dict[str, Throttle] = {}
+        self._outbox: dict[str, OutboxMessage] = {}
+        self._audit: list[AuditRecord] = []
+
+    # accounts
+    def get(self, account_id: str) -> Account | None:
+        """The account with this id, or None."""
+        with self._lock:
+            return self._accounts.get(account_id)
+
+    def find_by_member_number(self, member_number: str) -> Account | None:
+        """The account with this normalised member number, or None."""
+        with self._lock:
+            account_id = self._by_number.get(member_number)
+            return None if account_id is None else self._accounts[account_id]
+
+    def find_by_email(self, email_key_: str) -> Sequence[Account]:
+        """Accounts whose verified address has this casefolded key."""
+        with self._lock:
+            return [a for a in self._accounts.values()
+                    if a.email is not None and email_key(a.email) == email_key_]
+
+    def list_by_stage(
+        self, stage: Stage, *, limit: int = 100, offset: int = 0
+    ) -> Sequence[Account]:
+        """Accounts in one stage, oldest request first."""
+        with self._lock:
+            found = [a for a in self._accounts.values() if a.stage is stage]
+        found.sort(key=lambda a: (a.activation_requested_at or a.created_at, a.account_id))
+        return found[offset:offset + limit]
+
+    # throttles
+    def get_throttle(self, key: str) -> Throttle:
+        """The counter for this key; a fresh one when none is stored."""
+        with self._lock:
+            return self._throttles.get(key) or Throttle(key=key)
+
+    # the one write
+    def commit(self, changes: Changes) -> None:
+        """Apply all of ``changes`` or none."""
+        with self._lock:
+            for account, expected in changes.accounts:
+                current = self._accounts.get(account.account_id)
+                if expected is None:
+                    if current is not None or account.member_number in self._by_number:
+                        raise DuplicateAccount("an account with this id or member number exists")
+                elif current is None or current.version != expected:
+                    raise ConcurrentUpdate("account changed since it was loaded")
+            for throttle, expected_t in changes.throttles:
+                stored = self._throttles.get(throttle.key)
+                if (stored.version if stored else 0) != expected_t:
+                    raise ConcurrentUpdate("throttle changed since it was loaded")
+            numbers = [a.member_number for a, e in changes.accounts if e is None]
+            if len(numbers) != len(set(numbers)):
+                raise DuplicateAccount("the same member number twice in one commit")
+            for account, expected in changes.accounts:
+                version = 1 if expected is None else expected + 1
+                self._accounts[account.account_id] = attrs.evolve(account, version=version)
+                self._by_number[account.member_number] = account.account_id
+            for throttle, expected_t in changes.throttles:
+                self._throttles[throttle.key] = attrs.evolve(throttle, version=expected_t + 1)
+            for message in changes.outbox:
+                self._outbox[message.message_id] = message
+            self._audit.extend(changes.audit)
+
+    # outbox
+    def claim_due(self, now: datetime, *, limit: int = 50,
+                  lease_until: datetime | None = None) -> Sequence[OutboxMessage]:
+        """Mark due pending messages SENDING and return them."""
+        lease = lease_until or now + timedelta(minutes=5)
+        with self._lock:
+            due = [m for m in self._outbox.values() if self._is_due(m, now)]
+            due.sort(key=lambda m: (m.created_at, m.message_id))
+            claimed = []
+            for m in due[:limit]:
+                c = attrs.evolve(m, status=OutboxStatus.SENDING, next_attempt_at=lease)
+                self._outbox[m.message_id] = c
+                claimed.append(c)
+            return claimed
+
+    @staticmethod
+    def _is_due(m: OutboxMessage, now: datetime) -> bool:
+        if m.status is OutboxStatus.PENDING:
+            return m.next_attempt_at is None or m.next_attempt_at <= now
+        # A SENDING message whose lease ran out belongs to a relay that died.
+        return (m.status is OutboxStatus.SENDING and m.next_attempt_at is not None
+                and m.next_attempt_at <= now)
+
+    def claim(self, message_id: str, now: datetime) -> OutboxMessage | None:
+        """Claim one pending message by id."""
+        with self._lock:
+            m = self._outbox.get(message_id)
+            if m is None or m.status is not OutboxStatus.PENDING:
+                return None
+            c = attrs.evolve(m, status=OutboxStatus.SENDING,
+                             next_attempt_at=now + timedelta(minutes=5))
+            self._outbox[message_id] = c
+            return c
+
+    def mark_sent(self, message_id: str, now: datetime) -> None:
+        """Record a delivery and drop the payload."""
+        with self._lock:
+            m = self._outbox[message_id]
+            self._outbox[message_id] = attrs.evolve(
+                m, status=OutboxStatus.SENT, sent_at=now, payload=b"", attempts=m.attempts + 1,
+                next_attempt_at=None, last_error=None)
+
+    def mark_failed(self, message_id: str, error: str, retry_at: datetime | None) -> None:
+        """Put a message back for a retry, or park it."""
+        with self._lock:
+            m = self._outbox[message_id]
+            status = OutboxStatus.PENDING if retry_at is not None else OutboxStatus.PARKED
+            self._outbox[message_id] = attrs.evolve(
+                m, status=status, attempts=m.attempts + 1, next_attempt_at=retry_at,
+                last_error=error[:500])
+
+    def get_message(self, message_id: str) -> OutboxMessage | None:
+        """One message by id."""
+        with self._lock:
+            return self._outbox.get(message_id)
+
+    def list_messages(self, status: OutboxStatus | None = None,
+                      *, limit: int = 100) -> Sequence[OutboxMessage]:
+        """Messages, newest first."""
+        with self._lock:
+            found = [m for m in self._outbox.values() if status is None or m.status is status]
+        found.sort(key=lambda m: (m.created_at, m.message_id), reverse=True)
+        return found[:limit]
+
+    # audit
+    def audit_records(self, *, account_id: str | None = None,
+                      limit: int = 100) -> Sequence[AuditRecord]:
+        """Audit records, newest first."""
+        with self._lock:
+            found = [r for r in self._audit if account_id is None or r.account_id == account_id]
+        return list(reversed(found))[:limit]
+
+
+class MemoryMailer:
+    """Keeps every sent message in ``sent``. Set ``fail`` to make it refuse, for tests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.sent: list[EmailMessage] = []
+        self.fail: bool = False
+        self.attempts = 0
+
+    def send(self, message: EmailMessage) -> None:
+        """Keep the message, or raise MailError when ``fail`` is set."""
+        with self._lock:
+            self.attempts += 1
+            if self.fail:
+                raise MailError("mail server unavailable (simulated)")
+            self.sent.append(message)
+
+
+class MemoryNotifier:
+    """Keeps every post, SMS or phone notice in ``sent``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.sent: list[tuple[Channel, str, str, str]] = []
+        self.fail: bool = False
+
+    def notify(self, channel: Channel, account: Account, kind: str, text: str) -> None:
+        """Keep the notice as (channel, account id, kind, text)."""
+        with self._lock:
+            if self.fail:
+                raise MailError("notification channel unavailable (simulated)")
+            self.sent.append((channel, account.account_id, kind, text))
+
+
+class SystemClock:
+    """The real time, in UTC."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC."""
+        return datetime.now(UTC)
+
+
+class ManualClock:
+    """A clock that only moves when told to, for tests and demos."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._lock = threading.Lock()
+        self._now = start or datetime(2026, 1, 5, 9, 39, tzinfo=UTC)
+        if self._now.tzinfo is None:
+            raise ValueError("ManualClock needs a timezone-aware start")
+
+    def now(self) -> datetime:
+        """The clock's current time."""
+        with self._lock:
+            return self._now
+
+    def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
+        """Move forward by ``delta`` or by ``timedelta(**kwargs)``; returns the new time."""
+        step = delta if delta is not None else timedelta(**kwargs)
+        if step < timedelta(0):
+            raise ValueError("a clock does not go back")
+        with self._lock:
+            self._now += step
+            return self._now
+
+    def set(self, when: datetime) -> None:
+        """Jump to ``when``."""
+        with self._lock:
+            self._now = when
+
+
+class SystemRandom:
+    """Random bytes from the operating system's CSPRNG."""
+
+    def token_bytes(self, n: int) -> bytes:
+        """``n`` bytes from :func:`secrets.token_bytes`."""
+        return secrets.token_bytes(n)
+
+
+class CallbackRandom:
+    """Random bytes from a callable, for deterministic tests."""
+
+    def __init__(self, source: Callable[[int], bytes]) -> None:
+        self._source = source
+
+    def token_bytes(self, n: int) -> bytes:
+        """``n`` bytes from the callable."""
+        return self._source(n)

@@ -1,0 +1,122 @@
+"""Host settings, with secure defaults, and the keys derived from them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import attrs
+
+from .credentials import Pepper
+from .errors import ConfigurationError
+from .hashing import PRODUCTION_PARAMS, Argon2Params, PasswordHasher
+from .mails import MailSettings
+from .model import LinkPurpose
+from .password_policy import PasswordPolicy
+from .questions import DEFAULT_QUESTIONS, QuestionCatalog
+from .tokens import LinkSigner
+
+DEFAULT_LINK_PATHS: Mapping[LinkPurpose, str] = {
+    LinkPurpose.VERIFY_EMAIL: "/premiere-connexion/valider",
+    LinkPurpose.RESET_PASSWORD: "/mot-de-passe/reinitialiser",
+    LinkPurpose.NOT_ME: "/securite/ce-n-etait-pas-moi",
+    LinkPurpose.CHANGE_EMAIL: "/profil/email/valider",
+}
+
+
+@attrs.frozen
+class LockoutPolicy:
+    """Growing delays after repeated failures, and a hard stop well under 100 (NIST).
+
+    The first ``free_attempts`` failures cost nothing. After that each attempt must wait
+    ``base_delay * 2 ** (failures - free_attempts)``, capped at ``max_delay``. At
+    ``hard_limit`` consecutive failures the identifier is locked until staff unlock it
+    or the member recovers the account.
+    """
+
+    free_attempts: int = 5
+    base_delay: timedelta = timedelta(seconds=30)
+    max_delay: timedelta = timedelta(minutes=15)
+    hard_limit: int = 30
+
+    def __attrs_post_init__(self) -> None:
+        if not 1 <= self.free_attempts <= self.hard_limit < 100:
+            raise ConfigurationError("lockout needs 1 <= free_attempts <= hard_limit < 100")
+        if self.base_delay <= timedelta(0) or self.max_delay < self.base_delay:
+            raise ConfigurationError("lockout delays must be positive and base <= max")
+
+
+def _check_base_url(_: object, __: object, value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query:
+        raise ConfigurationError("base_url must be an absolute http(s) URL without a query")
+
+
+def _check_keys(_: object, __: object, value: tuple[str, ...]) -> None:
+    if not value or any(len(k) < 32 for k in value):
+        raise ConfigurationError("secret_keys needs at least one key of 32 characters or more")
+
+
+@attrs.frozen
+class Settings:
+    """Everything a host configures. Only the keys and the base URL have no default.
+
+    ``secret_keys`` sign links (newest first; older ones still verify, for rotation).
+    ``pepper_keys`` key the hash of initial passwords and codes: keep them outside the
+    database, in the host's secret store. ``base_url`` is where links point: it is never
+    taken from a request's Host header.
+    """
+
+    secret_keys: tuple[str, ...] = attrs.field(validator=_check_keys, repr=False)
+    pepper_keys: tuple[tuple[str, str], ...] = attrs.field(repr=False)
+    base_url: str = attrs.field(validator=_check_base_url)
+    link_paths: Mapping[LinkPurpose, str] = DEFAULT_LINK_PATHS
+    link_lifetime: timedelta = timedelta(hours=24)
+    initial_password_lifetime: timedelta | None = timedelta(days=180)
+    secret_questions: bool = True
+    questions: QuestionCatalog = attrs.field(factory=lambda: QuestionCatalog(DEFAULT_QUESTIONS))
+    password_policy: PasswordPolicy = attrs.field(factory=PasswordPolicy)
+    argon2: Argon2Params = PRODUCTION_PARAMS
+    lockout: LockoutPolicy = attrs.field(factory=LockoutPolicy)
+    resend_cooldown: timedelta = timedelta(seconds=60)
+    code_max_attempts: int = 5
+    link_history: int = 8
+    default_lang: str = "fr"
+    check_deliverability: bool = False
+    mail: MailSettings = attrs.field(factory=MailSettings)
+
+    def __attrs_post_init__(self) -> None:
+        if self.link_lifetime <= timedelta(0):
+            raise ConfigurationError("link_lifetime must be positive")
+        if not 1 <= self.code_max_attempts <= 10:
+            raise ConfigurationError("code_max_attempts must be between 1 and 10")
+        if self.link_history < 2:
+            raise ConfigurationError("link_history must keep at least 2 links")
+        missing = set(LinkPurpose) - set(self.link_paths)
+        if missing:
+            raise ConfigurationError(f"link_paths lacks {sorted(p.value for p in missing)}")
+        if self.secret_questions and len(self.questions) == 0:
+            raise ConfigurationError("secret_questions is on but the catalogue is empty")
+
+    def link_url(self, purpose: LinkPurpose, token: str) -> str:
+        """The absolute URL of a link, built from the configured base URL only."""
+        return f"{self.base_url.rstrip('/')}{self.link_paths[purpose]}?token={token}"
+
+
+@attrs.frozen
+class Crypto:
+    """The keyed and slow primitives the flow calls, built once from the settings."""
+
+    hasher: PasswordHasher
+    pepper: Pepper
+    signer: LinkSigner
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Crypto:
+        """Build the primitives; raises ConfigurationError on weak keys or parameters."""
+        return cls(
+            hasher=PasswordHasher(settings.argon2),
+            pepper=Pepper([(kid, key.encode()) for kid, key in settings.pepper_keys]),
+            signer=LinkSigner(list(settings.secret_keys)),
+        )

@@ -1,0 +1,178 @@
+"""What a host plugs in: storage, mail, other notification channels, clock and randomness.
+
+Each port is a :class:`typing.Protocol`; ready adapters live in
+:mod:`cegema_onboarding.adapters`. Storage is the one port with a hard contract: every
+write goes through :meth:`Storage.commit`, which applies a whole :class:`Changes` or
+nothing, and refuses it with :class:`~cegema_onboarding.errors.ConcurrentUpdate` when any
+record's version moved since it was loaded (compare-and-set).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from .model import Account, Channel, Stage, Throttle
+
+
+class OutboxStatus(enum.Enum):
+    """Where a queued message stands."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    PARKED = "parked"
+
+
+@attrs.frozen
+class OutboxMessage:
+    """One message queued in the same transaction as the change that caused it.
+
+    ``payload`` is the rendered message, encrypted, because a link's token is in it.
+    """
+
+    message_id: str
+    account_id: str
+    channel: Channel
+    kind: str
+    created_at: datetime
+    payload: bytes = attrs.field(repr=False)
+    recipient: str | None = None
+    status: OutboxStatus = OutboxStatus.PENDING
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    sent_at: datetime | None = None
+
+
+@attrs.frozen
+class AuditRecord:
+    """One audited event: who, what, when, from which IP, and how it ended. No secrets."""
+
+    at: datetime
+    action: str
+    outcome: str
+    actor: str
+    account_id: str | None = None
+    ip: str | None = None
+    detail: str | None = None
+
+
+@attrs.frozen
+class Changes:
+    """One atomic write: account and throttle saves, queued messages and audit records.
+
+    ``accounts`` pairs each account with the version it was loaded at, or ``None`` to
+    insert a new one. ``throttles`` works the same way.
+    """
+
+    accounts: tuple[tuple[Account, int | None], ...] = ()
+    throttles: tuple[tuple[Throttle, int], ...] = ()
+    outbox: tuple[OutboxMessage, ...] = ()
+    audit: tuple[AuditRecord, ...] = ()
+
+
+@runtime_checkable
+class AccountStore(Protocol):
+    """Reads of member accounts."""
+
+    def get(self, account_id: str) -> Account | None:
+        """The account with this id, or None."""
+
+    def find_by_member_number(self, member_number: str) -> Account | None:
+        """The account with this normalised member number, or None."""
+
+    def find_by_email(self, email_key: str) -> Sequence[Account]:
+        """Accounts whose verified address has this casefolded key (families share some)."""
+
+    def list_by_stage(
+        self, stage: Stage, *, limit: int = 100, offset: int = 0
+    ) -> Sequence[Account]:
+        """Accounts in one stage, oldest first: the staff activation queue uses it."""
+
+
+@runtime_checkable
+class ThrottleStore(Protocol):
+    """Failed-attempt counters keyed by normalised identifier."""
+
+    def get_throttle(self, key: str) -> Throttle:
+        """The counter for this key; a fresh one at version 0 when none is stored."""
+
+
+@runtime_checkable
+class OutboxStore(Protocol):
+    """The outbox of messages still to deliver."""
+
+    def claim_due(self, now: datetime, *, limit: int = 50,
+                  lease_until: datetime | None = None) -> Sequence[OutboxMessage]:
+        """Mark due messages SENDING and return them, atomically: no two relays share one."""
+
+    def claim(self, message_id: str, now: datetime) -> OutboxMessage | None:
+        """Claim one pending message by id, or None if it is not pending any more."""
+
+    def mark_sent(self, message_id: str, now: datetime) -> None:
+        """Record a delivery and drop the payload, which holds a live token."""
+
+    def mark_failed(self, message_id: str, error: str, retry_at: datetime | None) -> None:
+        """Put a message back for a retry at ``retry_at``, or park it when that is None."""
+
+    def get_message(self, message_id: str) -> OutboxMessage | None:
+        """One message by id, whatever its status."""
+
+    def list_messages(self, status: OutboxStatus | None = None,
+                      *, limit: int = 100) -> Sequence[OutboxMessage]:
+        """Messages, newest first, optionally of one status."""
+
+
+@runtime_checkable
+class AuditLog(Protocol):
+    """Reads of the audit trail. Writes go through :meth:`Storage.commit`."""
+
+    def audit_records(self, *, account_id: str | None = None,
+                      limit: int = 100) -> Sequence[AuditRecord]:
+        """Audit records, newest first, optionally for one account."""
+
+
+@runtime_checkable
+class Storage(AccountStore, ThrottleStore, OutboxStore, AuditLog, Protocol):
+    """Everything the service persists, with one atomic write."""
+
+    def commit(self, changes: Changes) -> None:
+        """Apply all of ``changes`` or none; ConcurrentUpdate if a version moved."""
+
+
+@runtime_checkable
+class Mailer(Protocol):
+    """Sends email."""
+
+    def send(self, message: EmailMessage) -> None:
+        """Deliver one message or raise MailError; never partially."""
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Reaches members by post, SMS or phone (the no-email path)."""
+
+    def notify(self, channel: Channel, account: Account, kind: str, text: str) -> None:
+        """Hand one notice to the channel or raise MailError."""
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Tells the time."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC."""
+
+
+@runtime_checkable
+class Random(Protocol):
+    """Cryptographically secure random bytes."""
+
+    def token_bytes(self, n: int) -> bytes:
+        """``n`` bytes from a CSPRNG."""

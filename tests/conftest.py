@@ -1,0 +1,87 @@
+"""Shared fixtures: fast hash parameters, a manual clock, and in-memory ports."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import settings as hsettings
+
+from cegema_onboarding.adapters.mailbox import text_part
+from cegema_onboarding.adapters.memory import (
+    ManualClock,
+    MemoryMailer,
+    MemoryNotifier,
+    MemoryStorage,
+)
+from cegema_onboarding.config import Settings
+from cegema_onboarding.hashing import FAST_TEST_PARAMS
+from cegema_onboarding.service import OnboardingService
+
+hsettings.register_profile("ci", deadline=None, print_blob=True)
+hsettings.load_profile("ci")
+
+SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
+PEPPER = "test-pepper-key-0123456789-abcdefghijklmnop"
+START = datetime(2026, 3, 2, 9, 39, tzinfo=UTC)
+GOOD_PASSWORD = "Le chat de ma voisine 1987"
+
+
+def make_settings(**overrides: object) -> Settings:
+    """Test settings: fast Argon2 parameters, fixed keys, a configured base URL."""
+    values: dict[str, object] = {
+        "secret_keys": (SECRET,),
+        "pepper_keys": (("t1", PEPPER),),
+        "base_url": "https://portail.example",
+        "argon2": FAST_TEST_PARAMS,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def storage() -> MemoryStorage:
+    return MemoryStorage()
+
+
+@pytest.fixture
+def mailer() -> MemoryMailer:
+    return MemoryMailer()
+
+
+@pytest.fixture
+def notifier() -> MemoryNotifier:
+    return MemoryNotifier()
+
+
+@pytest.fixture
+def service(storage: MemoryStorage, mailer: MemoryMailer, notifier: MemoryNotifier,
+            clock: ManualClock, settings: Settings) -> Iterator[OnboardingService]:
+    yield OnboardingService(storage, mailer, settings=settings, clock=clock, notifier=notifier)
+
+
+def link_token(mailer: MemoryMailer, index: int = -1) -> str:
+    """The token of the link in a sent mail."""
+    match = re.search(r"token=([A-Za-z0-9_.\-]+)", text_part(mailer.sent[index]))
+    assert match is not None, "no link in the mail"
+    return match.group(1)
+
+
+def mail_code(mailer: MemoryMailer, index: int = -1) -> str:
+    """The short code printed in a validation mail."""
+    body = text_part(mailer.sent[index])
+    match = re.search(r"\b([0-9A-HJKMNP-TV-Z]{4}-?[0-9A-HJKMNP-TV-Z]{4})\b", body)
+    assert match is not None, "no code in the mail"
+    return match.group(1)
