@@ -202,9 +202,10 @@ def test_guide_paragraphs_with_the_brand() -> None:
         "valider votre compte, il vous suffit de cliquer sur le lien que vous avez reçu dans "
         "l'e-mail de validation Cegema."
     )
-    assert text("screen.activation_rejected.body", reason="pièce manquante").count(
-        "pièce manquante"
-    ) == 1
+    assert (
+        text("screen.activation_rejected.body", reason="pièce manquante").count("pièce manquante")
+        == 1
+    )
 
 
 def test_login_hint_names_the_contract_and_no_longer_demands_capitals() -> None:

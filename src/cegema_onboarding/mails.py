@@ -331,7 +331,7 @@ class _Composer:
             '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" '
             'style="background:#f2f4f7;">\n<tr><td align="center" style="padding:24px 12px;">\n'
             '<table role="presentation" width="600" cellpadding="0" cellspacing="0" '
-            "style=\"max-width:600px;width:100%;background:#ffffff;border-radius:6px;"
+            'style="max-width:600px;width:100%;background:#ffffff;border-radius:6px;'
             f'{_FONT}color:#1f2933;font-size:15px;line-height:1.5;">\n'
             '<tr><td style="background:#00508c;color:#ffffff;padding:16px 24px;'
             f'font-size:20px;font-weight:bold;letter-spacing:1px;">{brand}</td></tr>\n'
@@ -411,7 +411,6 @@ def _build(
 
 
 # --------------------------------------------------------------------------- builders
-
 
 
 def _link_and_code(c: _Composer, url: str, code: str, hours: int) -> None:

@@ -141,8 +141,7 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
             "recommencez la procédure depuis le site."
         ),
         "en": (
-            "This link is not valid. Check that you copied all of it, or start again "
-            "from the site."
+            "This link is not valid. Check that you copied all of it, or start again from the site."
         ),
     },
     # No hour count here: the lifetime is configurable and the mail already stated it.
@@ -169,8 +168,7 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
             "dans votre boîte mail."
         ),
         "en": (
-            "A newer link has been sent to you. Please use the most recent link in your "
-            "mailbox."
+            "A newer link has been sent to you. Please use the most recent link in your mailbox."
         ),
     },
     "reason.code_invalid": {
@@ -385,8 +383,7 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
     "notice.link_resent": {
         "fr": "Un nouveau lien de validation vient de vous être envoyé. L'ancien lien ne "
         "fonctionne plus.",
-        "en": "A new validation link has just been sent to you. The previous link no "
-        "longer works.",
+        "en": "A new validation link has just been sent to you. The previous link no longer works.",
     },
     "screen.code.title": {
         "fr": "Saisissez le code reçu par email",
@@ -648,8 +645,7 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
     "mail.greeting_no_name": {"fr": "Bonjour !", "en": "Hello!"},
     "mail.footer.auto": {
         "fr": (
-            "Ceci est un message automatique généré par notre serveur ; merci de ne pas y "
-            "répondre."
+            "Ceci est un message automatique généré par notre serveur ; merci de ne pas y répondre."
         ),
         "en": "This is an automatic message sent by our server; please do not reply to it.",
     },
@@ -768,19 +764,14 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
             "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message : votre mot "
             "de passe reste inchangé."
         ),
-        "en": (
-            "If you did not ask for this, ignore this message: your password stays "
-            "unchanged."
-        ),
+        "en": ("If you did not ask for this, ignore this message: your password stays unchanged."),
     },
     "mail.identifier.subject": {
         "fr": "{brand} : Votre identifiant",
         "en": "{brand}: Your identifier",
     },
     "mail.identifier.intro": {
-        "fr": (
-            "Vous avez demandé à recevoir l'identifiant de votre espace adhérent {brand}."
-        ),
+        "fr": ("Vous avez demandé à recevoir l'identifiant de votre espace adhérent {brand}."),
         "en": "You asked to receive the identifier of your {brand} member area.",
     },
     "mail.identifier.value": {
