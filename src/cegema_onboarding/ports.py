@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol, runtime_checkable
 
@@ -147,6 +147,19 @@ class Storage(AccountStore, ThrottleStore, OutboxStore, AuditLog, Protocol):
 
 
 @runtime_checkable
+class AccountBulkWriter(Protocol):
+    """Bulk provisioning: many new accounts in one transaction, for whole member bases."""
+
+    def insert_accounts(self, accounts: Sequence[Account],
+                        audit: Sequence[AuditRecord]) -> Sequence[str]:
+        """Insert new accounts in one transaction, skipping member numbers that already exist.
+
+        Returns the skipped member numbers. Audit records about a skipped account are
+        dropped with it; the others are written in the same transaction.
+        """
+
+
+@runtime_checkable
 class Mailer(Protocol):
     """Sends email."""
 
@@ -160,6 +173,14 @@ class Notifier(Protocol):
 
     def notify(self, channel: Channel, account: Account, kind: str, text: str) -> None:
         """Hand one notice to the channel or raise MailError."""
+
+
+@runtime_checkable
+class RateLimiter(Protocol):
+    """Counts hits per key in a time window (per IP, per identifier)."""
+
+    def hit(self, key: str, limit: int, window: timedelta, now: datetime) -> bool:
+        """Count one hit atomically; False, without counting it, once ``limit`` is reached."""
 
 
 @runtime_checkable

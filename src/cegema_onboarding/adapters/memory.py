@@ -80,6 +80,9 @@ class MemoryStorage:
                 raise DuplicateAccount("the same member number twice in one commit")
             for account, expected in changes.accounts:
                 version = 1 if expected is None else expected + 1
+                old = self._accounts.get(account.account_id)
+                if old is not None and old.member_number != account.member_number:
+                    self._by_number.pop(old.member_number, None)
                 self._accounts[account.account_id] = attrs.evolve(account, version=version)
                 self._by_number[account.member_number] = account.account_id
             for throttle, expected_t in changes.throttles:
@@ -87,6 +90,23 @@ class MemoryStorage:
             for message in changes.outbox:
                 self._outbox[message.message_id] = message
             self._audit.extend(changes.audit)
+
+    def insert_accounts(self, accounts: Sequence[Account],
+                        audit: Sequence[AuditRecord]) -> Sequence[str]:
+        """Insert new accounts at once, skipping member numbers that exist; returns those."""
+        with self._lock:
+            skipped: list[str] = []
+            skipped_ids: set[str] = set()
+            for account in accounts:
+                if (account.account_id in self._accounts
+                        or account.member_number in self._by_number):
+                    skipped.append(account.member_number)
+                    skipped_ids.add(account.account_id)
+                    continue
+                self._accounts[account.account_id] = attrs.evolve(account, version=1)
+                self._by_number[account.member_number] = account.account_id
+            self._audit.extend(r for r in audit if r.account_id not in skipped_ids)
+            return skipped
 
     # outbox
     def claim_due(self, now: datetime, *, limit: int = 50,

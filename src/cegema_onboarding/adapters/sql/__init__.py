@@ -1,0 +1,32 @@
+"""SQL storage on SQLAlchemy Core: SQLite as the embedded default, PostgreSQL for servers.
+
+Needs the ``sql`` extra (``postgres`` for PostgreSQL)::
+
+    from cegema_onboarding.adapters.sql import SqlStorage, create_schema, sqlite_engine
+
+    engine = sqlite_engine("onboarding.db")
+    create_schema(engine)
+    storage = SqlStorage(engine)
+"""
+
+from .engine import (
+    alembic_config,
+    create_engine_from_url,
+    create_schema,
+    postgres_engine,
+    sqlite_engine,
+    upgrade,
+)
+from .schema import metadata
+from .store import SqlStorage
+
+__all__ = [
+    "SqlStorage",
+    "alembic_config",
+    "create_engine_from_url",
+    "create_schema",
+    "metadata",
+    "postgres_engine",
+    "sqlite_engine",
+    "upgrade",
+]

@@ -1,0 +1,134 @@
+"""Engines for SQLite and PostgreSQL, set up for SqlStorage, and schema creation/migration.
+
+SQLite: a file in WAL mode, with a busy timeout, foreign keys on, and real
+``BEGIN IMMEDIATE`` write transactions (SQLAlchemy's recipe for pysqlite transaction
+control), so that concurrent writers queue on the lock instead of failing when a read
+transaction tries to become a write one. PostgreSQL: psycopg 3, READ COMMITTED; the
+storage's conditional updates and ``FOR UPDATE SKIP LOCKED`` give the guarantees.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from ...errors import ConfigurationError
+from .schema import metadata
+
+__all__ = [
+    "BEGIN_OPTION",
+    "alembic_config",
+    "create_engine_from_url",
+    "create_schema",
+    "postgres_engine",
+    "sqlite_engine",
+    "upgrade",
+]
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+#: Execution option read by the SQLite ``begin`` hook: ``"DEFERRED"`` for read-only work,
+#: anything else (the default) opens the transaction with ``BEGIN IMMEDIATE``.
+BEGIN_OPTION = "cegema_sqlite_begin"
+
+_BUSY_TIMEOUT_S = 10.0
+
+
+def sqlite_engine(path: str | os.PathLike[str], **engine_options: Any) -> Engine:
+    """An engine on the SQLite file at ``path`` (created if missing), ready for SqlStorage."""
+    name = os.fspath(path)
+    if not name or name == ":memory:" or name.startswith("file:"):
+        # Each pooled connection to ":memory:" would see its own empty database.
+        raise ConfigurationError("sqlite_engine needs a file path; use MemoryStorage in memory")
+    options: dict[str, Any] = {"connect_args": {"timeout": _BUSY_TIMEOUT_S},
+                               "hide_parameters": True}
+    options.update(engine_options)
+    engine = sa.create_engine(URL.create("sqlite+pysqlite", database=name), **options)
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling begins late and deferred; take it over so that
+    # the "begin" hook below decides how each transaction starts.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A deferred transaction that later writes cannot wait for the lock (SQLite fails it
+    # at once with SQLITE_BUSY to avoid a deadlock); an immediate one takes the write lock
+    # up front and so queues behind other writers for up to the busy timeout.
+    mode = conn.get_execution_options().get(BEGIN_OPTION, "IMMEDIATE")
+    conn.exec_driver_sql("BEGIN" if mode == "DEFERRED" else "BEGIN IMMEDIATE")
+
+
+def postgres_engine(url: str | URL, **engine_options: Any) -> Engine:
+    """An engine on PostgreSQL through psycopg 3 (``postgresql+psycopg://...``)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise ConfigurationError("postgres_engine needs a postgresql:// URL")
+    if parsed.get_driver_name() in ("", "psycopg2", "psycopg"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    else:
+        raise ConfigurationError("postgres_engine supports the psycopg (3) driver only")
+    # hide_parameters: rows hold hashes and sealed payloads; keep them out of errors and logs.
+    options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    options.update(engine_options)
+    return sa.create_engine(parsed, **options)
+
+
+def create_engine_from_url(url: str | URL, **engine_options: Any) -> Engine:
+    """An engine for ``sqlite:///path`` or ``postgresql[+psycopg]://...`` URLs."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.get_driver_name() not in ("", "pysqlite"):
+            raise ConfigurationError("only the standard sqlite3 driver is supported")
+        return sqlite_engine(parsed.database or "", **engine_options)
+    if backend == "postgresql":
+        return postgres_engine(parsed, **engine_options)
+    raise ConfigurationError(f"unsupported database backend: {backend}")
+
+
+def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
+    """Alembic's configuration for the library's own migrations (no alembic.ini needed).
+
+    Pass an open ``connection`` to migrate through it, or a ``url`` for Alembic's
+    command-line style use.
+    """
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if url is not None:
+        # ConfigParser interpolation would choke on a "%" in a password.
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table and index, and stamp the newest migration as applied."""
+    with engine.begin() as conn:
+        metadata.create_all(conn)
+        command.stamp(alembic_config(conn), "head")
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema up to ``revision`` with the library's Alembic migrations."""
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), revision)

@@ -1,0 +1,344 @@
+"""SqlStorage: every storage port on SQLAlchemy Core, for SQLite and PostgreSQL.
+
+Every write is one transaction. Account and throttle saves are conditional updates on the
+stored version (compare-and-set): a save whose version moved matches no row, and the whole
+commit is rolled back with :class:`~cegema_onboarding.errors.ConcurrentUpdate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, Row
+
+from ... import codec
+from ...errors import ConcurrentUpdate, ConfigurationError, DuplicateAccount, StorageError
+from ...model import Account, Channel, Stage, Throttle
+from ...normalize import email_key
+from ...ports import AuditRecord, Changes, OutboxMessage, OutboxStatus
+from .engine import BEGIN_OPTION
+from .schema import accounts, audit, outbox, throttles
+
+__all__ = ["SqlStorage"]
+
+# Rows per statement in bulk inserts: few round trips, bounded memory per batch.
+_CHUNK = 2000
+_CLAIM_LEASE = timedelta(minutes=5)
+_PENDING = OutboxStatus.PENDING.value
+_SENDING = OutboxStatus.SENDING.value
+
+
+class SqlStorage:
+    """Every storage port in four SQL tables; create them with ``create_schema``/``upgrade``."""
+
+    def __init__(self, engine: Engine) -> None:
+        name = engine.dialect.name
+        if name not in ("sqlite", "postgresql"):
+            raise ConfigurationError(f"SqlStorage supports SQLite and PostgreSQL, not {name}")
+        self.engine = engine
+        self._postgres = name == "postgresql"
+        # On SQLite, reads need no write lock: they run in deferred transactions.
+        self._reader = engine.execution_options(**{BEGIN_OPTION: "DEFERRED"})
+
+    def __repr__(self) -> str:
+        return f"SqlStorage({self.engine.dialect.name})"
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self._reader.connect() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"database read failed ({_kind(exc)})") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"database write failed ({_kind(exc)})") from exc
+
+    # ------------------------------------------------------------------ accounts
+
+    def get(self, account_id: str) -> Account | None:
+        """The account with this id, or None."""
+        with self._read() as conn:
+            row = conn.execute(_select_accounts().where(
+                accounts.c.account_id == account_id)).first()
+        return None if row is None else _account(row)
+
+    def find_by_member_number(self, member_number: str) -> Account | None:
+        """The account with this normalised member number, or None."""
+        with self._read() as conn:
+            row = conn.execute(_select_accounts().where(
+                accounts.c.member_number == member_number)).first()
+        return None if row is None else _account(row)
+
+    def find_by_email(self, email_key_: str) -> Sequence[Account]:
+        """Accounts whose verified address has this casefolded key (families share some)."""
+        with self._read() as conn:
+            rows = conn.execute(_select_accounts().where(
+                accounts.c.email_key == email_key_).order_by(accounts.c.account_id)).all()
+        return [_account(r) for r in rows]
+
+    def list_by_stage(
+        self, stage: Stage, *, limit: int = 100, offset: int = 0
+    ) -> Sequence[Account]:
+        """Accounts in one stage, oldest request first (the staff activation queue)."""
+        query = (_select_accounts().where(accounts.c.stage == stage.value)
+                 .order_by(accounts.c.queue_at, accounts.c.account_id)
+                 .limit(limit).offset(offset))
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [_account(r) for r in rows]
+
+    def insert_accounts(self, accounts_: Sequence[Account],
+                        audit_: Sequence[AuditRecord]) -> Sequence[str]:
+        """Insert new accounts in one transaction, skipping member numbers that exist.
+
+        Returns the skipped member numbers; audit records about skipped accounts are
+        dropped. Rows go in batches of multi-row ``INSERT ... ON CONFLICT DO NOTHING
+        RETURNING``, so a million members take a few hundred statements.
+        """
+        insert = postgresql.insert if self._postgres else sqlite.insert
+        statement = (insert(accounts).on_conflict_do_nothing()
+                     .returning(accounts.c.account_id))
+        inserted: set[str] = set()
+        with self._write() as conn:
+            for start in range(0, len(accounts_), _CHUNK):
+                rows = [_account_values(a, version=1)
+                        for a in accounts_[start:start + _CHUNK]]
+                inserted.update(conn.execute(statement, rows).scalars())
+            skipped_ids = {a.account_id for a in accounts_} - inserted
+            kept = [_audit_values(r) for r in audit_ if r.account_id not in skipped_ids]
+            for start in range(0, len(kept), _CHUNK):
+                conn.execute(sa.insert(audit), kept[start:start + _CHUNK])
+        return [a.member_number for a in accounts_ if a.account_id not in inserted]
+
+    # ------------------------------------------------------------------ throttles
+
+    def get_throttle(self, key: str) -> Throttle:
+        """The counter for this key; a fresh one at version 0 when none is stored."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(throttles).where(throttles.c.key == key)).first()
+        if row is None:
+            return Throttle(key=key)
+        return Throttle(key=row.key, failures=row.failures,
+                        last_failure_at=row.last_failure_at, version=row.version)
+
+    # ------------------------------------------------------------------ the one write
+
+    def commit(self, changes: Changes) -> None:
+        """Apply all of ``changes`` in one transaction, or none; ConcurrentUpdate on a race."""
+        if not (changes.accounts or changes.throttles or changes.outbox or changes.audit):
+            return
+        with self._write() as conn:
+            for account, expected in changes.accounts:
+                self._save_account(conn, account, expected)
+            for throttle, expected_t in changes.throttles:
+                self._save_throttle(conn, throttle, expected_t)
+            if changes.outbox:
+                conn.execute(sa.insert(outbox), [_message_values(m) for m in changes.outbox])
+            if changes.audit:
+                conn.execute(sa.insert(audit), [_audit_values(r) for r in changes.audit])
+
+    @staticmethod
+    def _save_account(conn: Connection, account: Account, expected: int | None) -> None:
+        if expected is None:
+            try:
+                conn.execute(sa.insert(accounts).values(_account_values(account, version=1)))
+            except sa.exc.IntegrityError:
+                # from None: the driver's message would quote the row.
+                raise DuplicateAccount(
+                    "an account with this id or member number exists") from None
+            return
+        values = _account_values(account, version=None)
+        try:
+            result = conn.execute(
+                sa.update(accounts)
+                .where(accounts.c.account_id == account.account_id,
+                       accounts.c.version == expected)
+                .values({**values, "version": accounts.c.version + 1}))
+        except sa.exc.IntegrityError:
+            raise DuplicateAccount("another account has this member number") from None
+        if result.rowcount != 1:
+            raise ConcurrentUpdate("account changed since it was loaded")
+
+    @staticmethod
+    def _save_throttle(conn: Connection, throttle: Throttle, expected: int) -> None:
+        values = {"failures": throttle.failures, "last_failure_at": throttle.last_failure_at,
+                  "version": expected + 1}
+        if expected == 0:
+            try:
+                conn.execute(sa.insert(throttles).values(key=throttle.key, **values))
+            except sa.exc.IntegrityError:
+                # Another request stored the first failure for this key first.
+                raise ConcurrentUpdate("throttle changed since it was loaded") from None
+            return
+        result = conn.execute(
+            sa.update(throttles)
+            .where(throttles.c.key == throttle.key, throttles.c.version == expected)
+            .values(values))
+        if result.rowcount != 1:
+            raise ConcurrentUpdate("throttle changed since it was loaded")
+
+    # ------------------------------------------------------------------ outbox
+
+    def claim_due(self, now: datetime, *, limit: int = 50,
+                  lease_until: datetime | None = None) -> Sequence[OutboxMessage]:
+        """Mark due messages SENDING and return them, atomically: no two relays share one.
+
+        PostgreSQL locks the chosen rows with ``FOR UPDATE SKIP LOCKED``, so concurrent
+        relays take disjoint batches without waiting; SQLite runs the whole claim in one
+        ``BEGIN IMMEDIATE`` transaction, so relays take turns.
+        """
+        lease = lease_until or now + _CLAIM_LEASE
+        c = outbox.c
+        due = sa.or_(
+            sa.and_(c.status == _PENDING, c.next_attempt_at.is_(None)),
+            # A SENDING message whose lease ran out belongs to a relay that died.
+            sa.and_(c.status.in_((_PENDING, _SENDING)), c.next_attempt_at <= now),
+        )
+        query = sa.select(outbox).where(due).order_by(c.created_at, c.message_id).limit(limit)
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True)
+        with self._write() as conn:
+            rows = conn.execute(query).all()
+            if rows:
+                conn.execute(sa.update(outbox)
+                             .where(c.message_id.in_([r.message_id for r in rows]))
+                             .values(status=_SENDING, next_attempt_at=lease))
+        return [attrs.evolve(_message(r), status=OutboxStatus.SENDING, next_attempt_at=lease)
+                for r in rows]
+
+    def claim(self, message_id: str, now: datetime) -> OutboxMessage | None:
+        """Claim one pending message by id, or None if it is not pending any more."""
+        c = outbox.c
+        lease = now + _CLAIM_LEASE
+        with self._write() as conn:
+            result = conn.execute(
+                sa.update(outbox)
+                .where(c.message_id == message_id, c.status == _PENDING)
+                .values(status=_SENDING, next_attempt_at=lease))
+            if result.rowcount != 1:
+                return None
+            row = conn.execute(sa.select(outbox).where(c.message_id == message_id)).one()
+        return _message(row)
+
+    def mark_sent(self, message_id: str, now: datetime) -> None:
+        """Record a delivery and drop the payload, which holds a live token."""
+        self._finish(message_id, status=OutboxStatus.SENT.value, sent_at=now, payload=b"",
+                     next_attempt_at=None, last_error=None)
+
+    def mark_failed(self, message_id: str, error: str, retry_at: datetime | None) -> None:
+        """Put a message back for a retry at ``retry_at``, or park it when that is None."""
+        status = OutboxStatus.PENDING if retry_at is not None else OutboxStatus.PARKED
+        self._finish(message_id, status=status.value, next_attempt_at=retry_at,
+                     last_error=error[:500])
+
+    def _finish(self, message_id: str, **values: Any) -> None:
+        with self._write() as conn:
+            result = conn.execute(
+                sa.update(outbox).where(outbox.c.message_id == message_id)
+                .values(attempts=outbox.c.attempts + 1, **values))
+        if result.rowcount != 1:
+            # The memory adapter raises KeyError for an unknown id too.
+            raise KeyError(message_id)
+
+    def get_message(self, message_id: str) -> OutboxMessage | None:
+        """One message by id, whatever its status."""
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(outbox).where(outbox.c.message_id == message_id)).first()
+        return None if row is None else _message(row)
+
+    def list_messages(self, status: OutboxStatus | None = None,
+                      *, limit: int = 100) -> Sequence[OutboxMessage]:
+        """Messages, newest first, optionally of one status."""
+        query = sa.select(outbox)
+        if status is not None:
+            query = query.where(outbox.c.status == status.value)
+        query = query.order_by(outbox.c.created_at.desc(), outbox.c.message_id.desc())
+        with self._read() as conn:
+            rows = conn.execute(query.limit(limit)).all()
+        return [_message(r) for r in rows]
+
+    # ------------------------------------------------------------------ audit
+
+    def audit_records(self, *, account_id: str | None = None,
+                      limit: int = 100) -> Sequence[AuditRecord]:
+        """Audit records, newest first, optionally for one account."""
+        query = sa.select(audit)
+        if account_id is not None:
+            query = query.where(audit.c.account_id == account_id)
+        with self._read() as conn:
+            rows = conn.execute(query.order_by(audit.c.id.desc()).limit(limit)).all()
+        return [AuditRecord(at=r.at, action=r.action, outcome=r.outcome, actor=r.actor,
+                            account_id=r.account_id, ip=r.ip, detail=r.detail) for r in rows]
+
+
+# ---------------------------------------------------------------------- row mapping
+
+
+def _kind(exc: sa.exc.SQLAlchemyError) -> str:
+    # The class names only: SQLAlchemy's message may quote parameters (hashes, payloads).
+    orig = getattr(exc, "orig", None)
+    return type(exc).__name__ + (f"/{type(orig).__name__}" if orig is not None else "")
+
+
+def _select_accounts() -> sa.Select[tuple[int, Any]]:
+    return sa.select(accounts.c.version, accounts.c.data)
+
+
+def _account(row: Row[Any]) -> Account:
+    data = dict(row.data)
+    data["version"] = row.version
+    return codec.from_data(Account, data)
+
+
+def _account_values(account: Account, *, version: int | None) -> dict[str, Any]:
+    data = codec.to_data(account)
+    # The column is the truth: a version inside the JSON could only disagree with it.
+    data.pop("version", None)
+    values: dict[str, Any] = {
+        "account_id": account.account_id,
+        "member_number": account.member_number,
+        "email_key": email_key(account.email) if account.email else None,
+        "stage": account.stage.value,
+        "queue_at": account.activation_requested_at or account.created_at,
+        "data": data,
+    }
+    if version is not None:
+        values["version"] = version
+    return values
+
+
+def _message_values(m: OutboxMessage) -> dict[str, Any]:
+    return {
+        "message_id": m.message_id, "account_id": m.account_id, "channel": m.channel.value,
+        "kind": m.kind, "created_at": m.created_at, "payload": m.payload,
+        "recipient": m.recipient, "status": m.status.value, "attempts": m.attempts,
+        "next_attempt_at": m.next_attempt_at, "last_error": m.last_error,
+        "sent_at": m.sent_at,
+    }
+
+
+def _message(row: Row[Any]) -> OutboxMessage:
+    return OutboxMessage(
+        message_id=row.message_id, account_id=row.account_id, channel=Channel(row.channel),
+        kind=row.kind, created_at=row.created_at, payload=bytes(row.payload),
+        recipient=row.recipient, status=OutboxStatus(row.status), attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at, last_error=row.last_error, sent_at=row.sent_at,
+    )
+
+
+def _audit_values(r: AuditRecord) -> dict[str, Any]:
+    return {"at": r.at, "action": r.action, "outcome": r.outcome, "actor": r.actor,
+            "account_id": r.account_id, "ip": r.ip, "detail": r.detail}

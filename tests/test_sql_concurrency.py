@@ -1,0 +1,253 @@
+"""SqlStorage under real concurrency, on SQLite and on a real PostgreSQL server.
+
+Threads and processes race through the service itself, so these tests check the whole
+chain: the flow's rules, the service's retry loops and the storage's compare-and-set.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from cegema_onboarding.adapters.memory import ManualClock, MemoryMailer
+from cegema_onboarding.config import LockoutPolicy
+from cegema_onboarding.errors import ConcurrentUpdate
+from cegema_onboarding.flow import Reason, Refused
+from cegema_onboarding.model import Session, Stage
+from cegema_onboarding.ports import Changes, OutboxStatus
+from cegema_onboarding.service import Ok, OnboardingService
+
+from .conftest import START, link_token, make_settings
+from .pg import sql_adapter
+
+sql = sql_adapter()
+
+T = TypeVar("T")
+
+LINK_THREADS = 8
+LINK_ROUNDS = 100
+PASSWORD_ATTEMPTS = 200
+PROCESS_STEPS = 25
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL of an empty database on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'concurrency.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def _engine(url: str) -> Any:
+    # Enough connections for the threads below without exhausting a shared server.
+    return sql.create_engine_from_url(url, pool_size=10, max_overflow=20, pool_timeout=120)
+
+
+@pytest.fixture
+def storage(db_url: str) -> Iterator[Any]:
+    """A SqlStorage on a fresh schema (this also replaces conftest's memory storage)."""
+    engine = _engine(db_url)
+    sql.create_schema(engine)
+    yield sql.SqlStorage(engine)
+    engine.dispose()
+
+
+def _race(n: int, action: Callable[[int], T]) -> list[T | BaseException]:
+    """Run ``action(i)`` in ``n`` threads released together; results or raised exceptions."""
+    barrier = threading.Barrier(n)
+
+    def run(i: int) -> T | BaseException:
+        barrier.wait()
+        try:
+            return action(i)
+        except Exception as exc:  # collected and asserted on by the caller
+            return exc
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(run, range(n)))
+
+
+# ---------------------------------------------------------------------- one link, 8 clicks
+
+
+@pytest.mark.slow
+def test_a_link_redeemed_by_eight_threads_succeeds_exactly_once(
+        service: OnboardingService, storage: Any, mailer: MemoryMailer) -> None:
+    for round_ in range(LINK_ROUNDS):
+        number = f"2{round_:08d}"
+        member = service.provision(number, f"Membre {round_}")
+        login = service.login(number, member.initial_password)
+        assert isinstance(login, Ok) and login.session is not None
+        sent = service.submit_email(login.session, f"m{round_}@example.org",
+                                    f"m{round_}@example.org")
+        assert isinstance(sent, Ok)
+        token = link_token(mailer)
+
+        results = _race(LINK_THREADS, lambda _, t=token: service.confirm_link(t))
+
+        errors = [r for r in results if isinstance(r, BaseException)]
+        assert errors == [], f"round {round_}"
+        wins = [r for r in results if isinstance(r, Ok)]
+        assert len(wins) == 1, f"round {round_}: {results}"
+        assert all(isinstance(r, Refused) and r.reason is Reason.LINK_USED
+                   for r in results if not isinstance(r, Ok)), f"round {round_}: {results}"
+        account = storage.get(member.account_id)
+        assert account.stage is Stage.PASSWORD_REQUIRED
+        verified = [r for r in storage.audit_records(account_id=member.account_id)
+                    if r.action == "email_verified"]
+        assert len(verified) == 1, f"round {round_}"
+
+
+# ---------------------------------------------------------------------- 200 wrong passwords
+
+
+def _wrong_passwords(service: OnboardingService, number: str) -> Counter[str]:
+    # One address each, as from a botnet: the per-IP rate limit is not what stops them.
+    results = _race(PASSWORD_ATTEMPTS,
+                    lambda i: service.login(number, "NOT-THE-PASSWORD-1234",
+                                            ip=f"192.0.2.{i}"))
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert errors == []
+    assert not any(isinstance(r, Ok) for r in results)
+    return Counter(r.reason.value for r in results if isinstance(r, Refused))
+
+
+def _audit_outcomes(storage: Any) -> Counter[str]:
+    return Counter(r.outcome for r in storage.audit_records(limit=10_000)
+                   if r.action == "login")
+
+
+@pytest.mark.slow
+def test_concurrent_wrong_passwords_are_all_counted(storage: Any, mailer: MemoryMailer,
+                                                    clock: ManualClock) -> None:
+    # Limits high enough to admit as many attempts as the policy allows at all (99).
+    policy = LockoutPolicy(free_attempts=99, hard_limit=99)
+    service = OnboardingService(storage, mailer, settings=make_settings(lockout=policy),
+                                clock=clock)
+    member = service.provision("300000001", "Cible")
+
+    reasons = _wrong_passwords(service, member.member_number)
+
+    admitted = reasons[Reason.BAD_CREDENTIALS.value]
+    stored = storage.get_throttle(f"login:{member.member_number}")
+    assert stored.failures == admitted == 99
+    assert reasons[Reason.LOCKED.value] == PASSWORD_ATTEMPTS - admitted
+    outcomes = _audit_outcomes(storage)
+    assert outcomes["bad_credentials"] == admitted
+    assert outcomes["locked"] == PASSWORD_ATTEMPTS - admitted
+
+
+@pytest.mark.slow
+def test_a_burst_of_wrong_passwords_cannot_pass_the_default_lockout(
+        storage: Any, service: OnboardingService) -> None:
+    policy = service.settings.lockout
+    member = service.provision("300000002", "Cible")
+
+    reasons = _wrong_passwords(service, member.member_number)
+
+    # The clock does not move: after the free attempts, every other one must wait.
+    admitted = reasons[Reason.BAD_CREDENTIALS.value]
+    assert admitted == policy.free_attempts
+    assert storage.get_throttle(f"login:{member.member_number}").failures == admitted
+    assert reasons[Reason.LOCKED.value] == PASSWORD_ATTEMPTS - admitted
+    assert _audit_outcomes(storage)["bad_credentials"] == admitted
+
+
+# ---------------------------------------------------------------------- two processes
+
+
+def _drive(url: str, account_id: str, epoch: int, tag: str, steps: int,
+           barrier: Any, results: Any) -> None:
+    """One process: submit ``steps`` different addresses for the same account."""
+    engine = _engine(url)
+    try:
+        service = OnboardingService(sql.SqlStorage(engine), MemoryMailer(),
+                                    settings=make_settings(), clock=ManualClock(START),
+                                    deliver_inline=False)
+        session = Session(account_id, epoch)
+        ok = gave_up = 0
+        barrier.wait()
+        for i in range(steps):
+            address = f"{tag}.{i}@example.org"
+            try:
+                result = service.submit_email(session, address, address)
+            except ConcurrentUpdate:
+                gave_up += 1
+                continue
+            if isinstance(result, Ok):
+                ok += 1
+        results.put((tag, ok, gave_up))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.slow
+def test_two_processes_lose_no_update(db_url: str, storage: Any, service: OnboardingService
+                                      ) -> None:
+    member = service.provision("400000001", "Partagé")
+    login = service.login(member.member_number, member.initial_password)
+    assert isinstance(login, Ok) and login.session is not None
+    start = storage.get(member.account_id)
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    results = ctx.Queue()
+    workers = [ctx.Process(target=_drive,
+                           args=(db_url, member.account_id, login.session.epoch, tag,
+                                 PROCESS_STEPS, barrier, results))
+               for tag in ("a", "b")]
+    for w in workers:
+        w.start()
+    reports = [results.get(timeout=300) for _ in workers]
+    for w in workers:
+        w.join(timeout=60)
+        assert w.exitcode == 0
+
+    successes = sum(ok for _, ok, _ in reports)
+    assert successes + sum(gave_up for _, _, gave_up in reports) == 2 * PROCESS_STEPS
+    assert successes >= PROCESS_STEPS  # both made progress; giving up stays rare
+    final = storage.get(member.account_id)
+    assert final.version == start.version + successes
+    submitted = [r for r in storage.audit_records(account_id=member.account_id, limit=1000)
+                 if r.action == "email_submitted"]
+    assert len(submitted) == successes
+    assert len(storage.list_messages(limit=1000)) == successes
+    # The last committed address is the one pending on the account.
+    assert final.pending_email in {f"{t}.{i}@example.org" for t in "ab"
+                                   for i in range(PROCESS_STEPS)}
+
+
+# ---------------------------------------------------------------------- relays
+
+
+@pytest.mark.slow
+def test_concurrent_relays_never_share_a_message(storage: Any) -> None:
+    from datetime import timedelta
+
+    from .storage_contract import message
+
+    total, relays = 300, 6
+    storage.commit(Changes(outbox=tuple(message(n) for n in range(total))))
+    now = START + timedelta(days=1)
+
+    def relay(_: int) -> list[str]:
+        mine: list[str] = []
+        while batch := storage.claim_due(now, limit=7):
+            mine.extend(m.message_id for m in batch)
+            for m in batch:
+                storage.mark_sent(m.message_id, now)
+        return mine
+
+    results = _race(relays, relay)
+
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    claimed = [mid for r in results if isinstance(r, list) for mid in r]
+    assert len(claimed) == total
+    assert set(claimed) == {message(n).message_id for n in range(total)}
+    assert len(storage.list_messages(OutboxStatus.SENT, limit=1000)) == total

@@ -1,0 +1,261 @@
+"""The storage contract on every adapter: memory, SQLite and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cegema_onboarding.adapters.memory import MemoryStorage
+from cegema_onboarding.model import Stage
+from cegema_onboarding.ports import Changes, OutboxStatus
+
+from .pg import sql_adapter
+from .storage_contract import T0, StorageContract, account
+
+sql = sql_adapter()
+
+
+class TestMemoryStorage(StorageContract):
+    """The reference adapter."""
+
+    @pytest.fixture
+    def storage(self) -> MemoryStorage:
+        return MemoryStorage()
+
+
+class TestSqliteStorage(StorageContract):
+    """SqlStorage on a SQLite file."""
+
+    @pytest.fixture
+    def storage(self, tmp_path: Path) -> Iterator[object]:
+        engine = sql.sqlite_engine(tmp_path / "onboarding.db")
+        sql.create_schema(engine)
+        yield sql.SqlStorage(engine)
+        engine.dispose()
+
+
+@pytest.mark.postgres
+class TestPostgresStorage(StorageContract):
+    """SqlStorage on PostgreSQL."""
+
+    @pytest.fixture
+    def storage(self, pg_url: str) -> Iterator[object]:
+        engine = sql.postgres_engine(pg_url)
+        sql.create_schema(engine)
+        yield sql.SqlStorage(engine)
+        engine.dispose()
+
+
+# ---------------------------------------------------------------------- SQL specifics
+
+
+def _schema_diff(engine: object) -> list[object]:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from cegema_onboarding.adapters.sql.schema import VERSION_TABLE
+
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        context = MigrationContext.configure(
+            conn, opts={"version_table": VERSION_TABLE, "compare_type": True})
+        return list(compare_metadata(context, sql.metadata))
+
+
+def _reflect(engine: object) -> dict[str, object]:
+    """Every table's columns (name, type, nullability), indexes and unique constraints."""
+    import sqlalchemy as sa
+
+    inspector = sa.inspect(engine)
+    found: dict[str, object] = {}
+    for table in sorted(inspector.get_table_names()):
+        found[table] = (
+            [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
+            inspector.get_pk_constraint(table)["constrained_columns"],
+            sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                   for i in inspector.get_indexes(table)),
+            sorted((u["name"], tuple(u["column_names"]))
+                   for u in inspector.get_unique_constraints(table)),
+        )
+    return found
+
+
+def _head_revision(engine: object) -> list[str]:
+    import sqlalchemy as sa
+
+    from cegema_onboarding.adapters.sql.schema import VERSION_TABLE
+
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        return list(conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+
+
+def _check_migration_matches_create_schema(created: object, migrated: object) -> None:
+    sql.create_schema(created)
+    sql.upgrade(migrated)
+    assert _schema_diff(created) == []
+    assert _schema_diff(migrated) == []
+    reflected = _reflect(migrated)
+    assert reflected == _reflect(created)
+    assert {"cegema_accounts", "cegema_throttles", "cegema_outbox", "cegema_audit"} <= set(
+        reflected)
+    assert _head_revision(created) == _head_revision(migrated) == ["0001"]
+    # Upgrading a database that create_schema stamped does nothing and breaks nothing.
+    sql.upgrade(created)
+    assert _reflect(created) == reflected
+
+
+def test_sqlite_migration_creates_the_same_schema(tmp_path: Path) -> None:
+    created = sql.sqlite_engine(tmp_path / "created.db")
+    migrated = sql.sqlite_engine(tmp_path / "migrated.db")
+    try:
+        _check_migration_matches_create_schema(created, migrated)
+    finally:
+        created.dispose()
+        migrated.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_migration_creates_the_same_schema(pg_url: str) -> None:
+    import sqlalchemy as sa
+
+    # Two schemas of one database: the second is reached through its own search_path.
+    base = sql.postgres_engine(pg_url)
+    with base.begin() as conn:
+        conn.exec_driver_sql('CREATE SCHEMA "migrated_here"')
+    migrated_url = sa.make_url(pg_url).update_query_dict(
+        {"options": "-csearch_path=migrated_here"})
+    migrated = sql.postgres_engine(migrated_url)
+    try:
+        _check_migration_matches_create_schema(base, migrated)
+    finally:
+        migrated.dispose()
+        base.dispose()
+
+
+def test_sqlite_engine_settings(tmp_path: Path) -> None:
+    engine = sql.sqlite_engine(tmp_path / "settings.db")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        # The transaction really is open and holds the write lock (BEGIN IMMEDIATE):
+        # a second writer gives up after its own short timeout.
+        import sqlite3
+
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            other = sqlite3.connect(tmp_path / "settings.db", timeout=0.05,
+                                    isolation_level=None)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            other.close()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("path", ["", ":memory:", "file::memory:?cache=shared"])
+def test_sqlite_engine_needs_a_file(path: str) -> None:
+    from cegema_onboarding.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError):
+        sql.sqlite_engine(path)
+
+
+def test_create_engine_from_url(tmp_path: Path) -> None:
+    from cegema_onboarding.errors import ConfigurationError
+
+    engine = sql.create_engine_from_url(f"sqlite:///{tmp_path / 'url.db'}")
+    try:
+        assert engine.dialect.name == "sqlite"
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        engine.dispose()
+    pg = sql.create_engine_from_url("postgresql://u@127.0.0.1:1/db")
+    assert pg.dialect.name == "postgresql" and pg.dialect.driver == "psycopg"
+    assert pg.hide_parameters
+    pg.dispose()
+    with pytest.raises(ConfigurationError):
+        sql.create_engine_from_url("mysql://u@127.0.0.1/db")
+    with pytest.raises(ConfigurationError):
+        sql.create_engine_from_url("postgresql+asyncpg://u@127.0.0.1/db")
+
+
+def test_storage_errors_do_not_quote_the_rows(tmp_path: Path) -> None:
+    from cegema_onboarding.errors import StorageError
+
+    engine = sql.sqlite_engine(tmp_path / "no-schema.db")
+    try:
+        storage = sql.SqlStorage(engine)
+        secret_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2VjcmV0$aGFzaA"
+        with pytest.raises(StorageError) as caught:
+            storage.commit(Changes(accounts=((account(1, password_hash=secret_hash), None),)))
+        assert "argon2" not in str(caught.value)
+        assert "argon2" not in str(caught.value.__cause__)
+    finally:
+        engine.dispose()
+
+
+_INDEXED_QUERIES = {
+    "get": lambda s: s.get("acc-0001"),
+    "member number": lambda s: s.find_by_member_number("100000001"),
+    "email": lambda s: s.find_by_email("a@example.org"),
+    "stage": lambda s: s.list_by_stage(Stage.AWAITING_ACTIVATION),
+    "throttle": lambda s: s.get_throttle("login:100000001"),
+    "due": lambda s: s.claim_due(T0),
+    "claim": lambda s: s.claim("<m@x>", T0),
+    "message": lambda s: s.get_message("<m@x>"),
+    "messages by status": lambda s: s.list_messages(OutboxStatus.PARKED),
+    "audit by account": lambda s: s.audit_records(account_id="acc-0001"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_INDEXED_QUERIES))
+def test_sqlite_lookups_use_indexes(tmp_path: Path, name: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sql.sqlite_engine(tmp_path / "plans.db")
+    sql.create_schema(engine)
+    storage = sql.SqlStorage(engine)
+    plans: list[str] = []
+
+    def explain(conn: object, cursor: object, statement: str, parameters: object,
+                context: object, executemany: bool) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "UPDATE")) and not executemany:
+            raw = cursor.connection  # type: ignore[attr-defined]
+            rows = raw.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+            plans.append(" | ".join(str(r[-1]) for r in rows))
+
+    sa.event.listen(engine, "before_cursor_execute", explain)
+    try:
+        _INDEXED_QUERIES[name](storage)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", explain)
+        engine.dispose()
+    assert plans, "no query was run"
+    for plan in plans:
+        # A full scan reads "SCAN cegema_x" without "USING ... INDEX".
+        for step in plan.split(" | "):
+            assert not (step.startswith("SCAN") and "INDEX" not in step), plan
+
+
+def test_alembic_config_with_a_url_migrates_on_its_own(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    command.upgrade(sql.alembic_config(url=url), "head")
+    engine = sql.create_engine_from_url(url)
+    try:
+        assert _head_revision(engine) == ["0001"]
+        assert "cegema_accounts" in sa.inspect(engine).get_table_names()
+        storage = sql.SqlStorage(engine)
+        insert_one = Changes(accounts=((account(1), None),))
+        storage.commit(insert_one)
+        assert storage.get("acc-0001") is not None
+        command.downgrade(sql.alembic_config(url=url), "base")
+        assert "cegema_accounts" not in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
