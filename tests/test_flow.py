@@ -592,3 +592,69 @@ def test_events_and_accounts_do_not_show_secrets_in_repr() -> None:
     account = question_account()
     assert "argon2" not in repr(account)
     assert (account.password_hash or "x") not in repr(account)
+
+
+# ---------------------------------------------------------------- account life (issue 3)
+
+
+def life_events(account: Account) -> list[flow.Event]:
+    h = nonce_hash(b"z" * 32)
+    return [
+        flow.RememberLogin("c2VyaWVzLXNlcmllcy0xMg", "0" * 64), flow.RevokeRemember(),
+        flow.RequestReset(), flow.CompleteReset(h, "Rex", GOOD_PASSWORD, GOOD_PASSWORD),
+        flow.StaffAssistedReset("agent1", "Rex", GOOD_PASSWORD, GOOD_PASSWORD),
+        flow.ChangePassword(GOOD_PASSWORD, "Une autre phrase 2026", "Une autre phrase 2026"),
+        flow.RemindIdentifier(),
+        flow.RequestEmailChange(GOOD_PASSWORD, "n@example.org", "n@example.org"),
+        flow.ConfirmEmailChange(h), flow.ConfirmNotMe(h), flow.UpdateProfile(pets=True),
+        flow.SetAdviser(None), flow.StaffUnlock("agent1"), flow.StaffDisable("agent1"),
+        flow.StaffEnable("agent1"), flow.StaffReissue("agent1"),
+        flow.StaffVerifyEmail("agent1", "v@example.org"),
+    ]
+
+
+@pytest.mark.parametrize("account", accounts_in_every_stage(), ids=lambda a: a.stage.value)
+def test_account_life_events_follow_the_table(account: Account) -> None:
+    for event in life_events(account):
+        outcome = flow.step(account, event, START + timedelta(minutes=5), ENV,
+                            entropy=attrs.evolve(entropy(), series=b"s" * 16),
+                            origin=Origin(ip="172.17.0.14"))
+        allowed = TABLE[account.stage].get(type(event))
+        if isinstance(outcome, Accepted):
+            assert allowed is not None and outcome.account.stage in allowed, event
+        elif allowed is None:
+            assert outcome.account is None and not outcome.effects
+        elif outcome.account is not None:
+            assert outcome.account.stage is account.stage
+
+
+def test_admin_events_work_on_disabled_accounts_and_member_events_do_not() -> None:
+    account = attrs.evolve(question_account(), stage=Stage.ACTIVE, disabled=True)
+    assert accept(account, flow.StaffEnable("agent1")).account.disabled is False
+    assert refuse(account, flow.UpdateProfile(pets=True)).reason is Reason.DISABLED
+    assert refuse(account, flow.RequestReset()).reason is Reason.DISABLED
+
+
+def test_password_change_issues_a_not_me_link_kept_apart_from_the_journey_links() -> None:
+    out = accept(new_account(stage=Stage.PASSWORD_REQUIRED, email="marie@example.com"),
+                 SetPassword(GOOD_PASSWORD, GOOD_PASSWORD))
+    link = out.account.not_me_link
+    assert link is not None and link.purpose is LinkPurpose.NOT_ME
+    assert link.expires_at - link.issued_at == ENV.settings.not_me_link_lifetime
+    (notice,) = notices(out)
+    assert notice.token is not None
+    claims = ENV.crypto.signer.parse(notice.token, LinkPurpose.NOT_ME.value)
+    assert flow.inspect_link(out.account, LinkPurpose.NOT_ME, claims.nonce_hash, START) is None
+
+
+def test_reset_request_needs_a_verified_address_and_cools_down() -> None:
+    account = attrs.evolve(question_account(), stage=Stage.ACTIVE,
+                           email_verified_at=START)
+    first = accept(account, flow.RequestReset())
+    (notice,) = notices(first)
+    assert notice.notice is Notice.RESET and notice.to == "marie@example.com"
+    link = first.account.links[-1]
+    assert link.expires_at - link.issued_at == ENV.settings.reset_link_lifetime
+    assert refuse(first.account, flow.RequestReset()).reason is Reason.RATE_LIMITED
+    unverified = attrs.evolve(account, email_verified_at=None)
+    assert refuse(unverified, flow.RequestReset()).reason is Reason.RESET_NOT_AVAILABLE

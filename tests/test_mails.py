@@ -247,6 +247,10 @@ def test_password_changed_mail_shows_only_real_ip_addresses() -> None:
     assert "The request was made from an unknown address." in plain
     plain, _ = bodies(parse(password_changed(ip="[2001:db8::1]")))
     assert "2001:db8::1" in plain
+    plain, _ = bodies(parse(password_changed(ip="fe80::1%call-us-now")))
+    assert "La demande a été faite depuis fe80::1." in plain
+    plain, _ = bodies(parse(password_changed(ip=", ".join(["10.0.0.1"] * 50))))
+    assert plain.count("10.0.0.1") == 4
 
 
 def test_contact_sentence_without_a_contact_url() -> None:

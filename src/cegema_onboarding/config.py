@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -14,7 +15,10 @@ from .hashing import PRODUCTION_PARAMS, Argon2Params, PasswordHasher
 from .mails import MailSettings
 from .model import LinkPurpose
 from .password_policy import PasswordPolicy
+from .profile import ProfileWeights
 from .questions import DEFAULT_QUESTIONS, QuestionCatalog
+from .ratelimit import RateLimits
+from .remember import RememberCodec
 from .tokens import LinkSigner
 
 DEFAULT_LINK_PATHS: Mapping[LinkPurpose, str] = {
@@ -23,6 +27,18 @@ DEFAULT_LINK_PATHS: Mapping[LinkPurpose, str] = {
     LinkPurpose.NOT_ME: "/securite/ce-n-etait-pas-moi",
     LinkPurpose.CHANGE_EMAIL: "/profil/email/valider",
 }
+
+
+class RecoveryPolicy(enum.Enum):
+    """What proves a forgotten-password request (see docs/account-life.md).
+
+    ``LINK_AND_ANSWER`` (the default when secret questions are on): the emailed link and
+    the secret answer. ``LINK_ONLY``: the emailed link alone, for hosts that turn secret
+    questions off (ASVS L1).
+    """
+
+    LINK_AND_ANSWER = "link_and_answer"
+    LINK_ONLY = "link_only"
 
 
 @attrs.frozen
@@ -85,8 +101,39 @@ class Settings:
     default_lang: str = "fr"
     check_deliverability: bool = False
     mail: MailSettings = attrs.field(factory=MailSettings)
+    recovery: RecoveryPolicy | None = None
+    staff_assisted_recovery: bool = False
+    reset_link_lifetime: timedelta = timedelta(hours=1)
+    not_me_link_lifetime: timedelta = timedelta(days=7)
+    remember_lifetime: timedelta = timedelta(days=30)
+    remember_max_devices: int = 10
+    identifier_max_accounts: int = 10
+    consent_history: int = 50
+    profile_weights: ProfileWeights = attrs.field(factory=ProfileWeights)
+    rate_limits: RateLimits = attrs.field(factory=RateLimits)
+
+    @property
+    def recovery_policy(self) -> RecoveryPolicy:
+        """The recovery policy in force: the chosen one, else the default for the host."""
+        if self.recovery is not None:
+            return self.recovery
+        return RecoveryPolicy.LINK_AND_ANSWER if self.secret_questions else (
+            RecoveryPolicy.LINK_ONLY)
 
     def __attrs_post_init__(self) -> None:
+        if self.recovery is RecoveryPolicy.LINK_AND_ANSWER and not self.secret_questions:
+            raise ConfigurationError("recovery LINK_AND_ANSWER needs secret_questions on")
+        if self.staff_assisted_recovery and not self.secret_questions:
+            raise ConfigurationError("staff_assisted_recovery needs secret_questions on")
+        for name in ("reset_link_lifetime", "not_me_link_lifetime", "remember_lifetime"):
+            if getattr(self, name) <= timedelta(0):
+                raise ConfigurationError(f"{name} must be positive")
+        if not 1 <= self.remember_max_devices <= 100:
+            raise ConfigurationError("remember_max_devices must be between 1 and 100")
+        if not 1 <= self.identifier_max_accounts <= 100:
+            raise ConfigurationError("identifier_max_accounts must be between 1 and 100")
+        if not 2 <= self.consent_history <= 1000:
+            raise ConfigurationError("consent_history must be between 2 and 1000")
         if self.link_lifetime <= timedelta(0):
             raise ConfigurationError("link_lifetime must be positive")
         if not 1 <= self.code_max_attempts <= 10:
@@ -111,6 +158,7 @@ class Crypto:
     hasher: PasswordHasher
     pepper: Pepper
     signer: LinkSigner
+    remember: RememberCodec
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Crypto:
@@ -119,4 +167,5 @@ class Crypto:
             hasher=PasswordHasher(settings.argon2),
             pepper=Pepper([(kid, key.encode()) for kid, key in settings.pepper_keys]),
             signer=LinkSigner(list(settings.secret_keys)),
+            remember=RememberCodec(settings.secret_keys),
         )

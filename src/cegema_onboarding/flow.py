@@ -22,19 +22,25 @@ from datetime import datetime, timedelta
 import attrs
 
 from . import normalize
-from .config import Crypto, LockoutPolicy, Settings
+from .config import Crypto, LockoutPolicy, RecoveryPolicy, Settings
+from .credentials import initial_password_from_bytes
 from .errors import BadToken, InvalidInput
 from .model import (
     Account,
+    Adviser,
     Channel,
+    Consent,
     Link,
     LinkPurpose,
     LinkStatus,
+    RememberToken,
     Stage,
     Step,
     Throttle,
 )
 from .password_policy import AnswerRejection, PasswordContext, PasswordRejection, check_answer
+from .ratelimit import Limit
+from .remember import SERIES_BYTES, secret_hash, series_bytes, series_id
 from .tokens import code_digest, code_from_bytes, nonce_hash, normalize_code, verify_code
 
 # --------------------------------------------------------------------------- reasons
@@ -78,6 +84,9 @@ class Reason(enum.Enum):
     ANSWER_SAME_AS_PASSWORD = "answer_same_as_password"
     QUESTION_UNKNOWN = "question_unknown"
     QUESTIONS_DISABLED = "questions_disabled"
+    ANSWER_WRONG = "answer_wrong"
+    EMAIL_UNCHANGED = "email_unchanged"
+    RESET_NOT_AVAILABLE = "reset_not_available"
 
 
 _PASSWORD_REASONS: Mapping[PasswordRejection, Reason] = {
@@ -108,9 +117,13 @@ _ANSWER_REASONS: Mapping[AnswerRejection, Reason] = {
 
 @attrs.frozen
 class Login:
-    """The member typed their member number (already resolved) and a password."""
+    """The member typed their member number (already resolved) and a password.
+
+    ``remember`` is "Se souvenir de moi": an active member then gets a remember-me token.
+    """
 
     password: str = attrs.field(repr=False)
+    remember: bool = False
 
 
 @attrs.frozen
@@ -182,6 +195,137 @@ class StaffReject:
     reason: str
 
 
+@attrs.frozen
+class RememberLogin:
+    """A remembered browser came back with its token (already parsed and hashed)."""
+
+    series_id: str
+    secret_hash: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class RevokeRemember:
+    """Forget one remembered device, or all of them when ``series_id`` is None."""
+
+    series_id: str | None = None
+
+
+@attrs.frozen
+class RequestReset:
+    """"Mot de passe oublié ?": send a reset link to the verified address."""
+
+
+@attrs.frozen
+class CompleteReset:
+    """The member confirmed an opened reset link (POST) with the answer and a new password."""
+
+    nonce_hash: str = attrs.field(repr=False)
+    answer: str | None = attrs.field(repr=False)
+    password: str = attrs.field(repr=False)
+    confirmation: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class StaffAssistedReset:
+    """Staff confirmed the member's identity; the member answers and picks a new password."""
+
+    staff_id: str
+    answer: str = attrs.field(repr=False)
+    password: str = attrs.field(repr=False)
+    confirmation: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class ChangePassword:
+    """A logged-in member changes their password, re-typing the current one."""
+
+    current: str = attrs.field(repr=False)
+    password: str = attrs.field(repr=False)
+    confirmation: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class RemindIdentifier:
+    """"Identifiant oublié ?": mail the member number to this account's verified address."""
+
+
+@attrs.frozen
+class RequestEmailChange:
+    """Change the address after onboarding: re-authenticate, then confirm by link."""
+
+    password: str = attrs.field(repr=False)
+    email: str
+    confirmation: str
+
+
+@attrs.frozen
+class ConfirmEmailChange:
+    """The member confirmed the link sent to the new address (POST)."""
+
+    nonce_hash: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class ConfirmNotMe:
+    """"Ce n'était pas moi" (POST): lock the account, end every session, start recovery."""
+
+    nonce_hash: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class UpdateProfile:
+    """"Mon profil et mes informations": the whole editable part, as the form sends it."""
+
+    channels: tuple[Channel, ...] = ()
+    pets: bool | None = None
+    interests: tuple[str, ...] = ()
+    comments: str = ""
+    source: str = "web"
+
+
+@attrs.frozen
+class SetAdviser:
+    """The host records the member's adviser or agency (host data); None clears it."""
+
+    adviser: Adviser | None
+
+
+@attrs.frozen
+class StaffUnlock:
+    """Staff lift a lock (the failure counter is cleared by the service)."""
+
+    staff_id: str
+
+
+@attrs.frozen
+class StaffDisable:
+    """Staff disable the account: every session and remembered device ends."""
+
+    staff_id: str
+
+
+@attrs.frozen
+class StaffEnable:
+    """Staff enable a disabled account again."""
+
+    staff_id: str
+
+
+@attrs.frozen
+class StaffReissue:
+    """Staff issue new initial credentials; the old ones, every link and session die."""
+
+    staff_id: str
+
+
+@attrs.frozen
+class StaffVerifyEmail:
+    """Staff mark an address as verified (the pending one when ``email`` is None)."""
+
+    staff_id: str
+    email: str | None = None
+
+
 Event = (
     Login
     | SubmitEmail
@@ -194,6 +338,23 @@ Event = (
     | SetSecretAnswer
     | StaffActivate
     | StaffReject
+    | RememberLogin
+    | RevokeRemember
+    | RequestReset
+    | CompleteReset
+    | StaffAssistedReset
+    | ChangePassword
+    | RemindIdentifier
+    | RequestEmailChange
+    | ConfirmEmailChange
+    | ConfirmNotMe
+    | UpdateProfile
+    | SetAdviser
+    | StaffUnlock
+    | StaffDisable
+    | StaffEnable
+    | StaffReissue
+    | StaffVerifyEmail
 )
 
 # --------------------------------------------------------------------------- effects
@@ -206,6 +367,10 @@ class Notice(enum.Enum):
     PASSWORD_CHANGED = "password_changed"
     ACTIVATED = "activated"
     ACTIVATION_REJECTED = "activation_rejected"
+    RESET = "reset"
+    IDENTIFIER = "identifier"
+    EMAIL_CHANGE = "email_change"
+    EMAIL_CHANGE_NOTICE = "email_change_notice"
 
 
 @attrs.frozen
@@ -221,6 +386,7 @@ class SendNotice:
     code: str | None = attrs.field(default=None, repr=False)
     ip: str | None = None
     detail: str | None = None
+    user_agent: str | None = None
 
 
 @attrs.frozen
@@ -243,16 +409,21 @@ Effect = SendNotice | Audit
 
 @attrs.frozen
 class Entropy:
-    """Fresh random bytes drawn by the caller for one step: salt, link nonce, code."""
+    """Fresh random bytes drawn by the caller for one step: salt, nonce, code, series.
+
+    ``nonce`` is a link's nonce or a remember-me secret; ``series`` a remember-me series.
+    """
 
     salt: bytes = attrs.field(repr=False)
     nonce: bytes = attrs.field(repr=False)
     code: bytes = attrs.field(repr=False)
+    series: bytes = attrs.field(default=b"", repr=False)
 
     @classmethod
     def draw(cls, token_bytes: Callable[[int], bytes]) -> Entropy:
         """Draw every field from a CSPRNG such as ``secrets.token_bytes``."""
-        return cls(salt=token_bytes(16), nonce=token_bytes(32), code=token_bytes(8))
+        return cls(salt=token_bytes(16), nonce=token_bytes(32), code=token_bytes(8),
+                   series=token_bytes(SERIES_BYTES))
 
 
 @attrs.frozen
@@ -282,12 +453,17 @@ class Env:
 
 @attrs.frozen
 class Accepted:
-    """The event was applied. Save ``account``, then carry out ``effects``."""
+    """The event was applied. Save ``account``, then carry out ``effects``.
+
+    ``secret`` is handed to the caller once and never stored: a remember-me token, or
+    re-issued initial credentials for staff to print.
+    """
 
     account: Account
     effects: tuple[Effect, ...]
     step: Step
     grants_session: bool = False
+    secret: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen
@@ -297,6 +473,8 @@ class Refused:
     ``account`` is ``None`` when nothing changed at all. It is set only for bookkeeping
     that a refusal must still record (a wrong code counts against the link).
     ``others`` lists further reasons, for forms that show every problem at once.
+    ``secret_checked`` says the password or answer was proven right before the refusal,
+    so the failure counter reserved for the attempt may be cleared.
     """
 
     reason: Reason
@@ -305,14 +483,14 @@ class Refused:
     params: tuple[tuple[str, int | str], ...] = ()
     account: Account | None = None
     effects: tuple[Effect, ...] = ()
+    secret_checked: bool = False
 
 
 Outcome = Accepted | Refused
 
 # --------------------------------------------------------------------------- the table
 
-#: For each stage, the events it accepts and the stages each one can lead to.
-TABLE: Mapping[Stage, Mapping[type, tuple[Stage, ...]]] = {
+_JOURNEY: dict[Stage, dict[type, tuple[Stage, ...]]] = {
     Stage.PROVISIONED: {
         Login: (Stage.EMAIL_REQUIRED,),
     },
@@ -348,6 +526,38 @@ TABLE: Mapping[Stage, Mapping[type, tuple[Stage, ...]]] = {
         Login: (Stage.ACTIVE,),
     },
 }
+
+#: Account life after the password is set: each keeps the account where it is.
+_AFTER_PASSWORD_EVENTS: tuple[type, ...] = (
+    RequestReset, CompleteReset, StaffAssistedReset, ChangePassword, RemindIdentifier,
+    ConfirmNotMe, RevokeRemember)
+_ACTIVE_ONLY_EVENTS: tuple[type, ...] = (
+    RememberLogin, RequestEmailChange, ConfirmEmailChange, UpdateProfile)
+#: Staff and host actions that every stage accepts, even on a disabled account.
+_ADMIN_EVENTS: tuple[type, ...] = (
+    StaffUnlock, StaffDisable, StaffEnable, SetAdviser, StaffReissue, StaffVerifyEmail)
+_TO_PASSWORD_STEP: tuple[type, ...] = (StaffReissue, StaffVerifyEmail)
+
+
+def _build_table() -> dict[Stage, dict[type, tuple[Stage, ...]]]:
+    table = {stage: dict(row) for stage, row in _JOURNEY.items()}
+    for stage in (Stage.QUESTION_REQUIRED, Stage.ACTIVE):
+        for event in _AFTER_PASSWORD_EVENTS:
+            table[stage][event] = (stage,)
+    for event in _ACTIVE_ONLY_EVENTS:
+        table[Stage.ACTIVE][event] = (Stage.ACTIVE,)
+    # Staff may activate a member, so an address is verified at the password step too.
+    table[Stage.PASSWORD_REQUIRED][RemindIdentifier] = (Stage.PASSWORD_REQUIRED,)
+    for stage, row in table.items():
+        for event in _ADMIN_EVENTS:
+            row[event] = (stage,)
+        for event in _TO_PASSWORD_STEP:
+            row[event] = tuple(dict.fromkeys((stage, Stage.PASSWORD_REQUIRED)))
+    return table
+
+
+#: For each stage, the events it accepts and the stages each one can lead to.
+TABLE: Mapping[Stage, Mapping[type, tuple[Stage, ...]]] = _build_table()
 
 #: Stages in which the initial password printed on the contract still opens a session.
 INITIAL_CREDENTIAL_STAGES = frozenset(
@@ -461,7 +671,7 @@ def step(
     targets = TABLE[account.stage].get(type(event))
     if targets is None:
         return _misfit(account, event, now)
-    if account.disabled and not isinstance(event, Login):
+    if account.disabled and not isinstance(event, (Login, *_ADMIN_EVENTS)):
         return Refused(Reason.DISABLED)
     ctx = _Ctx(now=now, env=env, entropy=entropy, origin=origin)
     handler = _HANDLERS[type(event)]
@@ -526,10 +736,20 @@ class _Ctx:
         )
 
 
+_LINK_EVENTS: Mapping[type, LinkPurpose] = {
+    ConfirmLink: LinkPurpose.VERIFY_EMAIL,
+    CompleteReset: LinkPurpose.RESET_PASSWORD,
+    ConfirmEmailChange: LinkPurpose.CHANGE_EMAIL,
+    ConfirmNotMe: LinkPurpose.NOT_ME,
+}
+
+
 def _misfit(account: Account, event: Event, now: datetime) -> Refused:
     # A re-clicked or outdated link deserves its precise reason, not "wrong step".
-    if isinstance(event, ConfirmLink):
-        reason = inspect_link(account, LinkPurpose.VERIFY_EMAIL, event.nonce_hash, now)
+    purpose = _LINK_EVENTS.get(type(event))
+    if purpose is not None:
+        token_hash = getattr(event, "nonce_hash", "")
+        reason = inspect_link(account, purpose, token_hash, now)
         return Refused(reason or Reason.LINK_USED)
     return Refused(Reason.INVALID_STEP)
 
@@ -559,6 +779,9 @@ def _login(account: Account, event: Login, ctx: _Ctx) -> Outcome:
                        effects=(ctx.audit(account, "login", "bad_credentials"),))
     if account.disabled:
         return Refused(Reason.DISABLED, effects=(ctx.audit(account, "login", "disabled"),))
+    if account.locked_at is not None:
+        # "Ce n'était pas moi" locked it: only recovery or staff open it again.
+        return Refused(Reason.LOCKED, effects=(ctx.audit(account, "login", "hard_locked"),))
     if account.stage in INITIAL_CREDENTIAL_STAGES and _initial_expired(account, ctx):
         return Refused(Reason.INITIAL_CREDENTIALS_EXPIRED,
                        effects=(ctx.audit(account, "login", "initial_expired"),))
@@ -567,8 +790,11 @@ def _login(account: Account, event: Login, ctx: _Ctx) -> Outcome:
     elif new.stage is Stage.QUESTION_REQUIRED and not ctx.settings.secret_questions:
         # The host turned questions off after this member set a password.
         new = attrs.evolve(new, stage=Stage.ACTIVE)
-    return Accepted(new, (ctx.audit(account, "login"),), next_step(new, ctx.now, ctx.settings),
-                    grants_session=True)
+    token = None
+    if event.remember is True and new.stage is Stage.ACTIVE:
+        new, token = _remember(new, ctx)
+    return Accepted(new, (ctx.audit(account, "login", detail="remember" if token else None),),
+                    next_step(new, ctx.now, ctx.settings), grants_session=True, secret=token)
 
 
 def _initial_matches(account: Account, pw: str, crypto: Crypto) -> bool:
@@ -665,8 +891,9 @@ def _submit_code(account: Account, event: SubmitCode, ctx: _Ctx) -> Outcome:
     try:
         code = normalize_code(event.code)
     except BadToken:
-        code = ""
-    if code and verify_code(ctx.crypto.pepper, account.account_id, code, live.code_digest):
+        # Malformed input is not a guess at the code: refuse it without counting.
+        return Refused(Reason.CODE_INVALID, field="code")
+    if verify_code(ctx.crypto.pepper, account.account_id, code, live.code_digest):
         return _email_verified(account, live, ctx, "code")
     failures = live.code_failures + 1
     counted = _replace_link(account, live, attrs.evolve(live, code_failures=failures))
@@ -685,38 +912,13 @@ def _email_verified(account: Account, link: Link, ctx: _Ctx, how: str) -> Accept
 
 
 def _set_password(account: Account, event: SetPassword, ctx: _Ctx) -> Outcome:
-    policy = ctx.settings.password_policy
-    context = PasswordContext(
-        member_number=account.member_number,
-        email=account.email or account.pending_email or "",
-        names=tuple(account.name.split()),  # type: ignore[arg-type]
-    )
-    try:
-        rejections = policy.check(event.password, event.confirmation, context)
-    except InvalidInput:
-        return Refused(Reason.INPUT_INVALID, field="password")
-    if not rejections and account.initial_digest is not None:
-        pw = normalize.normalize_password(event.password)
-        if _initial_matches(account, pw, ctx.crypto):
-            rejections = (PasswordRejection.SAME_AS_INITIAL,)
-    if rejections:
-        reasons = tuple(_PASSWORD_REASONS[r] for r in rejections)
-        field = "confirmation" if reasons[0] is Reason.PASSWORDS_DIFFER else "password"
-        return Refused(reasons[0], field=field, others=reasons[1:],
-                       params=(("min_length", policy.min_length),
-                               ("max_length", policy.max_length)))
-    pw = normalize.normalize_password(event.password)
-    pw_hash = ctx.crypto.hasher.hash(pw, ctx.fresh().salt)
-    new = _retire_all_links(account)
-    target = Stage.QUESTION_REQUIRED if ctx.settings.secret_questions else Stage.ACTIVE
-    new = attrs.evolve(new, password_hash=pw_hash, password_changed_at=ctx.now,
-                       initial_digest=None, session_epoch=account.session_epoch + 1, stage=target)
-    channel = Channel.EMAIL if account.email else Channel.POST
-    effects: tuple[Effect, ...] = (
-        SendNotice(Notice.PASSWORD_CHANGED, account.account_id, channel, ctx.now,
-                   to=account.email, ip=ctx.origin.ip),
-        ctx.audit(account, "password_set"),
-    )
+    pw = _check_new_password(account, event.password, event.confirmation, ctx)
+    if isinstance(pw, Refused):
+        return pw
+    # A member sent back here by re-issued credentials keeps the answer already set.
+    target = (Stage.QUESTION_REQUIRED
+              if ctx.settings.secret_questions and account.answer_hash is None else Stage.ACTIVE)
+    new, effects = _new_password(attrs.evolve(account, stage=target), pw, ctx, "password_set")
     return Accepted(new, effects, next_step(new, ctx.now, ctx.settings), grants_session=True)
 
 
@@ -756,8 +958,10 @@ def _same_as_password(raw: str, normalized: str, password_hash: str, ctx: _Ctx) 
 
 def _staff_activate(account: Account, event: StaffActivate, ctx: _Ctx) -> Outcome:
     new = attrs.evolve(account, stage=Stage.PASSWORD_REQUIRED, activation_rejection=None)
+    channel = _notice_channel(account)
     effects: tuple[Effect, ...] = (
-        SendNotice(Notice.ACTIVATED, account.account_id, _offline_channel(account), ctx.now),
+        SendNotice(Notice.ACTIVATED, account.account_id, channel, ctx.now,
+                   to=account.email if channel is Channel.EMAIL else None),
         _staff_audit(account, ctx, event.staff_id, "activation_approved"),
     )
     return Accepted(new, effects, Step.PASSWORD)
@@ -769,9 +973,11 @@ def _staff_reject(account: Account, event: StaffReject, ctx: _Ctx) -> Outcome:
     except InvalidInput:
         return Refused(Reason.INPUT_INVALID, field="reason")
     new = attrs.evolve(account, stage=Stage.EMAIL_REQUIRED, activation_rejection=reason)
+    # No mail template for a rejection: the member chose the no-email path anyway.
+    channel = _notice_channel(account, allow_email=False)
     effects: tuple[Effect, ...] = (
-        SendNotice(Notice.ACTIVATION_REJECTED, account.account_id, _offline_channel(account),
-                   ctx.now, detail=reason),
+        SendNotice(Notice.ACTIVATION_REJECTED, account.account_id, channel, ctx.now,
+                   detail=reason),
         _staff_audit(account, ctx, event.staff_id, "activation_rejected"),
     )
     return Accepted(new, effects, Step.EMAIL)
@@ -786,19 +992,6 @@ def _offline_channel(account: Account) -> Channel:
     return Channel.PHONE if account.phone else Channel.POST
 
 
-_HANDLERS: Mapping[type, Callable[[Account, object, _Ctx], Outcome]] = {
-    Login: _login,  # type: ignore[dict-item]
-    SubmitEmail: _submit_email,  # type: ignore[dict-item]
-    DeclareNoEmail: _declare_no_email,  # type: ignore[dict-item]
-    ResendLink: _resend,  # type: ignore[dict-item]
-    ChangeEmail: _change_email,  # type: ignore[dict-item]
-    ConfirmLink: _confirm_link,  # type: ignore[dict-item]
-    SubmitCode: _submit_code,  # type: ignore[dict-item]
-    SetPassword: _set_password,  # type: ignore[dict-item]
-    SetSecretAnswer: _set_answer,  # type: ignore[dict-item]
-    StaffActivate: _staff_activate,  # type: ignore[dict-item]
-    StaffReject: _staff_reject,  # type: ignore[dict-item]
-}
 
 # --------------------------------------------------------------------------- links
 
@@ -813,7 +1006,7 @@ def _issue_link(account: Account, purpose: LinkPurpose, address: str | None,
         purpose=purpose,
         nonce_hash=nonce_hash(fresh.nonce),
         issued_at=ctx.now,
-        expires_at=ctx.now + ctx.settings.link_lifetime,
+        expires_at=ctx.now + link_lifetime(purpose, ctx.settings),
         address=address,
         code_digest=code_digest(crypto.pepper, account.account_id, code),
     )
@@ -861,8 +1054,13 @@ def _live_link(account: Account, purpose: LinkPurpose) -> Link | None:
 
 def _find_link(account: Account, purpose: LinkPurpose, token_hash: str) -> Link | None:
     found = None
+    if not isinstance(token_hash, str):
+        return None
+    # "Ce n'était pas moi" lives apart: it must outlive the password change that sent it.
+    candidates = account.links if purpose is not LinkPurpose.NOT_ME else (
+        () if account.not_me_link is None else (account.not_me_link,))
     # Compare against every stored hash so the time taken does not depend on the match.
-    for link in account.links:
+    for link in candidates:
         if hmac.compare_digest(link.nonce_hash.encode(), token_hash.encode()) and (
             link.purpose is purpose
         ):
@@ -872,3 +1070,587 @@ def _find_link(account: Account, purpose: LinkPurpose, token_hash: str) -> Link 
 
 def _cooling_down(link: Link, ctx: _Ctx) -> bool:
     return ctx.now < link.issued_at + ctx.settings.resend_cooldown
+
+
+def link_lifetime(purpose: LinkPurpose, settings: Settings) -> timedelta:
+    """How long a link of this purpose stays valid."""
+    if purpose is LinkPurpose.RESET_PASSWORD:
+        return settings.reset_link_lifetime
+    if purpose is LinkPurpose.NOT_ME:
+        return settings.not_me_link_lifetime
+    return settings.link_lifetime
+
+
+# --------------------------------------------------------------------------- rate limits
+
+
+class Action(enum.Enum):
+    """The member actions that rate limits guard, each with its own counters."""
+
+    LOGIN = "login"
+    LINK = "link"
+    FORGOT_PASSWORD = "forgot_password"
+    FORGOT_IDENTIFIER = "forgot_identifier"
+    RECOVERY = "recovery"
+    CODE = "code"
+    REMEMBER = "remember"
+
+
+def rate_keys(action: Action, settings: Settings, *, ip: str | None = None,
+              identifier: str | None = None) -> tuple[tuple[str, Limit], ...]:
+    """The rate-limit counters one attempt at ``action`` spends: per IP, per identifier.
+
+    ``identifier`` is already normalised (member number, email key or account id), so
+    case and Unicode variants share one counter. Failures per identifier are the
+    lockout's business, not this one's: login has no identifier counter here.
+    """
+    rl = settings.rate_limits
+    per_ip: Mapping[Action, Limit] = {
+        Action.LOGIN: rl.login_ip, Action.LINK: rl.link_ip, Action.FORGOT_PASSWORD: rl.forgot_ip,
+        Action.FORGOT_IDENTIFIER: rl.forgot_ip, Action.RECOVERY: rl.recovery_ip,
+        Action.CODE: rl.code_ip, Action.REMEMBER: rl.remember_ip,
+    }
+    per_id: Mapping[Action, Limit] = {
+        Action.LINK: rl.link_identifier, Action.FORGOT_PASSWORD: rl.forgot_identifier,
+        Action.FORGOT_IDENTIFIER: rl.forgot_identifier,
+    }
+    keys: list[tuple[str, Limit]] = []
+    if ip:
+        keys.append((f"rl:{action.value}:ip:{ip[:64]}", per_ip[action]))
+    if identifier and action in per_id:
+        keys.append((f"rl:{action.value}:id:{identifier[:300]}", per_id[action]))
+    return tuple(keys)
+
+
+def attempt_key(member_number: str) -> str:
+    """The failure counter (lockout) of a normalised member number: login and recovery."""
+    return f"login:{member_number}"
+
+
+# --------------------------------------------------------------------------- account life
+
+_ROTATION_GRACE = timedelta(seconds=10)
+_MAX_INTERESTS = 20
+_MAX_INTEREST = 60
+_MAX_COMMENTS = 2000
+_MAX_SOURCE = 64
+_MAX_ADVISER_FIELD = 500
+
+
+def mask_email(address: str) -> str:
+    """An address with most of its local part hidden, for notices sent elsewhere."""
+    local, _, domain = address.rpartition("@")
+    if not local:
+        return "***"
+    return f"{local[0]}***@{domain}"
+
+
+def _ua_hint(user_agent: str | None) -> str | None:
+    if not isinstance(user_agent, str):
+        return None
+    # A hint for the member's device list, not an identifier: short and printable.
+    cleaned = "".join(ch for ch in user_agent[:200] if ch.isprintable())
+    return cleaned[:80] or None
+
+
+def _staff_ok(staff_id: object) -> bool:
+    try:
+        normalize.check_text(staff_id, "staff_id", 64)
+    except InvalidInput:
+        return False
+    return True
+
+
+def _notice_channel(account: Account, *, allow_email: bool = True) -> Channel:
+    """The channel the member's profile prefers among those that can reach them."""
+    reachable = {
+        Channel.EMAIL: allow_email and account.email is not None,
+        Channel.SMS: bool(account.phone),
+        Channel.PHONE: bool(account.phone),
+        Channel.POST: True,
+    }
+    for channel in account.profile.channels:
+        if reachable.get(channel):
+            return channel
+    if allow_email and account.email is not None:
+        return Channel.EMAIL
+    return _offline_channel(account)
+
+
+def _remember(account: Account, ctx: _Ctx) -> tuple[Account, str]:
+    fresh = ctx.fresh()
+    if len(fresh.series) != SERIES_BYTES:
+        raise ValueError("remember-me needs Entropy.series: use Entropy.draw(...)")
+    token = ctx.crypto.remember.issue(account.account_id, fresh.series, fresh.nonce)
+    record = RememberToken(
+        series_id=series_id(fresh.series),
+        secret_hash=secret_hash(fresh.nonce),
+        created_at=ctx.now,
+        expires_at=ctx.now + ctx.settings.remember_lifetime,
+        last_used_at=ctx.now,
+        user_agent_hint=_ua_hint(ctx.origin.user_agent),
+    )
+    kept = tuple(t for t in account.remember if ctx.now <= t.expires_at)
+    # Bounded: the least recently used device is forgotten first.
+    kept = tuple(sorted(kept, key=lambda t: t.last_used_at))
+    kept = (*kept, record)[-ctx.settings.remember_max_devices:]
+    return attrs.evolve(account, remember=kept), token
+
+
+def _remember_login(account: Account, event: RememberLogin, ctx: _Ctx) -> Outcome:
+    found = None
+    for t in account.remember:
+        if isinstance(event.series_id, str) and hmac.compare_digest(
+                t.series_id.encode(), event.series_id.encode()[:64]):
+            found = t
+    if found is None:
+        return Refused(Reason.SESSION_EXPIRED,
+                       effects=(ctx.audit(account, "remember_login", "unknown_series"),))
+    others = tuple(t for t in account.remember if t is not found)
+    if ctx.now > found.expires_at:
+        return Refused(Reason.SESSION_EXPIRED, account=attrs.evolve(account, remember=others),
+                       effects=(ctx.audit(account, "remember_login", "expired"),))
+    presented = event.secret_hash.encode() if isinstance(event.secret_hash, str) else b""
+    if not hmac.compare_digest(found.secret_hash.encode(), presented):
+        if (found.previous_hash is not None
+                and hmac.compare_digest(found.previous_hash.encode(), presented)
+                and ctx.now - found.last_used_at <= _ROTATION_GRACE):
+            # Two requests of one browser raced on one rotation: refuse, but no alarm.
+            return Refused(Reason.SESSION_EXPIRED,
+                           effects=(ctx.audit(account, "remember_login", "rotation_race"),))
+        # An already-rotated secret came back: someone copied the token. Kill the series
+        # and the sessions it may have opened.
+        revoked = attrs.evolve(account, remember=others, session_epoch=account.session_epoch + 1)
+        return Refused(Reason.SESSION_EXPIRED, account=revoked,
+                       effects=(ctx.audit(account, "remember_theft", "series_revoked"),))
+    if account.locked_at is not None:
+        return Refused(Reason.LOCKED, effects=(ctx.audit(account, "remember_login", "locked"),))
+    fresh = ctx.fresh()
+    raw_series = series_bytes(found.series_id)
+    if raw_series is None:
+        return Refused(Reason.SESSION_EXPIRED)
+    token = ctx.crypto.remember.issue(account.account_id, raw_series, fresh.nonce)
+    rotated = attrs.evolve(found, secret_hash=secret_hash(fresh.nonce),
+                           previous_hash=found.secret_hash, last_used_at=ctx.now,
+                           user_agent_hint=_ua_hint(ctx.origin.user_agent)
+                           or found.user_agent_hint)
+    new = attrs.evolve(account, remember=(*others, rotated))
+    return Accepted(new, (ctx.audit(account, "remember_login"),),
+                    next_step(new, ctx.now, ctx.settings), grants_session=True, secret=token)
+
+
+def _revoke_remember(account: Account, event: RevokeRemember, ctx: _Ctx) -> Outcome:
+    if event.series_id is None:
+        kept: tuple[RememberToken, ...] = ()
+    elif isinstance(event.series_id, str):
+        kept = tuple(t for t in account.remember if t.series_id != event.series_id)
+    else:
+        return Refused(Reason.INPUT_INVALID, field="series_id")
+    new = attrs.evolve(account, remember=kept)
+    detail = "all" if event.series_id is None else "one"
+    return Accepted(new, (ctx.audit(account, "remember_revoked", detail=detail),),
+                    next_step(new, ctx.now, ctx.settings))
+
+
+def _check_new_password(account: Account, password: str, confirmation: str,
+                        ctx: _Ctx) -> str | Refused:
+    """The normalised new password, or the refusal naming every rule it breaks."""
+    policy = ctx.settings.password_policy
+    context = PasswordContext(
+        member_number=account.member_number,
+        email=account.email or account.pending_email or "",
+        names=tuple(account.name.split()),
+    )
+    try:
+        rejections = policy.check(password, confirmation, context)
+    except InvalidInput:
+        return Refused(Reason.INPUT_INVALID, field="password")
+    if (not rejections and account.initial_digest is not None
+            and _initial_matches(account, normalize.normalize_password(password), ctx.crypto)):
+        rejections = (PasswordRejection.SAME_AS_INITIAL,)
+    if rejections:
+        reasons = tuple(_PASSWORD_REASONS[r] for r in rejections)
+        field = "confirmation" if reasons[0] is Reason.PASSWORDS_DIFFER else "password"
+        return Refused(reasons[0], field=field, others=reasons[1:],
+                       params=(("min_length", policy.min_length),
+                               ("max_length", policy.max_length)))
+    return normalize.normalize_password(password)
+
+
+def _new_password(account: Account, pw: str, ctx: _Ctx, action: str,
+                  actor: str | None = None) -> tuple[Account, tuple[Effect, ...]]:
+    """Every password change: hash, end sessions, devices, links and locks; notify."""
+    fresh = ctx.fresh()
+    pw_hash = ctx.crypto.hasher.hash(pw, fresh.salt)
+    new = _retire_all_links(account)
+    new = attrs.evolve(new, password_hash=pw_hash, password_changed_at=ctx.now,
+                       initial_digest=None, session_epoch=account.session_epoch + 1,
+                       remember=(), locked_at=None)
+    channel = Channel.EMAIL if account.email else Channel.POST
+    token = None
+    if channel is Channel.EMAIL:
+        token = ctx.crypto.signer.issue(account.account_id, LinkPurpose.NOT_ME.value,
+                                        fresh.nonce)
+        not_me = Link(purpose=LinkPurpose.NOT_ME, nonce_hash=nonce_hash(fresh.nonce),
+                      issued_at=ctx.now,
+                      expires_at=ctx.now + ctx.settings.not_me_link_lifetime)
+        new = attrs.evolve(new, not_me_link=not_me)
+    elif new.not_me_link is not None:
+        new = attrs.evolve(new, not_me_link=attrs.evolve(new.not_me_link,
+                                                         status=LinkStatus.REVOKED))
+    audit = ctx.audit(account, action)
+    if actor is not None:
+        audit = attrs.evolve(audit, actor=actor)
+    effects: tuple[Effect, ...] = (
+        SendNotice(Notice.PASSWORD_CHANGED, account.account_id, channel, ctx.now,
+                   to=account.email, token=token, ip=ctx.origin.ip,
+                   user_agent=ctx.origin.user_agent),
+        audit,
+    )
+    return new, effects
+
+
+def _check_secret_answer(account: Account, answer: object, ctx: _Ctx) -> Refused | None:
+    """None when ``answer`` is the member's; else the refusal, after the same hash work."""
+    hasher = ctx.crypto.hasher
+    if not isinstance(answer, str) or len(answer) > normalize.MAX_ANSWER:
+        return Refused(Reason.INPUT_INVALID, field="answer")
+    try:
+        typed = normalize.normalize_answer(answer)
+    except InvalidInput:
+        typed = ""
+    if not ctx.settings.secret_questions or account.answer_hash is None:
+        hasher.dummy_verify(typed)
+        return Refused(Reason.RESET_NOT_AVAILABLE,
+                       effects=(ctx.audit(account, "secret_answer", "not_available"),))
+    ok = hasher.verify(typed, account.answer_hash) and bool(typed)
+    if not ok:
+        return Refused(Reason.ANSWER_WRONG, field="answer",
+                       effects=(ctx.audit(account, "secret_answer", "wrong_answer"),))
+    return None
+
+
+def _request_reset(account: Account, event: RequestReset, ctx: _Ctx) -> Outcome:
+    if account.email is None or account.email_verified_at is None:
+        return Refused(Reason.RESET_NOT_AVAILABLE,
+                       effects=(ctx.audit(account, "reset_requested", "no_email"),))
+    live = _live_link(account, LinkPurpose.RESET_PASSWORD)
+    if live is not None and _cooling_down(live, ctx):
+        return Refused(Reason.RATE_LIMITED,
+                       effects=(ctx.audit(account, "reset_requested", "cooling_down"),))
+    new, token, code = _issue_link(account, LinkPurpose.RESET_PASSWORD, account.email, ctx)
+    effects: tuple[Effect, ...] = (
+        SendNotice(Notice.RESET, account.account_id, Channel.EMAIL, ctx.now, to=account.email,
+                   token=token, code=code, ip=ctx.origin.ip, user_agent=ctx.origin.user_agent),
+        ctx.audit(account, "reset_requested"),
+    )
+    return Accepted(new, effects, Step.LOGIN)
+
+
+def _complete_reset(account: Account, event: CompleteReset, ctx: _Ctx) -> Outcome:
+    reason = inspect_link(account, LinkPurpose.RESET_PASSWORD, event.nonce_hash, ctx.now)
+    if reason is not None:
+        return Refused(reason, effects=(ctx.audit(account, "reset", reason.value),))
+    checked = False
+    if ctx.settings.recovery_policy is RecoveryPolicy.LINK_AND_ANSWER:
+        # The answer first: a password-rule refusal must not hide a wrong answer's count.
+        refused = _check_secret_answer(account, event.answer, ctx)
+        if refused is not None:
+            return refused
+        checked = True
+    pw = _check_new_password(account, event.password, event.confirmation, ctx)
+    if isinstance(pw, Refused):
+        return attrs.evolve(pw, secret_checked=checked)
+    link = _find_link(account, LinkPurpose.RESET_PASSWORD, event.nonce_hash)
+    assert link is not None
+    spent = _replace_link(account, link, attrs.evolve(link, status=LinkStatus.USED))
+    new, effects = _new_password(spent, pw, ctx, "password_reset")
+    # Not logged in afterwards: the member logs in with the new password.
+    return Accepted(new, effects, Step.LOGIN)
+
+
+def _staff_assisted_reset(account: Account, event: StaffAssistedReset, ctx: _Ctx) -> Outcome:
+    if not _staff_ok(event.staff_id):
+        return Refused(Reason.INPUT_INVALID, field="staff_id")
+    if not ctx.settings.staff_assisted_recovery:
+        return Refused(Reason.RESET_NOT_AVAILABLE)
+    refused = _check_secret_answer(account, event.answer, ctx)
+    if refused is not None:
+        return refused
+    pw = _check_new_password(account, event.password, event.confirmation, ctx)
+    if isinstance(pw, Refused):
+        return attrs.evolve(pw, secret_checked=True)
+    new, effects = _new_password(account, pw, ctx, "password_reset_staff",
+                                 actor=f"staff:{event.staff_id}")
+    return Accepted(new, effects, Step.LOGIN)
+
+
+def _verify_current(account: Account, password: object, ctx: _Ctx) -> Refused | None:
+    """Re-authentication: None when ``password`` is the member's current one."""
+    try:
+        pw = normalize.normalize_password(password)  # type: ignore[arg-type]
+    except InvalidInput:
+        return Refused(Reason.BAD_CREDENTIALS, field="current_password")
+    if account.password_hash is None or not ctx.crypto.hasher.verify(pw, account.password_hash):
+        return Refused(Reason.BAD_CREDENTIALS, field="current_password",
+                       effects=(ctx.audit(account, "reauthenticate", "bad_credentials"),))
+    return None
+
+
+def _change_password(account: Account, event: ChangePassword, ctx: _Ctx) -> Outcome:
+    refused = _verify_current(account, event.current, ctx)
+    if refused is not None:
+        return refused
+    pw = _check_new_password(account, event.password, event.confirmation, ctx)
+    if isinstance(pw, Refused):
+        return attrs.evolve(pw, secret_checked=True)
+    new, effects = _new_password(account, pw, ctx, "password_changed")
+    return Accepted(new, effects, next_step(new, ctx.now, ctx.settings), grants_session=True)
+
+
+def _remind_identifier(account: Account, event: RemindIdentifier, ctx: _Ctx) -> Outcome:
+    if account.email is None or account.email_verified_at is None:
+        return Refused(Reason.INVALID_STEP)
+    effects: tuple[Effect, ...] = (
+        SendNotice(Notice.IDENTIFIER, account.account_id, Channel.EMAIL, ctx.now,
+                   to=account.email, ip=ctx.origin.ip, user_agent=ctx.origin.user_agent),
+        ctx.audit(account, "identifier_reminded"),
+    )
+    return Accepted(account, effects, Step.LOGIN)
+
+
+def _request_email_change(account: Account, event: RequestEmailChange, ctx: _Ctx) -> Outcome:
+    refused = _verify_current(account, event.password, ctx)
+    if refused is not None:
+        return refused
+    try:
+        address = normalize.normalize_email(event.email)
+    except InvalidInput:
+        return Refused(Reason.EMAIL_INVALID, field="email", secret_checked=True)
+    try:
+        confirmation = normalize.normalize_email(event.confirmation)
+    except InvalidInput:
+        return Refused(Reason.EMAILS_DIFFER, field="confirmation", secret_checked=True)
+    key = normalize.email_key(address)
+    if not hmac.compare_digest(key.encode(), normalize.email_key(confirmation).encode()):
+        return Refused(Reason.EMAILS_DIFFER, field="confirmation", secret_checked=True)
+    if account.email is not None and normalize.email_key(account.email) == key:
+        return Refused(Reason.EMAIL_UNCHANGED, field="email", secret_checked=True)
+    live = _live_link(account, LinkPurpose.CHANGE_EMAIL)
+    if (live is not None and live.address is not None
+            and normalize.email_key(live.address) == key and _cooling_down(live, ctx)):
+        return Refused(Reason.RATE_LIMITED, secret_checked=True)
+    new, token, code = _issue_link(account, LinkPurpose.CHANGE_EMAIL, address, ctx)
+    effects: list[Effect] = [
+        SendNotice(Notice.EMAIL_CHANGE, account.account_id, Channel.EMAIL, ctx.now, to=address,
+                   token=token, code=code, ip=ctx.origin.ip, user_agent=ctx.origin.user_agent),
+    ]
+    if account.email is not None:
+        # The old address hears of it, with the new one masked: a hijacker is noticed.
+        effects.append(SendNotice(Notice.EMAIL_CHANGE_NOTICE, account.account_id, Channel.EMAIL,
+                                  ctx.now, to=account.email, detail=mask_email(address),
+                                  ip=ctx.origin.ip, user_agent=ctx.origin.user_agent))
+    effects.append(ctx.audit(account, "email_change_requested"))
+    return Accepted(new, tuple(effects), Step.PROFILE)
+
+
+def _confirm_email_change(account: Account, event: ConfirmEmailChange, ctx: _Ctx) -> Outcome:
+    reason = inspect_link(account, LinkPurpose.CHANGE_EMAIL, event.nonce_hash, ctx.now)
+    if reason is not None:
+        return Refused(reason, effects=(ctx.audit(account, "email_change", reason.value),))
+    link = _find_link(account, LinkPurpose.CHANGE_EMAIL, event.nonce_hash)
+    assert link is not None and link.address is not None
+    new = _replace_link(account, link, attrs.evolve(link, status=LinkStatus.USED))
+    # A reset link sent to the old address must not outlive the change.
+    new = _retire_links(new, LinkPurpose.RESET_PASSWORD, LinkStatus.REVOKED)
+    new = attrs.evolve(new, email=link.address, email_verified_at=ctx.now)
+    return Accepted(new, (ctx.audit(account, "email_changed"),), Step.PROFILE)
+
+
+def _confirm_not_me(account: Account, event: ConfirmNotMe, ctx: _Ctx) -> Outcome:
+    reason = inspect_link(account, LinkPurpose.NOT_ME, event.nonce_hash, ctx.now)
+    if reason is not None or account.not_me_link is None:
+        reason = reason or Reason.LINK_INVALID
+        return Refused(reason, effects=(ctx.audit(account, "not_me", reason.value),))
+    new = _retire_all_links(account)
+    new = attrs.evolve(new, not_me_link=attrs.evolve(account.not_me_link, status=LinkStatus.USED),
+                       locked_at=ctx.now, session_epoch=account.session_epoch + 1, remember=())
+    effects: list[Effect] = [ctx.audit(account, "not_me_locked")]
+    if new.email is not None and new.email_verified_at is not None:
+        # Recovery starts at once: the reset link goes to the verified address.
+        new, token, code = _issue_link(new, LinkPurpose.RESET_PASSWORD, new.email, ctx)
+        effects.append(SendNotice(Notice.RESET, account.account_id, Channel.EMAIL, ctx.now,
+                                  to=new.email, token=token, code=code, ip=ctx.origin.ip,
+                                  user_agent=ctx.origin.user_agent))
+    return Accepted(new, tuple(effects), Step.LOGIN)
+
+
+def _clean_interests(raw: object) -> tuple[str, ...] | None:
+    if not isinstance(raw, tuple | list) or len(raw) > _MAX_INTERESTS:
+        return None
+    seen: dict[str, str] = {}
+    for item in raw:
+        try:
+            value = " ".join(normalize.check_text(item, "interest", _MAX_INTEREST).split())
+        except InvalidInput:
+            return None
+        if value:
+            seen.setdefault(value.casefold(), value)
+    return tuple(seen.values())
+
+
+def _clean_comments(raw: object) -> str | None:
+    if not isinstance(raw, str) or len(raw) > _MAX_COMMENTS:
+        return None
+    # Line breaks and tabs are fine in a comment; other control characters are not.
+    if any(not ch.isprintable() and ch not in "\n\t" for ch in raw):
+        return None
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in raw):
+        return None
+    return raw.strip()
+
+
+def _update_profile(account: Account, event: UpdateProfile, ctx: _Ctx) -> Outcome:
+    channels = event.channels
+    if not isinstance(channels, tuple | list | frozenset) or not all(
+            isinstance(c, Channel) for c in channels):
+        return Refused(Reason.INPUT_INVALID, field="channels")
+    ordered = tuple(dict.fromkeys(channels))
+    if event.pets is not None and not isinstance(event.pets, bool):
+        return Refused(Reason.INPUT_INVALID, field="pets")
+    interests = _clean_interests(event.interests)
+    if interests is None:
+        return Refused(Reason.INPUT_INVALID, field="interests")
+    comments = _clean_comments(event.comments)
+    if comments is None:
+        return Refused(Reason.INPUT_INVALID, field="comments")
+    try:
+        source = normalize.check_text(event.source, "source", _MAX_SOURCE).strip()
+    except InvalidInput:
+        return Refused(Reason.INPUT_INVALID, field="source")
+    old = account.profile
+    consents = list(old.consents)
+    for channel in Channel:
+        before, after = channel in old.channels, channel in ordered
+        if before != after:
+            consents.append(Consent(channel, after, ctx.now, source))
+    profile = attrs.evolve(old, channels=ordered, pets=event.pets, interests=interests,
+                           comments=comments,
+                           consents=tuple(consents[-ctx.settings.consent_history:]))
+    new = attrs.evolve(account, profile=profile)
+    return Accepted(new, (ctx.audit(account, "profile_updated"),), Step.PROFILE)
+
+
+def _set_adviser(account: Account, event: SetAdviser, ctx: _Ctx) -> Outcome:
+    adviser = event.adviser
+    if adviser is not None:
+        if not isinstance(adviser, Adviser):
+            return Refused(Reason.INPUT_INVALID, field="adviser")
+        for name in ("name", "address", "orias", "more_info_url"):
+            value = getattr(adviser, name)
+            if not isinstance(value, str) or len(value) > _MAX_ADVISER_FIELD or "\x00" in value:
+                return Refused(Reason.INPUT_INVALID, field=f"adviser.{name}")
+    new = attrs.evolve(account, profile=attrs.evolve(account.profile, adviser=adviser))
+    return Accepted(new, (ctx.audit(account, "adviser_set"),),
+                    next_step(new, ctx.now, ctx.settings))
+
+
+def _staff_event(handler: Callable[[Account, Event, _Ctx], Outcome]
+                 ) -> Callable[[Account, Event, _Ctx], Outcome]:
+    def checked(account: Account, event: Event, ctx: _Ctx) -> Outcome:
+        if not _staff_ok(getattr(event, "staff_id", None)):
+            return Refused(Reason.INPUT_INVALID, field="staff_id")
+        return handler(account, event, ctx)
+    return checked
+
+
+def _staff_unlock(account: Account, event: StaffUnlock, ctx: _Ctx) -> Outcome:
+    new = attrs.evolve(account, locked_at=None)
+    return Accepted(new, (_staff_audit(account, ctx, event.staff_id, "unlocked"),),
+                    next_step(new, ctx.now, ctx.settings))
+
+
+def _staff_disable(account: Account, event: StaffDisable, ctx: _Ctx) -> Outcome:
+    new = attrs.evolve(account, disabled=True, session_epoch=account.session_epoch + 1,
+                       remember=())
+    return Accepted(new, (_staff_audit(account, ctx, event.staff_id, "disabled"),),
+                    next_step(new, ctx.now, ctx.settings))
+
+
+def _staff_enable(account: Account, event: StaffEnable, ctx: _Ctx) -> Outcome:
+    new = attrs.evolve(account, disabled=False)
+    return Accepted(new, (_staff_audit(account, ctx, event.staff_id, "enabled"),),
+                    next_step(new, ctx.now, ctx.settings))
+
+
+def _staff_reissue(account: Account, event: StaffReissue, ctx: _Ctx) -> Outcome:
+    initial = initial_password_from_bytes(ctx.fresh().nonce)
+    stage = account.stage
+    if stage in (Stage.PASSWORD_REQUIRED, Stage.QUESTION_REQUIRED, Stage.ACTIVE):
+        # The email (or staff activation) is already proven: straight to a new password.
+        stage = Stage.PASSWORD_REQUIRED
+    new = _retire_all_links(account)
+    not_me = new.not_me_link
+    new = attrs.evolve(
+        new, stage=stage, initial_digest=ctx.crypto.pepper.digest(initial),
+        initial_issued_at=ctx.now, password_hash=None, session_epoch=account.session_epoch + 1,
+        remember=(), locked_at=None,
+        not_me_link=None if not_me is None else attrs.evolve(not_me, status=LinkStatus.REVOKED))
+    return Accepted(new, (_staff_audit(account, ctx, event.staff_id, "credentials_reissued"),),
+                    next_step(new, ctx.now, ctx.settings), secret=initial)
+
+
+def _staff_verify_email(account: Account, event: StaffVerifyEmail, ctx: _Ctx) -> Outcome:
+    raw = event.email if event.email is not None else account.pending_email
+    try:
+        address = normalize.normalize_email(raw)  # type: ignore[arg-type]
+    except InvalidInput:
+        audit = attrs.evolve(_staff_audit(account, ctx, event.staff_id,
+                                          "email_verified_by_staff"), outcome="email_invalid")
+        return Refused(Reason.EMAIL_INVALID, field="email", effects=(audit,))
+    new = _retire_links(account, LinkPurpose.VERIFY_EMAIL, LinkStatus.REVOKED)
+    new = _retire_links(new, LinkPurpose.CHANGE_EMAIL, LinkStatus.REVOKED)
+    stage = account.stage
+    if stage not in (Stage.PASSWORD_REQUIRED, Stage.QUESTION_REQUIRED, Stage.ACTIVE):
+        stage = Stage.PASSWORD_REQUIRED
+    new = attrs.evolve(new, email=address, email_verified_at=ctx.now, pending_email=None,
+                       stage=stage, activation_rejection=None)
+    return Accepted(new, (_staff_audit(account, ctx, event.staff_id, "email_verified_by_staff"),),
+                    next_step(new, ctx.now, ctx.settings))
+
+
+_HANDLERS: dict[type, Callable[[Account, object, _Ctx], Outcome]] = {
+    Login: _login,  # type: ignore[dict-item]
+    SubmitEmail: _submit_email,  # type: ignore[dict-item]
+    DeclareNoEmail: _declare_no_email,  # type: ignore[dict-item]
+    ResendLink: _resend,  # type: ignore[dict-item]
+    ChangeEmail: _change_email,  # type: ignore[dict-item]
+    ConfirmLink: _confirm_link,  # type: ignore[dict-item]
+    SubmitCode: _submit_code,  # type: ignore[dict-item]
+    SetPassword: _set_password,  # type: ignore[dict-item]
+    SetSecretAnswer: _set_answer,  # type: ignore[dict-item]
+    StaffActivate: _staff_event(_staff_activate),  # type: ignore[arg-type, dict-item]
+    StaffReject: _staff_event(_staff_reject),  # type: ignore[arg-type, dict-item]
+    RememberLogin: _remember_login,  # type: ignore[dict-item]
+    RevokeRemember: _revoke_remember,  # type: ignore[dict-item]
+    RequestReset: _request_reset,  # type: ignore[dict-item]
+    CompleteReset: _complete_reset,  # type: ignore[dict-item]
+    StaffAssistedReset: _staff_assisted_reset,  # type: ignore[dict-item]
+    ChangePassword: _change_password,  # type: ignore[dict-item]
+    RemindIdentifier: _remind_identifier,  # type: ignore[dict-item]
+    RequestEmailChange: _request_email_change,  # type: ignore[dict-item]
+    ConfirmEmailChange: _confirm_email_change,  # type: ignore[dict-item]
+    ConfirmNotMe: _confirm_not_me,  # type: ignore[dict-item]
+    UpdateProfile: _update_profile,  # type: ignore[dict-item]
+    SetAdviser: _set_adviser,  # type: ignore[dict-item]
+    StaffUnlock: _staff_event(_staff_unlock),  # type: ignore[arg-type, dict-item]
+    StaffDisable: _staff_event(_staff_disable),  # type: ignore[arg-type, dict-item]
+    StaffEnable: _staff_event(_staff_enable),  # type: ignore[arg-type, dict-item]
+    StaffReissue: _staff_event(_staff_reissue),  # type: ignore[arg-type, dict-item]
+    StaffVerifyEmail: _staff_event(_staff_verify_email),  # type: ignore[arg-type, dict-item]
+}
+
+
+def reset_checks_answer(settings: Settings) -> bool:
+    """Whether completing a reset checks the secret answer (and so counts failures)."""
+    return settings.recovery_policy is RecoveryPolicy.LINK_AND_ANSWER

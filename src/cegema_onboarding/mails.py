@@ -216,7 +216,12 @@ def _ips(ip: object, lang: str) -> str:
                 parsed = ipaddress.ip_address(candidate)
             except ValueError:
                 continue
+            if isinstance(parsed, ipaddress.IPv6Address):
+                # An IPv6 zone ("fe80::1%anything") is free text too: drop it.
+                parsed = ipaddress.IPv6Address(int(parsed))
             found.append(str(parsed))
+            if len(found) == 4:
+                break
     if not found:
         return text("mail.password_changed.unknown_ip", lang)
     return " / ".join(found)
@@ -413,12 +418,14 @@ def _build(
 # --------------------------------------------------------------------------- builders
 
 
-def _link_and_code(c: _Composer, url: str, code: str, hours: int) -> None:
+def _link_and_code(c: _Composer, url: str, code: str | None, hours: int) -> None:
     c.link(url)
     c.para("mail.copy_link", small=True)
     c.para("mail.validity", {"duration": _duration_hours(hours, c.lang)})
-    c.para("mail.code_hint")
-    c.para("mail.code", {"code": code}, as_code=("code",))
+    # Only where the journey accepts a typed code: a code nobody can use would mislead.
+    if code is not None:
+        c.para("mail.code_hint")
+        c.para("mail.code", {"code": code}, as_code=("code",))
 
 
 def validation_mail(
@@ -428,7 +435,7 @@ def validation_mail(
     name: str,
     address: str,
     link_url: str,
-    code: str,
+    code: str | None,
     valid_hours: int,
     sent_at: datetime,
     message_id: str,
@@ -437,7 +444,7 @@ def validation_mail(
     """Step 5: "Vérification de l'adresse mail", with the link and a code to type instead."""
     shown_address = _single_line(address, "address", _MAX_ADDRESS)
     url = _check_url(link_url, "link_url")
-    secret_code = _check_code(code)
+    secret_code = None if code is None else _check_code(code)
     hours = _check_hours(valid_hours)
 
     def compose(c: _Composer, clean_name: str) -> None:
@@ -514,7 +521,7 @@ def reset_link_mail(
     to: str,
     name: str,
     link_url: str,
-    code: str,
+    code: str | None,
     valid_hours: int,
     sent_at: datetime,
     message_id: str,
@@ -522,7 +529,7 @@ def reset_link_mail(
 ) -> EmailMessage:
     """Forgotten password: "Réinitialisation de votre mot de passe", link and code."""
     url = _check_url(link_url, "link_url")
-    secret_code = _check_code(code)
+    secret_code = None if code is None else _check_code(code)
     hours = _check_hours(valid_hours)
 
     def compose(c: _Composer, clean_name: str) -> None:

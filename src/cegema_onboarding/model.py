@@ -33,6 +33,7 @@ class Step(enum.Enum):
     PASSWORD = "password"
     QUESTION = "question"
     PROFILE = "profile"
+    LOGIN = "login"
 
 
 class LinkPurpose(enum.Enum):
@@ -77,6 +78,59 @@ class Link:
 
 
 @attrs.frozen
+class RememberToken:
+    """One remembered device ("Se souvenir de moi"): a series and the hash of its secret.
+
+    The secret is rotated on each use; ``previous_hash`` keeps the one it replaced so that
+    a browser's parallel requests racing on one rotation are not mistaken for theft.
+    """
+
+    series_id: str
+    secret_hash: str = attrs.field(repr=False)
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime
+    user_agent_hint: str | None = None
+    previous_hash: str | None = attrs.field(default=None, repr=False)
+
+
+@attrs.frozen
+class Consent:
+    """One grant or withdrawal of consent to be contacted through a channel."""
+
+    channel: Channel
+    granted: bool
+    at: datetime
+    source: str
+
+
+@attrs.frozen
+class Adviser:
+    """The member's adviser or agency: host data the library only keeps a place for."""
+
+    name: str = ""
+    address: str = ""
+    orias: str = ""
+    more_info_url: str = ""
+
+
+@attrs.frozen
+class Profile:
+    """"Mon profil et mes informations": preferences, pets, interests, comments, consents.
+
+    ``pets`` is ``None`` until the member answers. ``consents`` is the bounded history of
+    grants and withdrawals, oldest first.
+    """
+
+    channels: tuple[Channel, ...] = ()
+    pets: bool | None = None
+    interests: tuple[str, ...] = ()
+    comments: str = ""
+    consents: tuple[Consent, ...] = ()
+    adviser: Adviser | None = None
+
+
+@attrs.frozen
 class Account:
     """One member's account, as stored.
 
@@ -106,6 +160,10 @@ class Account:
     activation_rejection: str | None = None
     postal_address: str | None = None
     phone: str | None = None
+    locked_at: datetime | None = None
+    not_me_link: Link | None = attrs.field(default=None, repr=False)
+    remember: tuple[RememberToken, ...] = attrs.field(default=(), repr=False)
+    profile: Profile = attrs.field(factory=Profile)
     version: int = 0
 
 

@@ -53,6 +53,7 @@ MAX_INITIAL_PASSWORD: Final = 64
 
 # Category Cc is exactly C0, DEL and C1; none of them belongs in anything a person types.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 # Lone surrogates can sneak in through surrogateescape decoding and would crash UTF-8 encoding
 # later, deep inside hashing; refuse them at the door instead.
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -65,20 +66,30 @@ _LOOKALIKES: Final = str.maketrans({"O": "0", "I": "1", "L": "1", "U": "V"})
 _ALPHABET_SET: Final = frozenset(ALPHABET)
 
 
-def check_text(value: object, field: str, max_len: int, *, allow_blank: bool = False) -> str:
-    """Check that ``value`` is a short, printable, non-empty str and return it unchanged."""
+def check_text(value: object, field: str, max_len: int, *, allow_blank: bool = False,
+               allow_newlines: bool = False) -> str:
+    """Check that ``value`` is a short, printable, non-empty str and return it unchanged.
+
+    ``allow_newlines`` lets line feeds through, for multi-line text such as a postal address.
+    """
     if not isinstance(value, str):
         raise InvalidInput(field, "type")
     # Length first: everything after this line is linear in len(value), so bound it now.
     if len(value) > max_len:
         raise InvalidInput(field, "too_long")
-    if _CONTROL.search(value):
+    if (_CONTROL_BUT_NEWLINE if allow_newlines else _CONTROL).search(value):
         raise InvalidInput(field, "control_char")
     if _SURROGATE.search(value):
         raise InvalidInput(field, "encoding")
-    if value == "" or (not allow_blank and not value.strip()):
+    if value == "" or (not allow_blank and _is_blank(value)):
         raise InvalidInput(field, "empty")
     return value
+
+
+def _is_blank(value: str) -> bool:
+    # Invisible format characters (U+200B, U+200D, U+2060, bidi marks...) show nothing,
+    # so text made only of them and whitespace is as empty as "".
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in value)
 
 
 def _nfkc(value: str, field: str, max_len: int) -> str:
@@ -163,6 +174,8 @@ def normalize_password(raw: str, *, max_len: int = MAX_PASSWORD) -> str:
 def _fold_answer(raw: str) -> str:
     value = _nfkc(raw, "answer", MAX_ANSWER)
     value = _strip_marks(value.casefold())
+    # Format characters are invisible: "\u202e1234" must compare equal to "1234".
+    value = "".join(c for c in value if unicodedata.category(c) != "Cf")
     # All punctuation (apostrophes, dashes, "?", "." ...) becomes a space, so "O'Brien",
     # "o brien" and "O-Brien ?" all compare equal, and "St.Louis" equals "St. Louis".
     value = "".join(" " if unicodedata.category(c).startswith("P") else c for c in value)

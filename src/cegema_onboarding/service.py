@@ -18,8 +18,10 @@ import email
 import email.policy
 import json
 import logging
+import math
+import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from urllib.parse import urlsplit
@@ -32,9 +34,20 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from . import flow, mails, normalize, texts
 from .config import Settings
 from .credentials import new_initial_password
-from .errors import BadToken, ConcurrentUpdate, InvalidInput, MailError
-from .flow import Accepted, Audit, Entropy, Env, Notice, Origin, Reason, Refused, SendNotice
-from .model import Account, Channel, LinkPurpose, Session, Stage, Step
+from .errors import BadToken, ConcurrentUpdate, InvalidInput, MailError, UnknownAccount
+from .flow import (
+    Accepted,
+    Action,
+    Audit,
+    Entropy,
+    Env,
+    Notice,
+    Origin,
+    Reason,
+    Refused,
+    SendNotice,
+)
+from .model import Account, Adviser, Channel, LinkPurpose, Profile, Session, Stage, Step
 from .ports import (
     AuditRecord,
     Changes,
@@ -43,8 +56,12 @@ from .ports import (
     Notifier,
     OutboxMessage,
     Random,
+    RateLimiter,
     Storage,
 )
+from .profile import completion
+from .provisioning import build_account, provisioned_audit
+from .ratelimit import MemoryRateLimiter
 
 log = logging.getLogger("cegema_onboarding")
 
@@ -56,11 +73,14 @@ class Ok:
     """The action succeeded. Show ``step``; keep ``session`` when one is granted.
 
     ``notice`` is a key of :mod:`cegema_onboarding.texts` for a confirmation message.
+    ``remember_token`` is set after a login with "Se souvenir de moi" or by token: store
+    it in a long-lived, HttpOnly, Secure cookie, replacing the previous one.
     """
 
     step: Step
     session: Session | None = None
     notice: str | None = None
+    remember_token: str | None = attrs.field(default=None, repr=False)
 
 
 Result = Ok | Refused
@@ -93,6 +113,30 @@ class Provisioned:
     account_id: str
     member_number: str
     initial_password: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class RememberedDevice:
+    """One remembered browser, as the member's device list shows it."""
+
+    series_id: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent_hint: str | None
+
+
+@attrs.frozen
+class ProfileView:
+    """"Mon profil et mes informations": what the page shows, with the completion meter."""
+
+    name: str
+    member_number: str
+    email: str | None
+    phone: str | None
+    postal_address: str | None
+    profile: Profile
+    completion: int
 
 
 @attrs.frozen
@@ -140,6 +184,7 @@ class OnboardingService:
         random: Random | None = None,
         notifier: Notifier | None = None,
         deliver_inline: bool = True,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         from .adapters.memory import SystemClock, SystemRandom
 
@@ -151,25 +196,36 @@ class OnboardingService:
         self.random: Random = random or SystemRandom()
         self.notifier = notifier
         self.deliver_inline = deliver_inline
+        self.rate_limiter: RateLimiter = rate_limiter or MemoryRateLimiter()
         self._sealer = _Sealer(settings.secret_keys)
+        # Fixed at start-up: the stand-in for an unknown account in enumeration-safe paths.
+        self._decoy = Account(account_id="0" * 32, member_number="0", name="Adhérent",
+                              created_at=self.clock.now(), email="decoy@example.invalid")
         self._mail_domain = urlsplit(settings.base_url).hostname or "localhost"
 
     # ------------------------------------------------------------------ member actions
 
     def login(self, member_number: str, password: str, *, ip: str | None = None,
-              user_agent: str | None = None) -> Result:
+              user_agent: str | None = None, remember: bool = False) -> Result:
         """Log in with the member number and the initial or chosen password.
 
         Unknown member numbers, wrong passwords and malformed input all get the same
-        :attr:`Reason.BAD_CREDENTIALS` after the same slow-hash work.
+        :attr:`Reason.BAD_CREDENTIALS` after the same slow-hash work. With ``remember``
+        an active member also gets :attr:`Ok.remember_token`.
         """
         origin = Origin(ip=ip, user_agent=user_agent)
+        limited = self._limit(Action.LOGIN, ip)
+        if limited is not None:
+            return limited
         try:
             number = normalize.normalize_member_number(member_number)
         except InvalidInput:
-            return flow.login_unknown(password if isinstance(password, str) else "",
-                                      self.env, self.clock.now(), origin)
-        key = f"login:{number}"
+            now = self.clock.now()
+            unknown = flow.login_unknown(password if isinstance(password, str) else "",
+                                         self.env, now, origin)
+            # Saved like any other failed login: audited, and returned without effects.
+            return self._save(None, unknown, now)
+        key = flow.attempt_key(number)
         reserved = self._reserve(key)
         if isinstance(reserved, Refused):
             self._commit_audit_only(Audit("login", "locked", self.clock.now(), None,
@@ -181,8 +237,8 @@ class OnboardingService:
             if account is None:
                 outcome: Accepted | Refused = flow.login_unknown(password, self.env, now, origin)
             else:
-                outcome = flow.step(account, flow.Login(password), now, self.env,
-                                    entropy=self._entropy(), origin=origin)
+                outcome = flow.step(account, flow.Login(password, remember=remember is True),
+                                    now, self.env, entropy=self._entropy(), origin=origin)
             try:
                 result = self._save(account, outcome, now)
             except ConcurrentUpdate:
@@ -216,6 +272,9 @@ class OnboardingService:
     def submit_email(self, session: Session, email_: str, confirmation: str, *,
                      ip: str | None = None) -> Result:
         """PREMIÈRE CONNEXION: send a validation link to the typed address."""
+        limited = self._limit(Action.LINK, ip)
+        if limited is not None:
+            return limited
         if self.settings.check_deliverability:
             try:
                 normalize.normalize_email(email_, check_deliverability=True)
@@ -230,6 +289,9 @@ class OnboardingService:
 
     def resend_link(self, session: Session, *, ip: str | None = None) -> Result:
         """Send the validation link again; the previous one stops working."""
+        limited = self._limit(Action.LINK, ip)
+        if limited is not None:
+            return limited
         return self._apply(session, flow.ResendLink(), ip, notice="notice.link_sent")
 
     def change_email(self, session: Session, *, ip: str | None = None) -> Result:
@@ -238,16 +300,21 @@ class OnboardingService:
 
     def submit_code(self, session: Session, code: str, *, ip: str | None = None) -> Result:
         """Validate the address with the short code from the mail instead of the link."""
+        limited = self._limit(Action.CODE, ip)
+        if limited is not None:
+            return limited
         return self._apply(session, flow.SubmitCode(code), ip)
 
-    def open_link(self, token: str) -> LinkCheck:
-        """GET on a validation link: say whether it is usable, without spending it."""
-        parsed = self._parse(token, LinkPurpose.VERIFY_EMAIL)
+    def open_link(self, token: str,
+                  purpose: LinkPurpose = LinkPurpose.VERIFY_EMAIL) -> LinkCheck:
+        """GET on a link of any purpose: say whether it is usable, without spending it."""
+        if not isinstance(purpose, LinkPurpose):
+            return LinkCheck(False, Reason.LINK_INVALID)
+        parsed = self._parse(token, purpose)
         if parsed is None:
             return LinkCheck(False, Reason.LINK_INVALID)
         account, token_hash = parsed
-        reason = flow.inspect_link(account, LinkPurpose.VERIFY_EMAIL, token_hash,
-                                   self.clock.now())
+        reason = flow.inspect_link(account, purpose, token_hash, self.clock.now())
         return LinkCheck(reason is None, reason)
 
     def confirm_link(self, token: str, *, ip: str | None = None) -> Result:
@@ -283,21 +350,20 @@ class OnboardingService:
         number = normalize.normalize_member_number(member_number)
         clean_name = normalize.normalize_name(name)
         prefill = normalize.normalize_email(email) if email else None
+        normalize.check_text(staff_id, "staff_id", 64)
+        if postal_address is not None:
+            postal_address = normalize.check_text(postal_address, "postal_address", 500,
+                                                  allow_newlines=True)
+        if phone is not None:
+            phone = normalize.check_text(phone, "phone", 32)
         initial = new_initial_password()
         now = self.clock.now()
-        account = Account(
+        account = build_account(
             account_id=uuid.UUID(bytes=self.random.token_bytes(16), version=4).hex,
-            member_number=number,
-            name=clean_name,
-            created_at=now,
-            lang=texts.resolve_lang(lang),
-            pending_email=prefill,
-            initial_digest=self.env.crypto.pepper.digest(initial),
-            initial_issued_at=now,
-            postal_address=postal_address,
-            phone=phone,
-        )
-        audit = AuditRecord(now, "provisioned", "ok", f"staff:{staff_id}", account.account_id)
+            member_number=number, name=clean_name, now=now,
+            initial_digest=self.env.crypto.pepper.digest(initial), email=prefill,
+            postal_address=postal_address, phone=phone, lang=lang)
+        audit = provisioned_audit(account, now, staff_id)
         self.storage.commit(Changes(accounts=((account, None),), audit=(audit,)))
         return Provisioned(account.account_id, number, initial)
 
@@ -315,6 +381,249 @@ class OnboardingService:
         """Staff turn down a no-email request; the member sees ``reason`` at the email step."""
         return self._apply_to(account_id, None, flow.StaffReject(staff_id, reason),
                               Origin(ip=ip, actor=f"staff:{staff_id}"))
+
+    # ------------------------------------------------------------------ remember me
+
+    def login_with_token(self, token: str, *, ip: str | None = None,
+                         user_agent: str | None = None) -> Result:
+        """A remembered browser: log in with its token and hand back the rotated one.
+
+        Any problem (malformed, expired, revoked, stolen) is :attr:`Reason.SESSION_EXPIRED`:
+        the browser should drop the cookie and show the login form.
+        """
+        limited = self._limit(Action.REMEMBER, ip)
+        if limited is not None:
+            return limited
+        claims = self.env.crypto.remember.parse(token)
+        if claims is None:
+            return Refused(Reason.SESSION_EXPIRED)
+        result = self._apply_to(claims.account_id, None,
+                                flow.RememberLogin(claims.series_id, claims.secret_hash),
+                                Origin(ip=ip, user_agent=user_agent))
+        if isinstance(result, Refused) and result.reason is Reason.INVALID_STEP:
+            return Refused(Reason.SESSION_EXPIRED)
+        return result
+
+    def remembered_devices(self, session: Session) -> Sequence[RememberedDevice] | Refused:
+        """The member's remembered browsers, most recently used first."""
+        account = self._session_account(session)
+        if account is None:
+            return Refused(Reason.SESSION_EXPIRED)
+        devices = [RememberedDevice(t.series_id, t.created_at, t.last_used_at, t.expires_at,
+                                    t.user_agent_hint) for t in account.remember]
+        return sorted(devices, key=lambda d: d.last_used_at, reverse=True)
+
+    def revoke_remembered(self, session: Session, series_id: str | None = None, *,
+                          ip: str | None = None) -> Result:
+        """Forget one remembered browser, or every one when ``series_id`` is None."""
+        return self._apply(session, flow.RevokeRemember(series_id), ip)
+
+    # ------------------------------------------------------------------ recovery
+
+    def forgot_password(self, member_number: str, *, ip: str | None = None,
+                        user_agent: str | None = None) -> Result:
+        """"Mot de passe oublié ?": queue a reset link when the member can receive one.
+
+        The answer is the same :class:`Ok` whether or not the member exists, has an email
+        or was just sent a link; the mail is only queued here (never delivered inline), so
+        the request does the same work and touches the mail port the same way (not at
+        all) in every case. :meth:`deliver_due` sends it.
+        """
+        try:
+            number = normalize.normalize_member_number(member_number)
+        except InvalidInput as exc:
+            return Refused(Reason.INPUT_INVALID, field=exc.field)
+        limited = self._limit(Action.FORGOT_PASSWORD, ip, number)
+        if limited is not None:
+            return limited
+        origin = Origin(ip=ip, user_agent=user_agent)
+        self._blind(lambda now: [(self.storage.find_by_member_number(number),
+                                  flow.RequestReset())],
+                    origin, "reset_requested")
+        return Ok(Step.LOGIN, notice="notice.forgotten_password_sent")
+
+    def forgot_identifier(self, email_: str, *, ip: str | None = None,
+                          user_agent: str | None = None) -> Result:
+        """"Identifiant oublié ?": mail each account at this verified address its number.
+
+        One mail per account (a family may share an address): each greets its own member
+        and names one number. Same answer, same work, no inline delivery, known or not.
+        """
+        try:
+            key = normalize.email_key(normalize.normalize_email(email_))
+        except InvalidInput:
+            return Refused(Reason.EMAIL_INVALID, field="email")
+        limited = self._limit(Action.FORGOT_IDENTIFIER, ip, key)
+        if limited is not None:
+            return limited
+        origin = Origin(ip=ip, user_agent=user_agent)
+        cap = self.settings.identifier_max_accounts
+
+        def targets(now: datetime) -> list[tuple[Account | None, flow.Event]]:
+            found = list(self.storage.find_by_email(key))[:cap]
+            return ([(a, flow.RemindIdentifier()) for a in found]
+                    or [(None, flow.RemindIdentifier())])
+
+        self._blind(targets, origin, "identifier_reminded")
+        return Ok(Step.LOGIN, notice="notice.forgotten_identifier_sent")
+
+    def complete_reset(self, token: str, password: str, confirmation: str, *,
+                       answer: str | None = None, ip: str | None = None,
+                       user_agent: str | None = None) -> Result:
+        """POST on a reset link: check the answer (by policy), set the new password.
+
+        Every session and remembered device ends, the password-changed mail goes out
+        with a "this wasn't me" link, and the member is NOT logged in: they log in next.
+        Wrong answers count towards the lockout of the member number.
+        """
+        limited = self._limit(Action.RECOVERY, ip)
+        if limited is not None:
+            return limited
+        parsed = self._parse(token, LinkPurpose.RESET_PASSWORD)
+        if parsed is None:
+            return Refused(Reason.LINK_INVALID)
+        account, token_hash = parsed
+        event = flow.CompleteReset(token_hash, answer, password, confirmation)
+        origin = Origin(ip=ip, user_agent=user_agent)
+        return self._guarded(account, event, origin, "notice.password_reset_done",
+                             reserve=flow.reset_checks_answer(self.settings))
+
+    def change_password(self, session: Session, current: str, password: str,
+                        confirmation: str, *, ip: str | None = None,
+                        user_agent: str | None = None) -> Result:
+        """A logged-in member changes their password (re-typing the current one)."""
+        account = self._session_account(session)
+        if account is None:
+            return Refused(Reason.SESSION_EXPIRED)
+        return self._guarded(account, flow.ChangePassword(current, password, confirmation),
+                             Origin(ip=ip, user_agent=user_agent), "notice.password_changed",
+                             session=session)
+
+    def confirm_not_me(self, token: str, *, ip: str | None = None,
+                       user_agent: str | None = None) -> Result:
+        """POST on "Ce n'était pas moi": lock, end every session, send a reset link."""
+        parsed = self._parse(token, LinkPurpose.NOT_ME)
+        if parsed is None:
+            return Refused(Reason.LINK_INVALID)
+        account, token_hash = parsed
+        return self._apply_to(account.account_id, None, flow.ConfirmNotMe(token_hash),
+                              Origin(ip=ip, user_agent=user_agent), "notice.not_me_done")
+
+    # ------------------------------------------------------------------ email and profile
+
+    def request_email_change(self, session: Session, password: str, email_: str,
+                             confirmation: str, *, ip: str | None = None,
+                             user_agent: str | None = None) -> Result:
+        """Change the address: re-authenticate; a link goes to the new one, a notice to
+        the old one. The address only changes when the link is confirmed."""
+        account = self._session_account(session)
+        if account is None:
+            return Refused(Reason.SESSION_EXPIRED)
+        if self.settings.check_deliverability and isinstance(email_, str):
+            try:
+                normalize.normalize_email(email_, check_deliverability=True)
+            except InvalidInput:
+                return Refused(Reason.EMAIL_INVALID, field="email")
+        limited = self._limit(Action.LINK, ip, account.account_id)
+        if limited is not None:
+            return limited
+        return self._guarded(account, flow.RequestEmailChange(password, email_, confirmation),
+                             Origin(ip=ip, user_agent=user_agent), "notice.email_change_sent",
+                             session=session)
+
+    def confirm_email_change(self, token: str, *, ip: str | None = None) -> Result:
+        """POST on the link sent to the new address: the address changes now."""
+        parsed = self._parse(token, LinkPurpose.CHANGE_EMAIL)
+        if parsed is None:
+            return Refused(Reason.LINK_INVALID)
+        account, token_hash = parsed
+        return self._apply_to(account.account_id, None, flow.ConfirmEmailChange(token_hash),
+                              Origin(ip=ip), "notice.email_changed")
+
+    def profile(self, session: Session) -> ProfileView | Refused:
+        """"Mon profil et mes informations", with "Profil complété à N%"."""
+        account = self._session_account(session)
+        if account is None:
+            return Refused(Reason.SESSION_EXPIRED)
+        return ProfileView(
+            name=account.name, member_number=account.member_number, email=account.email,
+            phone=account.phone, postal_address=account.postal_address,
+            profile=account.profile,
+            completion=completion(account, self.settings.profile_weights),
+        )
+
+    def update_profile(self, session: Session, *, channels: Sequence[Channel] = (),
+                       pets: bool | None = None, interests: Sequence[str] = (),
+                       comments: str = "", source: str = "web",
+                       ip: str | None = None) -> Result:
+        """Save the profile form; consent changes are recorded with time and source."""
+        event = flow.UpdateProfile(
+            channels=tuple(channels) if isinstance(channels, list | tuple | frozenset)
+            else channels,  # type: ignore[arg-type]
+            pets=pets,
+            interests=tuple(interests) if isinstance(interests, list | tuple)
+            else interests,  # type: ignore[arg-type]
+            comments=comments, source=source)
+        return self._apply(session, event, ip, notice="notice.profile_saved")
+
+    def set_adviser(self, account_id: str, adviser: Adviser | None, *,
+                    actor: str = "host") -> Result:
+        """Record the member's adviser or agency (host data, shown on the profile)."""
+        self._require(account_id)
+        return self._apply_to(account_id, None, flow.SetAdviser(adviser),
+                              Origin(actor=f"host:{actor}"[:80]))
+
+    # ------------------------------------------------------------------ more staff actions
+
+    def unlock(self, account_id: str, *, staff_id: str, ip: str | None = None) -> Result:
+        """Staff lift every lock: the failure counter and a "this wasn't me" lock."""
+        account = self._require(account_id)
+        result = self._staff(account_id, flow.StaffUnlock(staff_id), staff_id, ip)
+        if isinstance(result, Ok):
+            self._clear(flow.attempt_key(account.member_number))
+        return result
+
+    def disable(self, account_id: str, *, staff_id: str, ip: str | None = None) -> Result:
+        """Staff disable an account; its sessions and remembered browsers end."""
+        self._require(account_id)
+        return self._staff(account_id, flow.StaffDisable(staff_id), staff_id, ip)
+
+    def enable(self, account_id: str, *, staff_id: str, ip: str | None = None) -> Result:
+        """Staff enable a disabled account again."""
+        self._require(account_id)
+        return self._staff(account_id, flow.StaffEnable(staff_id), staff_id, ip)
+
+    def mark_email_verified(self, account_id: str, *, staff_id: str,
+                            email: str | None = None, ip: str | None = None) -> Result:
+        """Staff vouch for an address (the pending one when ``email`` is None)."""
+        self._require(account_id)
+        return self._staff(account_id, flow.StaffVerifyEmail(staff_id, email), staff_id, ip)
+
+    def reissue_credentials(self, account_id: str, *, staff_id: str,
+                            ip: str | None = None) -> Provisioned | Refused:
+        """New initial credentials, in clear this one time, for printing.
+
+        The old ones, every link, session and remembered browser die; a member who had
+        set a password continues at the password step.
+        """
+        account = self._require(account_id)
+        result, outcome = self._run(account_id, None, flow.StaffReissue(staff_id),
+                                    Origin(ip=ip, actor=f"staff:{staff_id}"))
+        if isinstance(result, Refused):
+            return result
+        assert isinstance(outcome, Accepted) and outcome.secret is not None
+        self._clear(flow.attempt_key(account.member_number))
+        return Provisioned(account_id, account.member_number, outcome.secret)
+
+    def staff_assisted_reset(self, account_id: str, answer: str, password: str,
+                             confirmation: str, *, staff_id: str,
+                             ip: str | None = None) -> Result:
+        """For members with no email (explicit policy): staff confirmed who is calling;
+        the member gives the secret answer and a new password. Wrong answers count."""
+        account = self._require(account_id)
+        event = flow.StaffAssistedReset(staff_id, answer, password, confirmation)
+        return self._guarded(account, event, Origin(ip=ip, actor=f"staff:{staff_id}"),
+                             "notice.password_reset_done", reserve=True)
 
     # ------------------------------------------------------------------ delivery
 
@@ -385,26 +694,28 @@ class OnboardingService:
 
     def _apply_to(self, account_id: str, session: Session | None, event: flow.Event,
                   origin: Origin, notice: str | None = None) -> Result:
+        return self._run(account_id, session, event, origin, notice)[0]
+
+    def _run(self, account_id: str, session: Session | None, event: flow.Event,
+             origin: Origin, notice: str | None = None
+             ) -> tuple[Result, Accepted | Refused | None]:
         for _ in range(5):
-            account = self.storage.get(account_id)
+            account = self.storage.get(account_id) if isinstance(account_id, str) else None
             if account is None or (session is not None
                                    and account.session_epoch != session.epoch):
-                return Refused(Reason.SESSION_EXPIRED)
+                return Refused(Reason.SESSION_EXPIRED), None
             now = self.clock.now()
             outcome = flow.step(account, event, now, self.env, entropy=self._entropy(),
                                 origin=origin)
             try:
-                return self._save(account, outcome, now, notice)
+                return self._save(account, outcome, now, notice), outcome
             except ConcurrentUpdate:
                 continue
         raise ConcurrentUpdate("the account kept changing; try again")
 
-    def _save(self, account: Account | None, outcome: Accepted | Refused, now: datetime,
-              notice: str | None = None) -> Result:
-        if isinstance(outcome, Accepted):
-            new: Account | None = outcome.account
-        else:
-            new = outcome.account
+    def _changes(self, account: Account | None, outcome: Accepted | Refused,
+                 now: datetime) -> Changes:
+        new = outcome.account
         target = new or account
         outbox: list[OutboxMessage] = []
         audit: list[AuditRecord] = []
@@ -413,21 +724,25 @@ class OnboardingService:
                 assert target is not None
                 outbox.append(self._render(target, effect, now))
             else:
-                audit.append(AuditRecord(effect.at, effect.action, effect.outcome, effect.actor,
-                                         effect.account_id, effect.ip, effect.detail))
+                audit.append(_record(effect))
         saves: tuple[tuple[Account, int | None], ...] = ()
         if new is not None and account is not None and new != account:
             saves = ((new, account.version),)
-        if saves or outbox or audit:
-            self.storage.commit(Changes(accounts=saves, outbox=tuple(outbox), audit=tuple(audit)))
-        if outbox and self.deliver_inline:
-            self._deliver_new([m.message_id for m in outbox])
+        return Changes(accounts=saves, outbox=tuple(outbox), audit=tuple(audit))
+
+    def _save(self, account: Account | None, outcome: Accepted | Refused, now: datetime,
+              notice: str | None = None, *, deliver: bool = True) -> Result:
+        changes = self._changes(account, outcome, now)
+        if changes.accounts or changes.outbox or changes.audit:
+            self.storage.commit(changes)
+        if changes.outbox and self.deliver_inline and deliver:
+            self._deliver_new([m.message_id for m in changes.outbox])
         if isinstance(outcome, Refused):
             # Bookkeeping and audit are internal: the caller only sees the reason.
-            return attrs.evolve(outcome, account=None, effects=())
-        assert new is not None
+            return attrs.evolve(outcome, account=None, effects=(), secret_checked=False)
+        new = outcome.account
         session = Session(new.account_id, new.session_epoch) if outcome.grants_session else None
-        return Ok(outcome.step, session, notice)
+        return Ok(outcome.step, session, notice, remember_token=outcome.secret)
 
     def _render(self, account: Account, effect: SendNotice, now: datetime) -> OutboxMessage:
         message_uid = uuid.UUID(bytes=self.random.token_bytes(16), version=4).hex
@@ -463,14 +778,132 @@ class OnboardingService:
                 code=effect.code, valid_hours=hours, lang=account.lang, sent_at=now,
                 message_id=message_id)
         if effect.notice is Notice.PASSWORD_CHANGED:
+            not_me = (None if effect.token is None
+                      else self.settings.link_url(LinkPurpose.NOT_ME, effect.token))
             return mails.password_changed_mail(
-                ms, to=effect.to, name=account.name, ip=effect.ip or "inconnue",
-                changed_at=effect.at, not_me_url=None, lang=account.lang, sent_at=now,
+                ms, to=effect.to, name=account.name, ip=effect.ip,
+                changed_at=effect.at, not_me_url=not_me, lang=account.lang, sent_at=now,
                 message_id=message_id)
+        if effect.notice is Notice.RESET:
+            assert effect.token is not None
+            return mails.reset_link_mail(
+                ms, to=effect.to, name=account.name,
+                link_url=self.settings.link_url(LinkPurpose.RESET_PASSWORD, effect.token),
+                code=None, valid_hours=_hours(self.settings.reset_link_lifetime),
+                lang=account.lang, sent_at=now, message_id=message_id)
+        if effect.notice is Notice.IDENTIFIER:
+            return mails.identifier_reminder_mail(
+                ms, to=effect.to, name=account.name, member_number=account.member_number,
+                lang=account.lang, sent_at=now, message_id=message_id)
+        if effect.notice is Notice.EMAIL_CHANGE:
+            assert effect.token is not None
+            return mails.validation_mail(
+                ms, to=effect.to, name=account.name, address=effect.to,
+                link_url=self.settings.link_url(LinkPurpose.CHANGE_EMAIL, effect.token),
+                code=None, valid_hours=_hours(self.settings.link_lifetime),
+                lang=account.lang, sent_at=now, message_id=message_id)
+        if effect.notice is Notice.EMAIL_CHANGE_NOTICE:
+            return mails.email_change_notice_mail(
+                ms, to=effect.to, name=account.name, new_address_hint=effect.detail or "",
+                lang=account.lang, sent_at=now, message_id=message_id)
         if effect.notice is Notice.ACTIVATED:
             return mails.activation_mail(ms, to=effect.to, name=account.name, lang=account.lang,
                                          sent_at=now, message_id=message_id)
         raise ValueError(f"no mail template for {effect.notice}")
+
+    def _session_account(self, session: Session) -> Account | None:
+        account = self.storage.get(session.account_id)
+        if account is None or account.session_epoch != session.epoch or account.disabled:
+            return None
+        return account
+
+    def _require(self, account_id: str) -> Account:
+        account = self.storage.get(account_id) if isinstance(account_id, str) else None
+        if account is None:
+            raise UnknownAccount("no account has this id")
+        return account
+
+    def _staff(self, account_id: str, event: flow.Event, staff_id: str,
+               ip: str | None) -> Result:
+        return self._apply_to(account_id, None, event,
+                              Origin(ip=ip, actor=f"staff:{str(staff_id)[:64]}"))
+
+    def _limit(self, action: Action, ip: str | None,
+               identifier: str | None = None) -> Refused | None:
+        now = self.clock.now()
+        ip_ = ip if isinstance(ip, str) else None
+        for key, limit in flow.rate_keys(action, self.settings, ip=ip_, identifier=identifier):
+            if not self.rate_limiter.hit(key, limit.count, limit.window, now):
+                return Refused(Reason.RATE_LIMITED)
+        return None
+
+    def _guarded(self, account: Account, event: flow.Event, origin: Origin,
+                 notice: str | None, *, session: Session | None = None,
+                 reserve: bool = True) -> Result:
+        """Apply an event that checks a password or answer, under the member's lockout."""
+        key = flow.attempt_key(account.member_number)
+        if reserve:
+            reserved = self._reserve(key)
+            if isinstance(reserved, Refused):
+                action = re.sub(r"(?<!^)(?=[A-Z])", "_", type(event).__name__).lower()
+                self._commit_audit_only(Audit(action, "locked",
+                                              self.clock.now(), account.account_id,
+                                              origin.actor, origin.ip))
+                return reserved
+        result, outcome = self._run(account.account_id, session, event, origin, notice)
+        if isinstance(outcome, Accepted) or (isinstance(outcome, Refused)
+                                             and outcome.secret_checked):
+            self._clear(key)
+        return result
+
+    def _blind(self, targets: Callable[[datetime], list[tuple[Account | None, flow.Event]]],
+               origin: Origin, action: str) -> None:
+        """Run an enumeration-safe request: one commit, no inline delivery, known or not.
+
+        For an unknown target the same kind of mail is rendered for a decoy and thrown
+        away, so that the work done does not depend on whether the account exists.
+        """
+        for _ in range(5):
+            now = self.clock.now()
+            accounts: list[tuple[Account, int | None]] = []
+            outbox: list[OutboxMessage] = []
+            audit: list[AuditRecord] = []
+            for account, event in targets(now):
+                if account is None:
+                    self._decoy_work(event, now, origin)
+                    audit.append(AuditRecord(now, action, "unknown_account", origin.actor,
+                                             None, origin.ip))
+                    continue
+                outcome = flow.step(account, event, now, self.env, entropy=self._entropy(),
+                                    origin=origin)
+                if not isinstance(outcome, Accepted):
+                    self._decoy_work(event, now, origin)
+                changes = self._changes(account, outcome, now)
+                accounts.extend(changes.accounts)
+                outbox.extend(changes.outbox)
+                # One record per target whatever happened: storage sees the same shape.
+                audit.extend(changes.audit or (AuditRecord(
+                    now, action, getattr(outcome, "reason", Reason.INVALID_STEP).value,
+                    origin.actor, account.account_id, origin.ip),))
+            try:
+                self.storage.commit(Changes(accounts=tuple(accounts), outbox=tuple(outbox),
+                                            audit=tuple(audit)))
+            except ConcurrentUpdate:
+                continue
+            return
+        raise ConcurrentUpdate("the account kept changing; try again")
+
+    def _decoy_work(self, event: flow.Event, now: datetime, origin: Origin) -> None:
+        fresh = self._entropy()
+        if isinstance(event, flow.RequestReset):
+            token = self.env.crypto.signer.issue(self._decoy.account_id,
+                                                 LinkPurpose.RESET_PASSWORD.value, fresh.nonce)
+            effect = SendNotice(Notice.RESET, self._decoy.account_id, Channel.EMAIL, now,
+                                to=self._decoy.email, token=token, ip=origin.ip)
+        else:
+            effect = SendNotice(Notice.IDENTIFIER, self._decoy.account_id, Channel.EMAIL, now,
+                                to=self._decoy.email, ip=origin.ip)
+        self._render(self._decoy, effect, now)
 
     def _reserve(self, key: str) -> Refused | None:
         for _ in range(200):
@@ -498,9 +931,17 @@ class OnboardingService:
             return
 
     def _commit_audit_only(self, effect: Audit) -> None:
-        self.storage.commit(Changes(audit=(AuditRecord(
-            effect.at, effect.action, effect.outcome, effect.actor, effect.account_id,
-            effect.ip, effect.detail),)))
+        self.storage.commit(Changes(audit=(_record(effect),)))
+
+
+def _record(effect: Audit) -> AuditRecord:
+    return AuditRecord(effect.at, effect.action, effect.outcome, effect.actor,
+                       effect.account_id, effect.ip, effect.detail)
+
+
+def _hours(lifetime: timedelta) -> int:
+    # A mail says "valid for N hours": round up, never promise less than an hour.
+    return max(1, math.ceil(lifetime.total_seconds() / 3600))
 
 
 def _backoff(attempts: int) -> timedelta:

@@ -3,8 +3,8 @@
 The catalogue is deliberately a flat ``key -> {"fr": ..., "en": ...}`` mapping with
 ``str.format`` named placeholders only (no positional fields, attribute access, conversions
 or format specs), so that it converts mechanically to gettext catalogs later: each key
-becomes a msgid and each ``{name}`` a ``%(name)s``. The two ``unit.*.one``/``unit.*.other``
-entries are the only plural pair; they map to one ``ngettext`` call.
+becomes a msgid and each ``{name}`` a ``%(name)s``. ``unit.hours.one``/``unit.hours.other``
+is the only plural pair; it maps to one ``ngettext`` call.
 
 Key prefixes: ``reason.*`` (why something was refused, one per refusal value), ``screen.*``
 (titles and paragraphs of each screen), ``label.*`` (field labels), ``button.*`` (buttons and
@@ -75,6 +75,8 @@ REASONS: Final = (
     "questions_disabled",
     "reset_not_available",
     "not_found_generic",
+    "answer_wrong",
+    "email_unchanged",
 )
 
 CATALOG: Final[dict[str, dict[str, str]]] = {
@@ -268,6 +270,15 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
             "Merci de contacter votre conseiller."
         ),
         "en": "Your password cannot be reset online. Please contact your adviser.",
+    },
+    # Only reached with a valid reset link in hand: the account is already known to them.
+    "reason.answer_wrong": {
+        "fr": "La réponse à votre question secrète est incorrecte.",
+        "en": "The answer to your secret question is not correct.",
+    },
+    "reason.email_unchanged": {
+        "fr": "Cette adresse email est déjà celle de votre compte.",
+        "en": "This email address is already the one of your account.",
     },
     "reason.not_found_generic": {
         "fr": (
@@ -630,6 +641,31 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         ),
     },
     "button.not_me": {"fr": "Bloquer mon compte", "en": "Lock my account"},
+    "notice.password_reset_done": {
+        "fr": (
+            "Votre mot de passe a été réinitialisé. Connectez-vous avec votre nouveau mot de "
+            "passe."
+        ),
+        "en": "Your password has been reset. Log in with your new password.",
+    },
+    "notice.email_change_sent": {
+        "fr": (
+            "Un lien de confirmation vient d'être envoyé à votre nouvelle adresse mail. Votre "
+            "adresse ne changera qu'une fois ce lien confirmé."
+        ),
+        "en": (
+            "A confirmation link has just been sent to your new email address. Your address "
+            "will only change once you confirm it."
+        ),
+    },
+    "notice.email_changed": {
+        "fr": "Votre adresse mail a été modifiée.",
+        "en": "Your email address has been changed.",
+    },
+    "notice.profile_saved": {
+        "fr": "Vos informations ont été enregistrées.",
+        "en": "Your information has been saved.",
+    },
     "notice.not_me_done": {
         "fr": (
             "Votre compte a été bloqué par mesure de sécurité. Merci de contacter {brand} "
@@ -864,6 +900,47 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
             "Hello {name}, your request to activate your {brand} member area without an "
             "email address could not be accepted: {detail}. Log in to enter your email "
             "address."
+        ),
+    },
+    "offline.reset": {
+        "fr": (
+            "Bonjour {name}, un lien de réinitialisation de votre mot de passe vient de vous "
+            "être envoyé pour votre espace adhérent {brand}."
+        ),
+        "en": (
+            "Hello {name}, a link to reset your password has just been sent to you for your "
+            "{brand} member area."
+        ),
+    },
+    "offline.identifier": {
+        "fr": (
+            "Bonjour {name}, votre identifiant de l'espace adhérent {brand} vient de vous être "
+            "envoyé par email."
+        ),
+        "en": (
+            "Hello {name}, the identifier of your {brand} member area has just been sent to "
+            "you by email."
+        ),
+    },
+    "offline.email_change": {
+        "fr": (
+            "Bonjour {name}, un lien de confirmation de votre nouvelle adresse mail vient de "
+            "vous être envoyé pour votre espace adhérent {brand}."
+        ),
+        "en": (
+            "Hello {name}, a link to confirm your new email address has just been sent to "
+            "you for your {brand} member area."
+        ),
+    },
+    "offline.email_change_notice": {
+        "fr": (
+            "Bonjour {name}, une demande de changement de l'adresse mail de votre espace "
+            "adhérent {brand} a été faite. Si vous n'en êtes pas à l'origine, merci de "
+            "contacter {brand}."
+        ),
+        "en": (
+            "Hello {name}, a request was made to change the email address of your {brand} "
+            "member area. If you did not make it, please contact {brand}."
         ),
     },
     # --- Units (one plural pair each; ngettext after the gettext move) --------------------

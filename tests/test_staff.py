@@ -1,0 +1,173 @@
+"""Staff actions: activation queue, unlock, re-issue, disable, verify an address."""
+
+from __future__ import annotations
+
+import pytest
+
+from cegema_onboarding.adapters.memory import (
+    ManualClock,
+    MemoryMailer,
+    MemoryNotifier,
+    MemoryStorage,
+)
+from cegema_onboarding.errors import UnknownAccount
+from cegema_onboarding.flow import Reason, Refused
+from cegema_onboarding.model import Channel, Stage, Step
+from cegema_onboarding.service import Ok, OnboardingService, Provisioned
+
+from .conftest import GOOD_PASSWORD, make_settings
+from .test_recovery import ANSWER, NEW_PASSWORD, onboard
+
+
+def build(**overrides: object) -> tuple[OnboardingService, MemoryStorage, MemoryMailer,
+                                         MemoryNotifier, ManualClock]:
+    storage, mailer, notifier, clock = (MemoryStorage(), MemoryMailer(), MemoryNotifier(),
+                                        ManualClock())
+    service = OnboardingService(storage, mailer, settings=make_settings(**overrides),
+                                clock=clock, notifier=notifier)
+    return service, storage, mailer, notifier, clock
+
+
+def no_email_member(service: OnboardingService, number: str = "200000001",
+                    phone: str | None = None) -> Provisioned:
+    member = service.provision(number, "Paul Durand", phone=phone,
+                               postal_address="1 rue de la Paix, Paris")
+    out = service.login(number, member.initial_password)
+    assert isinstance(out, Ok) and out.session is not None
+    assert isinstance(service.declare_no_email(out.session), Ok)
+    return member
+
+
+def staff_actors(storage: MemoryStorage, account_id: str) -> set[str]:
+    # "staff:system" provisioned the account; the actions under test name their agent.
+    return {r.actor for r in storage.audit_records(account_id=account_id)
+            if r.actor.startswith("staff:") and r.actor != "staff:system"}
+
+
+@pytest.mark.parametrize(("phone", "channel"), [(None, Channel.POST),
+                                                ("+33612345678", Channel.PHONE)])
+def test_activation_notifies_through_a_channel_that_reaches_the_member(
+        phone: str | None, channel: Channel) -> None:
+    service, storage, _mailer, notifier, _clock = build()
+    member = no_email_member(service, phone=phone)
+    assert [a.account_id for a in service.activation_queue()] == [member.account_id]
+    assert isinstance(service.activate(member.account_id, staff_id="agent7"), Ok)
+    assert notifier.sent[-1][:3] == (channel, member.account_id, "activated")
+    assert "Paul Durand" in notifier.sent[-1][3]
+    assert staff_actors(storage, member.account_id) == {"staff:agent7"}
+
+
+def test_unlock_clears_the_failure_counter() -> None:
+    service, storage, mailer, _notifier, _clock = build()
+    member, _ = onboard(service, mailer)
+    for _ in range(service.settings.lockout.free_attempts):
+        service.login(member.member_number, "wrong password")
+    locked = service.login(member.member_number, GOOD_PASSWORD)
+    assert isinstance(locked, Refused) and locked.reason is Reason.LOCKED
+    assert isinstance(service.unlock(member.account_id, staff_id="agent7"), Ok)
+    assert isinstance(service.login(member.member_number, GOOD_PASSWORD), Ok)
+    assert "staff:agent7" in staff_actors(storage, member.account_id)
+
+
+def test_reissue_kills_the_old_credentials_links_and_sessions() -> None:
+    service, storage, mailer, _notifier, _clock = build()
+    member, session = onboard(service, mailer)
+    out = service.reissue_credentials(member.account_id, staff_id="agent7")
+    assert isinstance(out, Provisioned) and out.initial_password != member.initial_password
+    assert out.initial_password not in repr(out)
+    assert not service.check_session(session)
+    assert isinstance(service.login(member.member_number, GOOD_PASSWORD), Refused)
+    assert isinstance(service.login(member.member_number, member.initial_password), Refused)
+    ok = service.login(member.member_number, out.initial_password.lower())
+    assert isinstance(ok, Ok) and ok.step is Step.PASSWORD and ok.session is not None
+    # The answer set before is kept: a new password completes the journey.
+    done = service.set_password(ok.session, NEW_PASSWORD, NEW_PASSWORD)
+    assert isinstance(done, Ok) and done.step is Step.PROFILE
+    records = storage.audit_records(account_id=member.account_id)
+    assert any(r.action == "credentials_reissued" and r.actor == "staff:agent7" for r in records)
+    assert all(out.initial_password not in repr(r) for r in records)
+
+
+def test_disable_and_enable() -> None:
+    service, storage, mailer, _notifier, _clock = build()
+    member, session = onboard(service, mailer)
+    assert isinstance(service.disable(member.account_id, staff_id="agent7"), Ok)
+    assert not service.check_session(session)
+    out = service.login(member.member_number, GOOD_PASSWORD)
+    assert isinstance(out, Refused) and out.reason is Reason.DISABLED
+    # No reset link for a disabled account, and the answer does not tell.
+    assert isinstance(service.forgot_password(member.member_number), Ok)
+    assert service.deliver_due().sent == 0
+    assert isinstance(service.enable(member.account_id, staff_id="agent8"), Ok)
+    assert isinstance(service.login(member.member_number, GOOD_PASSWORD), Ok)
+    assert staff_actors(storage, member.account_id) == {"staff:agent7", "staff:agent8"}
+
+
+def test_staff_mark_an_address_verified() -> None:
+    service, storage, _mailer, _notifier, _clock = build()
+    member = no_email_member(service)
+    out = service.mark_email_verified(member.account_id, staff_id="agent7",
+                                      email="Paul@Example.com")
+    assert isinstance(out, Ok)
+    account = storage.get(member.account_id)
+    assert account is not None and account.email == "Paul@example.com"
+    assert account.stage is Stage.PASSWORD_REQUIRED and account.email_verified_at is not None
+    bad = service.mark_email_verified(member.account_id, staff_id="agent7", email="nope")
+    assert isinstance(bad, Refused) and bad.reason is Reason.EMAIL_INVALID
+
+
+def test_staff_assisted_reset_is_an_explicit_policy() -> None:
+    service, _, mailer, _, _ = build()
+    member, _ = onboard(service, mailer)
+    off = service.staff_assisted_reset(member.account_id, ANSWER, NEW_PASSWORD, NEW_PASSWORD,
+                                       staff_id="agent7")
+    assert isinstance(off, Refused) and off.reason is Reason.RESET_NOT_AVAILABLE
+
+    service, storage, mailer, _notifier, _clock = build(staff_assisted_recovery=True)
+    member, session = onboard(service, mailer)
+    wrong = service.staff_assisted_reset(member.account_id, "Martin", NEW_PASSWORD,
+                                         NEW_PASSWORD, staff_id="agent7")
+    assert isinstance(wrong, Refused) and wrong.reason is Reason.ANSWER_WRONG
+    assert storage.get_throttle(f"login:{member.member_number}").failures == 1
+    out = service.staff_assisted_reset(member.account_id, ANSWER, NEW_PASSWORD, NEW_PASSWORD,
+                                       staff_id="agent7")
+    assert isinstance(out, Ok) and out.session is None
+    assert not service.check_session(session)
+    assert isinstance(service.login(member.member_number, NEW_PASSWORD), Ok)
+    records = storage.audit_records(account_id=member.account_id)
+    assert any(r.action == "password_reset_staff" and r.actor == "staff:agent7"
+               for r in records)
+
+
+def test_staff_actions_on_unknown_accounts_raise_and_bad_staff_ids_are_refused() -> None:
+    service, storage, mailer, _notifier, _clock = build()
+    with pytest.raises(UnknownAccount):
+        service.unlock("no-such-account", staff_id="agent7")
+    with pytest.raises(UnknownAccount):
+        service.reissue_credentials("no-such-account", staff_id="agent7")
+    member, _ = onboard(service, mailer)
+    for bad in ("", "a\x00b", "x" * 1000):
+        out = service.disable(member.account_id, staff_id=bad)
+        assert isinstance(out, Refused) and out.reason is Reason.INPUT_INVALID
+    account = storage.get(member.account_id)
+    assert account is not None and not account.disabled
+
+
+def test_activation_notice_follows_the_profile_preference_it_can_honour() -> None:
+    import attrs
+
+    from cegema_onboarding import flow
+    from cegema_onboarding.model import Profile
+
+    from .test_flow import accept, new_account
+
+    waiting = new_account(stage=Stage.AWAITING_ACTIVATION, phone="+33612345678",
+                          profile=Profile(channels=(Channel.EMAIL, Channel.SMS)))
+    (notice,) = [e for e in accept(waiting, flow.StaffActivate("agent7")).effects
+                 if isinstance(e, flow.SendNotice)]
+    # No address to honour EMAIL: the next preference that reaches the member wins.
+    assert notice.channel is Channel.SMS
+    with_mail = attrs.evolve(waiting, email="paul@example.com")
+    (notice,) = [e for e in accept(with_mail, flow.StaffActivate("agent7")).effects
+                 if isinstance(e, flow.SendNotice)]
+    assert (notice.channel, notice.to) == (Channel.EMAIL, "paul@example.com")
