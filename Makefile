@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,14 +13,18 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-## demo: walk the guide's journey (terminal demo, in memory)
+## demo: serve the demo portal on http://127.0.0.1:8000 (the terminal walk-through:
+## python -m cegema_onboarding demo)
 demo: $(STAMP)
-	$(BIN)/python -m cegema_onboarding demo
+	$(BIN)/python -m cegema_onboarding portal
 
 ## test: lint, type-check and run the whole suite
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy --strict src
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	bash scripts/check-package
+	sh scripts/ensure-chromium
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -35,6 +39,10 @@ unit: $(STAMP)
 ## bench: run the benchmarks and print their figures
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+## docs: build the documentation site into site/
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
