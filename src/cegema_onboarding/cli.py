@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TextIO
 
-from . import texts
+from . import provisioning, relay, texts
 from .adapters.mailbox import ConsoleMailer, text_part
 from .adapters.memory import ManualClock, MemoryNotifier, MemoryStorage
 from .config import Settings
@@ -122,6 +122,19 @@ def run_demo(out: TextIO | None = None) -> int:
     show(service.login("100234567", member.initial_password))
     result = service.login("100234567", "Le chat de ma voisine 1987")
     show(result)
+
+    print(f"\n=== {texts.text('button.forgotten_password')}", file=out)
+    clock.advance(days=2)
+    show(service.forgot_password("100234567", ip="172.17.0.14"))
+    service.deliver_due()
+    reset = _link_token(text_part(mailer.sent[-1]))
+    print("Réponse à la question secrète et nouveau mot de passe :", file=out)
+    fresh = "Trois tortues sur un toit 2026"
+    show(service.complete_reset(reset, fresh, fresh, answer="martin", ip="172.17.0.14"))
+    print("Le lien ne sert qu'une fois ; l'ancien mot de passe ne fonctionne plus :", file=out)
+    show(service.complete_reset(reset, fresh, fresh, answer="martin"))
+    show(service.login("100234567", "Le chat de ma voisine 1987"))
+    show(service.login("100234567", fresh))
     print(f"\nCourriels envoyés : {len(mailer.sent)}", file=out)
     clock.advance(timedelta(0))
     return 0
@@ -132,8 +145,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cegema-onboarding", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="walk the first-connection journey in the terminal")
+    portal = sub.add_parser("portal", help="serve the demo portal in a browser (flask extra)")
+    portal.add_argument("--port", type=int, default=8000)
+    portal.add_argument("--data-dir", default=".demo")
+    portal.add_argument("--staff", action="store_true", help="enable the staff page")
+    relay.add_subcommands(sub)
+    provisioning.add_subcommand(sub)
     args = parser.parse_args(argv)
     if args.command == "demo":
         return run_demo()
+    if args.command == "portal":
+        # Imported here: Flask is an optional extra and the other commands do not need it.
+        from pathlib import Path
+
+        from .demo_portal import serve
+
+        return serve(Path(args.data_dir), args.port, staff=args.staff)
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        code: int = handler(args)
+        return code
     parser.error(f"unknown command {args.command}")
     return 2

@@ -1,0 +1,164 @@
+"""The Flask journey's overhead beyond its unavoidable slow hashes (issue 5).
+
+The guide's journey (login, email, link GET and POST, password, secret answer, profile,
+logout, login with the new password) runs through Flask's test client against the real
+extension, with SQLite storage (in-memory storage when the ``sql`` extra is missing) and
+PRODUCTION Argon2id parameters. In the same run, the same number of Argon2id computations
+is timed alone. The difference (routing, templates, cookies, CSRF, the service, SQLite,
+mail rendering) is reported as a percentage of the hash time. Target: at most 25 %.
+
+Only medians are reported; nothing is asserted. Not a test.
+
+    python -m benchmarks.flask_bench            # full run
+    python -m benchmarks.flask_bench --quick    # fewer repeats
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from cegema_onboarding.adapters.memory import ManualClock, MemoryMailer, MemoryStorage
+from cegema_onboarding.config import Settings
+from cegema_onboarding.hashing import PRODUCTION_PARAMS, PasswordHasher
+from cegema_onboarding.integrations.flask import Onboarding
+from cegema_onboarding.ports import Storage
+from cegema_onboarding.service import OnboardingService
+
+TARGET_PCT = 25.0
+PASSWORD = "Le chat de ma voisine 1987"
+BASE_URL = "https://portail.example"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_LINK = re.compile(r"https://portail\.example(/\S+?)\?token=([A-Za-z0-9_.\-]+)")
+
+
+def _storage(folder: Path, kind: str) -> tuple[Storage, str]:
+    if kind == "memory":
+        return MemoryStorage(), "memory"
+    try:
+        from cegema_onboarding.adapters.sql import SqlStorage, create_schema, sqlite_engine
+    except ImportError:
+        return MemoryStorage(), "memory (the sql extra is missing)"
+    engine = sqlite_engine(folder / "bench.sqlite3")
+    create_schema(engine)
+    return SqlStorage(engine), "SQLite"
+
+
+def build(folder: Path, kind: str = "sqlite") -> tuple[Flask, OnboardingService, MemoryMailer,
+                                                       str]:
+    """An app with the extension on ``kind`` storage and production hash parameters."""
+    storage, label = _storage(folder, kind)
+    mailer = MemoryMailer()
+    settings = Settings(secret_keys=(secrets.token_urlsafe(48),),
+                        pepper_keys=(("b1", secrets.token_urlsafe(48)),),
+                        base_url=BASE_URL, argon2=PRODUCTION_PARAMS)
+    service = OnboardingService(storage, mailer, settings=settings, clock=ManualClock())
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=secrets.token_urlsafe(48), TESTING=True)
+    Onboarding(app, service=service)
+    return app, service, mailer, label
+
+
+def _post(client: Any, path: str, data: dict[str, str], page: str | None = None) -> Any:
+    html = client.get(page or path).get_data(as_text=True)
+    match = _CSRF.search(html)
+    assert match is not None, f"no CSRF token on {page or path}"
+    response = client.post(path, data={**data, "csrf_token": match.group(1)})
+    assert response.status_code == 303, (path, response.status_code)
+    return response
+
+
+def run_journey(app: Flask, service: OnboardingService, mailer: MemoryMailer,
+                number: str) -> tuple[float, int]:
+    """Seconds for one member's whole journey through the routes, and its slow hashes."""
+    member = service.provision(number, "Marie Dupont")
+    hasher = service.env.crypto.hasher
+    calls = hasher.calls
+    client = app.test_client()
+    started = time.perf_counter()
+    _post(client, "/connexion", {"identifier": number, "password": member.initial_password})
+    address = f"m{number}@example.com"
+    _post(client, "/premiere-connexion", {"email": address, "confirmation": address})
+    body = mailer.sent[-1].get_body(preferencelist=("plain",))
+    assert body is not None
+    link = _LINK.search(str(body.get_content()))
+    assert link is not None
+    page = f"{link.group(1)}?token={link.group(2)}"
+    _post(client, link.group(1), {"token": link.group(2)}, page)
+    _post(client, "/mot-de-passe", {"password": PASSWORD, "confirmation": PASSWORD})
+    qid = next(iter(service.settings.questions)).id
+    _post(client, "/question-secrete", {"question": qid, "answer": "Lefebvre",
+                                        "confirmation": "Lefebvre"})
+    assert client.get("/profil").status_code == 200
+    _post(client, "/deconnexion", {}, "/profil")
+    _post(client, "/connexion", {"identifier": number, "password": PASSWORD})
+    elapsed = time.perf_counter() - started
+    return elapsed, hasher.calls - calls
+
+
+def time_hashes(count: int) -> float:
+    """Seconds for ``count`` production Argon2id hashes, alone."""
+    hasher = PasswordHasher(PRODUCTION_PARAMS)
+    salt = secrets.token_bytes(16)
+    started = time.perf_counter()
+    for _ in range(count):
+        hasher.hash(PASSWORD, salt)
+    return time.perf_counter() - started
+
+
+def measure(repeat: int) -> dict[str, tuple[float, float, int]]:
+    """Per storage: median journey and hash-alone seconds (interleaved), and the hash count."""
+    results: dict[str, tuple[float, float, int]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        apps = {}
+        for kind in ("sqlite", "memory"):
+            (Path(folder) / kind).mkdir()
+            apps[kind] = build(Path(folder) / kind, kind)
+        for app, service, mailer, _ in apps.values():
+            run_journey(app, service, mailer, "100000000")  # warm-up: templates, imports
+        samples: dict[str, list[tuple[float, float]]] = {kind: [] for kind in apps}
+        counts: set[int] = set()
+        for i in range(repeat):
+            for kind, (app, service, mailer, _) in apps.items():
+                elapsed, count = run_journey(app, service, mailer, f"1{i + 1:08d}")
+                counts.add(count)
+                samples[kind].append((elapsed, time_hashes(count)))
+        assert len(counts) == 1, f"the journey's hash count varies: {counts}"
+        count = counts.pop()
+        for kind, (_, _, _, label) in apps.items():
+            journeys = [j for j, _ in samples[kind]]
+            hashes = [h for _, h in samples[kind]]
+            results[label] = (statistics.median(journeys), statistics.median(hashes), count)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--repeat", type=int, default=None)
+    args = parser.parse_args(argv)
+    repeat = args.repeat or (3 if args.quick else 15)
+    print("Flask journey through the test client, production Argon2id, "
+          f"median of {repeat} (load average {os.getloadavg()[0]:.1f})")
+    for label, (journey, hashes, count) in measure(repeat).items():
+        overhead = (journey - hashes) / hashes * 100
+        verdict = "within" if overhead <= TARGET_PCT else "ABOVE"
+        print(f"  {label} storage: journey {journey * 1000:.1f} ms; its {count} slow hashes "
+              f"alone {hashes * 1000:.1f} ms; overhead {overhead:.1f} % ({verdict} the "
+              f"{TARGET_PCT:.0f} % target)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

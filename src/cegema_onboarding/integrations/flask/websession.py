@@ -1,0 +1,126 @@
+"""The extension's own signed session cookie and its CSRF synchronizer token.
+
+The cookie is independent of the host's ``flask.session``: the extension controls its
+flags (``Secure`` outside debug and testing, ``HttpOnly``, ``SameSite=Lax``, and the
+``__Host-`` prefix whenever it is ``Secure``) without touching the host's configuration.
+It holds only the account id, the account's session epoch (a password change raises the
+epoch and so ends every other session), a CSRF token and a one-shot notice key; it is
+signed and timestamped with itsdangerous, and expires after an idle period.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+import attrs
+from itsdangerous import BadData, URLSafeTimedSerializer
+
+from ...model import Session
+
+_SALT = "cegema_onboarding.flask.session"
+_MAX_COOKIE = 4096
+
+
+@attrs.define
+class WebState:
+    """What one browser's cookie says, loaded once per request."""
+
+    csrf: str = attrs.field(repr=False)
+    account_id: str | None = None
+    epoch: int = 0
+    notice: str | None = None
+    staff: bool = False
+
+    @property
+    def session(self) -> Session | None:
+        """The service session, when the browser is logged in."""
+        if self.account_id is None:
+            return None
+        return Session(self.account_id, self.epoch)
+
+    def log_in(self, session: Session) -> None:
+        """Keep a session the service granted; a new CSRF token guards against fixation."""
+        self.account_id = session.account_id
+        self.epoch = session.epoch
+        self.csrf = new_csrf_token()
+
+    def log_out(self) -> None:
+        """Forget the member (and staff rights); a fresh CSRF token for the next form."""
+        self.account_id = None
+        self.epoch = 0
+        self.staff = False
+        self.csrf = new_csrf_token()
+
+    def flash(self, notice: str | None) -> None:
+        """Keep a notice key for the next page shown."""
+        self.notice = notice
+
+    def pop_notice(self) -> str | None:
+        """The pending notice key, removed."""
+        notice, self.notice = self.notice, None
+        return notice
+
+    def csrf_ok(self, submitted: object) -> bool:
+        """Whether a submitted token is this session's, compared in constant time."""
+        if not isinstance(submitted, str) or not submitted or len(submitted) > 128:
+            return False
+        return hmac.compare_digest(submitted.encode(), self.csrf.encode())
+
+
+def new_csrf_token() -> str:
+    """A fresh 256-bit synchronizer token."""
+    return secrets.token_urlsafe(32)
+
+
+class CookieCodec:
+    """Signs and reads the session cookie. Anything malformed or expired is a new session."""
+
+    def __init__(self, key: str | bytes, max_age: int) -> None:
+        self._serializer = URLSafeTimedSerializer(
+            key, salt=_SALT, signer_kwargs={"digest_method": hashlib.sha256})
+        self.max_age = max_age
+
+    def __repr__(self) -> str:
+        return "CookieCodec(key=<hidden>)"
+
+    def load(self, raw: str | None) -> WebState:
+        """The state in a cookie value, or a fresh anonymous one."""
+        if not raw or len(raw) > _MAX_COOKIE:
+            return WebState(csrf=new_csrf_token())
+        data: Any
+        try:
+            data = self._serializer.loads(raw, max_age=self.max_age)
+        except (BadData, ValueError, TypeError, UnicodeError):
+            return WebState(csrf=new_csrf_token())
+        if not isinstance(data, dict):
+            return WebState(csrf=new_csrf_token())
+        csrf = data.get("c")
+        account_id = data.get("a")
+        epoch = data.get("e", 0)
+        notice = data.get("n")
+        if not isinstance(csrf, str) or not 20 <= len(csrf) <= 128:
+            return WebState(csrf=new_csrf_token())
+        return WebState(
+            csrf=csrf,
+            account_id=account_id if isinstance(account_id, str) else None,
+            epoch=epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else 0,
+            notice=notice if isinstance(notice, str) and len(notice) <= 80 else None,
+            staff=data.get("s") is True,
+        )
+
+    def dump(self, state: WebState) -> str:
+        """The signed cookie value of a state."""
+        data: dict[str, object] = {"c": state.csrf}
+        if state.account_id is not None:
+            data["a"] = state.account_id
+            data["e"] = state.epoch
+        if state.notice is not None:
+            data["n"] = state.notice
+        if state.staff:
+            data["s"] = True
+        value = self._serializer.dumps(data)
+        assert isinstance(value, str)
+        return value
