@@ -278,7 +278,7 @@ def test_every_operation_counts_exactly_one(hasher: PasswordHasher, stored: str)
     assert hasher.calls == 2
     hasher.verify("wrong", stored)
     assert hasher.calls == 3
-    assert hasher.dummy_verify("anything") is None
+    hasher.dummy_verify("anything")
     assert hasher.calls == 4
     hasher.verify("correct horse", "not a hash")
     assert hasher.calls == 5
@@ -376,13 +376,14 @@ def test_counters_are_per_instance() -> None:
 
 def test_needs_rehash_after_params_change(hasher: PasswordHasher, stored: str) -> None:
     assert not hasher.needs_rehash(stored)
-    for change in (
+    changes: list[dict[str, Any]] = [
         {"memory_kib": 128},
         {"iterations": 2},
         {"lanes": 2},
         {"hash_bytes": 48},
         {"salt_bytes": 32},
-    ):
+    ]
+    for change in changes:
         stronger = PasswordHasher(attrs.evolve(FAST_TEST_PARAMS, **change))
         assert stronger.needs_rehash(stored), change
         # An old hash still verifies with its own parameters.

@@ -85,6 +85,12 @@ def test_bad_configuration(kwargs: dict[str, Any]) -> None:
         PasswordPolicy(**kwargs)
 
 
+def test_single_str_is_one_item() -> None:
+    assert PasswordPolicy(site_names="acme").site_names == ("acme",)
+    assert PasswordContext(names="Jean Dupont").names == ("Jean Dupont",)
+    assert PasswordContext(names=["a", "b"]).names == ("a", "b")
+
+
 def test_limits_are_configurable() -> None:
     policy = PasswordPolicy(min_length=8, max_length=64, site_names=["acme"])
     assert policy.site_names == ("acme",)
@@ -181,7 +187,7 @@ def test_mismatch_uses_compare_digest(monkeypatch: pytest.MonkeyPatch) -> None:
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(password_policy.hmac, "compare_digest", spy)
+    monkeypatch.setattr(hmac, "compare_digest", spy)
     assert check(GOOD) == ()
     assert calls == [(GOOD.encode(), GOOD.encode())]
 
@@ -207,7 +213,7 @@ def test_contains_member_number(password: str) -> None:
 
 @pytest.mark.parametrize(
     "password",
-    ["jean.dupont@exemple.fr rocks", "JEAN.DUPONT is my name?"[:0] + "xx jean.dupont xx yy"],
+    ["jean.dupont@exemple.fr rocks", "xx JEAN.DUPONT xx yy"],
 )
 def test_contains_email(password: str) -> None:
     assert R.CONTAINS_EMAIL in check(password, context=MEMBER)
@@ -267,9 +273,9 @@ def test_bad_input_raises_typed_errors() -> None:
         POLICY.check(b"bytes password", "x", NOBODY)  # type: ignore[arg-type]
     assert info.value.reason == "type"
     with pytest.raises(InvalidInput) as info:
-        POLICY.check("long enough pass\x00word", "x", NOBODY)
+        POLICY.check("long enough s3cr3t\x00value", "x", NOBODY)
     assert info.value.reason == "control_char"
-    assert "word" not in str(info.value)
+    assert "s3cr3t" not in str(info.value)
 
 
 def test_context_repr_hides_identifiers() -> None:
@@ -355,7 +361,10 @@ def test_trivial_list_is_in_normalised_form() -> None:
 
 
 def test_answer_same_as_member_number() -> None:
-    assert check_answer("ab 123 456", "AB-123456", member_number="AB-123456") == (
+    assert check_answer("ab 123 456", "AB 123-456", member_number="AB-123456") == (
+        A.SAME_AS_MEMBER_NUMBER,
+    )
+    assert check_answer("ab123456", "AB123456", member_number="AB-123456") == (
         A.SAME_AS_MEMBER_NUMBER,
     )
 
@@ -368,9 +377,8 @@ def test_answer_same_as_email() -> None:
 
 
 def test_answer_several_reasons() -> None:
-    assert check_answer("oui", "non", email="oui@x.fr") == (A.MISMATCH, A.TRIVIAL, A.SAME_AS_EMAIL)[
-        :0
-    ] + (A.MISMATCH, A.TRIVIAL, A.SAME_AS_EMAIL)
+    result = check_answer("oui", "non", email="oui@x.fr")
+    assert result == (A.MISMATCH, A.TRIVIAL, A.SAME_AS_EMAIL)
 
 
 def test_answer_bad_input() -> None:
@@ -402,4 +410,4 @@ def test_check_answer_property(answer: str, confirmation: str) -> None:
 
 def test_unicode_functions_untouched() -> None:
     # Guard against a test leaking its monkeypatch into the module.
-    assert normalize.unicodedata is unicodedata
+    assert vars(normalize)["unicodedata"] is unicodedata

@@ -54,3 +54,17 @@ class UnknownAccount(StorageError):
 
 class MailError(OnboardingError):
     """A mail adapter could not deliver a message. The message stays in the outbox."""
+
+
+class SmtpError(MailError):
+    """The SMTP server was unreachable or refused a message.
+
+    ``reason`` is short and holds no secret; ``code`` is the server's reply code when it
+    gave one, and ``permanent`` is true for 5xx replies.
+    """
+
+    def __init__(self, reason: str, *, code: int | None = None, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+        self.permanent = permanent

@@ -15,6 +15,7 @@ import functools
 import gzip
 import hmac
 import re
+from collections.abc import Iterable
 from importlib import resources
 from typing import Final
 
@@ -71,13 +72,18 @@ class PasswordRejection(enum.Enum):
     SAME_AS_INITIAL = "same_as_initial"
 
 
+def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    # A bare str is itself an iterable of str; take it as one item, not as its letters.
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 @attrs.frozen
 class PasswordContext:
     """What a password must not contain: the member's own identifiers."""
 
     member_number: str = attrs.field(default="", repr=False)
     email: str = attrs.field(default="", repr=False)
-    names: tuple[str, ...] = attrs.field(default=(), converter=tuple, repr=False)
+    names: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple, repr=False)
 
 
 def _fold(value: str) -> str:
@@ -108,7 +114,7 @@ class PasswordPolicy:
 
     min_length: int = 12
     max_length: int = 1024
-    site_names: tuple[str, ...] = attrs.field(default=("cegema",), converter=tuple)
+    site_names: tuple[str, ...] = attrs.field(default=("cegema",), converter=_str_tuple)
 
     def __attrs_post_init__(self) -> None:
         """Validate the configuration."""
@@ -133,11 +139,11 @@ class PasswordPolicy:
         R = PasswordRejection
         if not isinstance(password, str):
             raise InvalidInput("password", "type")
-        if password == "" or not password.strip():
-            return (R.EMPTY,)
-        # The raw length bounds everything below; refuse before any Unicode work.
+        # The raw length bounds everything below; refuse before any other work.
         if len(password) > self.max_length:
             return (R.TOO_LONG,)
+        if not password.strip():
+            return (R.EMPTY,)
         try:
             value = normalize.normalize_password(password, max_len=self.max_length)
         except InvalidInput as exc:
