@@ -101,6 +101,24 @@ def test_reset_with_link_and_answer_ends_sessions_and_notifies() -> None:
     assert isinstance(service.login(member.member_number, GOOD_PASSWORD), Refused)
 
 
+def test_reset_question_is_shown_only_behind_a_live_reset_link() -> None:
+    service, _storage, mailer, clock = make_service()
+    member, _ = onboard(service, mailer)
+    account = _storage.get(member.account_id)
+    assert account is not None and account.question_id is not None
+    first = reset_token(service, mailer, member.member_number)
+    question = service.reset_question(first)
+    assert question is not None and question.id == account.question_id
+    # A forged, a superseded and a spent link show nothing.
+    assert service.reset_question(first[:-2] + "xx") is None
+    clock.advance(minutes=2)
+    second = reset_token(service, mailer, member.member_number)
+    assert service.reset_question(first) is None
+    assert isinstance(service.complete_reset(second, NEW_PASSWORD, NEW_PASSWORD,
+                                             answer=ANSWER), Ok)
+    assert service.reset_question(second) is None
+
+
 def test_wrong_answers_count_towards_the_lockout() -> None:
     service, storage, mailer, _clock = make_service()
     member, _ = onboard(service, mailer)

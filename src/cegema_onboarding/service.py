@@ -61,6 +61,7 @@ from .ports import (
 )
 from .profile import completion
 from .provisioning import build_account, provisioned_audit
+from .questions import SecretQuestion
 from .ratelimit import MemoryRateLimiter
 
 log = logging.getLogger("cegema_onboarding")
@@ -316,6 +317,21 @@ class OnboardingService:
         account, token_hash = parsed
         reason = flow.inspect_link(account, purpose, token_hash, self.clock.now())
         return LinkCheck(reason is None, reason)
+
+    def reset_question(self, token: str) -> SecretQuestion | None:
+        """The member's own secret question, for the form behind a live reset link.
+
+        ``None`` for a dead or forged link, or when the member has no question: the
+        question is only ever shown to whoever holds a live reset link.
+        """
+        parsed = self._parse(token, LinkPurpose.RESET_PASSWORD)
+        if parsed is None:
+            return None
+        account, token_hash = parsed
+        if flow.inspect_link(account, LinkPurpose.RESET_PASSWORD, token_hash,
+                             self.clock.now()) is not None or account.question_id is None:
+            return None
+        return self.settings.questions.get(account.question_id)
 
     def confirm_link(self, token: str, *, ip: str | None = None) -> Result:
         """POST on a validation link: spend it, verify the address, open the password step."""

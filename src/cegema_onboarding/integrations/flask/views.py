@@ -6,10 +6,8 @@ from flask import Blueprint, Response, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ...config import Settings
-from ...errors import BadToken
 from ...flow import Reason, Refused, reset_checks_answer
 from ...model import Channel, LinkPurpose, Step
-from ...questions import SecretQuestion
 from ...service import Ok, Screen
 from .extension import (
     client_ip,
@@ -477,23 +475,9 @@ def _reset_page(token: str, asks_answer: bool, refused: Refused | None = None) -
 
 
 def _reset_question(token: str) -> str | None:
-    """The member's own question, named on the reset form (only for a valid reset link)."""
-    svc = service()
-    lookup = getattr(svc, "reset_question", None)
-    if callable(lookup):
-        found = lookup(token)
-        return found.label(lang()) if isinstance(found, SecretQuestion) else None
-    # Until the service offers it: the signed token names the account; its question id is
-    # not a secret from the holder of a live reset link.
-    try:
-        claims = svc.env.crypto.signer.parse(token, LinkPurpose.RESET_PASSWORD.value)
-    except BadToken:
-        return None
-    account = svc.storage.get(claims.account_id)
-    if account is None or account.question_id is None:
-        return None
-    question = svc.settings.questions.get(account.question_id)
-    return question.label(lang()) if question is not None else None
+    """The member's own question, named on the reset form (only for a live reset link)."""
+    found = service().reset_question(token)
+    return found.label(lang()) if found is not None else None
 
 
 def not_me_link() -> View:
