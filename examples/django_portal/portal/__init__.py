@@ -1,0 +1,1 @@
+"""A minimal member portal built on cegema_onboarding's Django app."""

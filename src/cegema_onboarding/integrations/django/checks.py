@@ -1,0 +1,95 @@
+"""System checks (``manage.py check``) that flag unsafe onboarding settings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+
+from .conf import SETTING_NAME, library_settings, option, raw_config
+
+#: Keys shorter than this work but are flagged: 32 is the hard floor, 50 what Django asks.
+RECOMMENDED_KEY_LENGTH = 50
+
+
+def register() -> None:
+    """Register the checks (called from the app's ``ready``)."""
+    checks.register(check_settings)
+
+
+def check_settings(app_configs: Sequence[Any] | None = None,
+                   **kwargs: object) -> list[checks.CheckMessage]:
+    """The checks that run on every ``manage.py check`` and server start."""
+    return _check()
+
+
+def _check() -> list[checks.CheckMessage]:
+    out: list[checks.CheckMessage] = []
+    try:
+        raw = raw_config()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="cegema_onboarding.E001")]
+    if not raw.get("BASE_URL"):
+        out.append(checks.Error(
+            f"{SETTING_NAME}['BASE_URL'] is missing: links in mails need a configured base "
+            "URL, never the request's Host header.",
+            hint="Set it to the public https URL where this app's URLs are served.",
+            id="cegema_onboarding.E002"))
+    try:
+        lib = library_settings()
+    except ImproperlyConfigured as exc:
+        if raw.get("BASE_URL"):
+            out.append(checks.Error(str(exc), id="cegema_onboarding.E001"))
+        return out
+    if urlsplit(lib.base_url).scheme != "https" and not settings.DEBUG:
+        out.append(checks.Warning(
+            f"{SETTING_NAME}['BASE_URL'] is not https while DEBUG is off: links would "
+            "carry tokens in clear.", id="cegema_onboarding.W001"))
+    keys = list(lib.secret_keys) + [k for _, k in lib.pepper_keys]
+    if any(len(k) < RECOMMENDED_KEY_LENGTH for k in keys):
+        out.append(checks.Warning(
+            f"a key in {SETTING_NAME} is shorter than {RECOMMENDED_KEY_LENGTH} characters.",
+            hint="Generate keys with secrets.token_urlsafe(48).", id="cegema_onboarding.W002"))
+    django_key = getattr(settings, "SECRET_KEY", None)
+    if django_key and django_key in keys:
+        out.append(checks.Warning(
+            f"a key in {SETTING_NAME} is Django's SECRET_KEY: the pepper must live outside "
+            "the settings that sign sessions, and keys must not be shared between uses.",
+            id="cegema_onboarding.W003"))
+    if set(lib.secret_keys) & {k for _, k in lib.pepper_keys}:
+        out.append(checks.Warning(
+            f"{SETTING_NAME} uses the same key to sign links and as a pepper.",
+            id="cegema_onboarding.W004"))
+    stated = option("RECOVERY_POLICY")
+    if lib.secret_questions and not stated:
+        out.append(checks.Warning(
+            "secret questions are on without a stated recovery policy: knowledge-based "
+            "recovery is below ASVS L1 on its own.",
+            hint=f"Set {SETTING_NAME}['RECOVERY_POLICY'] to {lib.recovery_policy.value!r} "
+                 "to state that a reset needs the emailed link and the answer, or set "
+                 "SECRET_QUESTIONS to False.",
+            id="cegema_onboarding.W005"))
+    elif stated and str(getattr(stated, "value", stated)) != lib.recovery_policy.value:
+        out.append(checks.Error(
+            f"{SETTING_NAME}['RECOVERY_POLICY'] says {str(getattr(stated, 'value', stated))!r} "
+            f"but the settings give {lib.recovery_policy.value!r}.",
+            hint="SECRET_QUESTIONS decides the policy: link and answer when on, link only "
+                 "when off.",
+            id="cegema_onboarding.E003"))
+    if not settings.USE_TZ:
+        out.append(checks.Warning(
+            "USE_TZ is off: onboarding times are stored as UTC wall-clock values.",
+            id="cegema_onboarding.W006"))
+    middleware = getattr(settings, "MIDDLEWARE", []) or []
+    epoch = "cegema_onboarding.integrations.django.middleware.SessionEpochMiddleware"
+    if option("CREATE_USERS") and epoch not in middleware:
+        out.append(checks.Warning(
+            "SessionEpochMiddleware is not installed: a password change would not end the "
+            "member's other logged-in sessions.",
+            hint=f"Add {epoch!r} after AuthenticationMiddleware.",
+            id="cegema_onboarding.W007"))
+    return out

@@ -1,0 +1,312 @@
+"""``DjangoStorage``: every storage port of :mod:`cegema_onboarding.ports` on the ORM.
+
+Compare-and-set is a conditional ``UPDATE ... WHERE version = expected`` inside
+``transaction.atomic``: on PostgreSQL the second of two racing updates waits for the first
+and then matches no row, on SQLite writers are serialised. When any save matches no row
+the whole :class:`~cegema_onboarding.ports.Changes` is rolled back, so a failed commit
+writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from ... import codec
+from ...errors import ConcurrentUpdate, DuplicateAccount
+from ...model import Account, Channel, Stage, Throttle
+from ...normalize import email_key
+from ...ports import AuditRecord, Changes, OutboxMessage, OutboxStatus
+from .models import OnboardingAccount, OnboardingAudit, OnboardingOutbox, OnboardingThrottle
+
+_LEASE = timedelta(minutes=5)
+
+
+def _to_db(value: datetime | None) -> datetime | None:
+    # Django refuses aware datetimes when USE_TZ is off: store UTC wall time then.
+    if value is None or settings.USE_TZ:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _from_db(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _required(value: datetime | None) -> datetime:
+    out = _from_db(value)
+    assert out is not None
+    return out
+
+
+class DjangoStorage:
+    """The library's storage on the Django ORM, in the database ``using``."""
+
+    def __init__(self, using: str = "default") -> None:
+        self.using = using
+
+    def __repr__(self) -> str:
+        return f"DjangoStorage(using={self.using!r})"
+
+    # ------------------------------------------------------------------ accounts
+
+    def get(self, account_id: str) -> Account | None:
+        """The account with this id, or None."""
+        row = self._accounts().filter(account_id=account_id).first()
+        return None if row is None else _decode(row)
+
+    def find_by_member_number(self, member_number: str) -> Account | None:
+        """The account with this normalised member number, or None."""
+        row = self._accounts().filter(member_number=member_number).first()
+        return None if row is None else _decode(row)
+
+    def find_by_email(self, email_key_: str) -> Sequence[Account]:
+        """Accounts whose verified address has this casefolded key."""
+        rows = self._accounts().filter(email_key=email_key_).order_by("account_id")
+        return [_decode(r) for r in rows]
+
+    def list_by_stage(
+        self, stage: Stage, *, limit: int = 100, offset: int = 0
+    ) -> Sequence[Account]:
+        """Accounts in one stage, oldest request first."""
+        rows = (self._accounts().filter(stage=stage.value)
+                .order_by("queue_at", "account_id")[offset:offset + limit])
+        return [_decode(r) for r in rows]
+
+    def get_user_id(self, account_id: str) -> Any:
+        """The primary key of the Django user linked to an account, or None."""
+        return (self._accounts().filter(account_id=account_id)
+                .values_list("user_id", flat=True).first())
+
+    def link_user(self, account_id: str, user_id: Any) -> None:
+        """Link an account to a Django user (the link is not part of the account record)."""
+        self._accounts().filter(account_id=account_id).update(user_id=user_id)
+
+    # ------------------------------------------------------------------ throttles
+
+    def get_throttle(self, key: str) -> Throttle:
+        """The counter for this key; a fresh one at version 0 when none is stored."""
+        row = OnboardingThrottle.objects.using(self.using).filter(key=key).first()
+        if row is None:
+            return Throttle(key=key)
+        return Throttle(key=row.key, failures=row.failures,
+                        last_failure_at=_from_db(row.last_failure_at), version=row.version)
+
+    # ------------------------------------------------------------------ the one write
+
+    def commit(self, changes: Changes) -> None:
+        """Apply all of ``changes`` or none; ConcurrentUpdate if a version moved."""
+        numbers = [a.member_number for a, e in changes.accounts if e is None]
+        if len(numbers) != len(set(numbers)):
+            raise DuplicateAccount("the same member number twice in one commit")
+        try:
+            with transaction.atomic(using=self.using):
+                for account, expected in changes.accounts:
+                    self._save_account(account, expected)
+                for throttle, expected_t in changes.throttles:
+                    self._save_throttle(throttle, expected_t)
+                if changes.outbox:
+                    OnboardingOutbox.objects.using(self.using).bulk_create(
+                        [_outbox_row(m) for m in changes.outbox])
+                self._write_audit(changes.audit)
+        except IntegrityError:
+            # Only inserts can collide; which one is not worth a second query.
+            if any(e is None for _, e in changes.accounts):
+                raise DuplicateAccount("an account with this id or member number exists") from None
+            raise ConcurrentUpdate("a record was inserted concurrently") from None
+
+    def insert_accounts(self, accounts: Sequence[Account],
+                        audit: Sequence[AuditRecord]) -> Sequence[str]:
+        """Insert new accounts in one transaction, skipping member numbers that exist."""
+        with transaction.atomic(using=self.using):
+            wanted = [a.member_number for a in accounts]
+            ids = [a.account_id for a in accounts]
+            existing_numbers: set[str] = set()
+            existing_ids: set[str] = set()
+            for chunk in range(0, len(accounts), 500):
+                rows = self._accounts().filter(member_number__in=wanted[chunk:chunk + 500])
+                existing_numbers.update(rows.values_list("member_number", flat=True))
+                rows = self._accounts().filter(account_id__in=ids[chunk:chunk + 500])
+                existing_ids.update(rows.values_list("account_id", flat=True))
+            skipped: list[str] = []
+            skipped_ids: set[str] = set()
+            fresh: list[OnboardingAccount] = []
+            seen: set[str] = set()
+            for account in accounts:
+                if (account.member_number in existing_numbers or account.member_number in seen
+                        or account.account_id in existing_ids):
+                    skipped.append(account.member_number)
+                    skipped_ids.add(account.account_id)
+                    continue
+                seen.add(account.member_number)
+                fresh.append(_account_row(account, version=1))
+            self._accounts().bulk_create(fresh, batch_size=500)
+            self._write_audit([r for r in audit if r.account_id not in skipped_ids])
+            return skipped
+
+    def _save_account(self, account: Account, expected: int | None) -> None:
+        if expected is None:
+            _account_row(account, version=1).save(using=self.using, force_insert=True)
+            return
+        row = _account_row(account, version=expected + 1)
+        updated = self._accounts().filter(account_id=account.account_id,
+                                          version=expected).update(
+            member_number=row.member_number, name=row.name, email_key=row.email_key,
+            stage=row.stage, disabled=row.disabled, queue_at=row.queue_at,
+            created_at=row.created_at, version=row.version, data=row.data)
+        if updated != 1:
+            raise ConcurrentUpdate("account changed since it was loaded")
+
+    def _save_throttle(self, throttle: Throttle, expected: int) -> None:
+        objects = OnboardingThrottle.objects.using(self.using)
+        fields = {"failures": throttle.failures,
+                  "last_failure_at": _to_db(throttle.last_failure_at),
+                  "version": expected + 1}
+        if expected == 0:
+            # A concurrent first insert raises IntegrityError, turned into ConcurrentUpdate.
+            objects.create(key=throttle.key, **fields)
+            return
+        if objects.filter(key=throttle.key, version=expected).update(**fields) != 1:
+            raise ConcurrentUpdate("throttle changed since it was loaded")
+
+    def _write_audit(self, records: Iterable[AuditRecord]) -> None:
+        rows = [OnboardingAudit(at=_to_db(r.at), action=r.action, outcome=r.outcome,
+                                actor=r.actor, account_id=r.account_id, ip=r.ip,
+                                detail=r.detail) for r in records]
+        if rows:
+            OnboardingAudit.objects.using(self.using).bulk_create(rows)
+
+    # ------------------------------------------------------------------ outbox
+
+    def claim_due(self, now: datetime, *, limit: int = 50,
+                  lease_until: datetime | None = None) -> Sequence[OutboxMessage]:
+        """Mark due messages SENDING and return them; no two relays share one."""
+        lease = _to_db(lease_until or now + _LEASE)
+        db_now = _to_db(now)
+        objects = self._outbox()
+        pending = objects.filter(status=OutboxStatus.PENDING.value).filter(
+            next_attempt_at__isnull=True) | objects.filter(
+            status=OutboxStatus.PENDING.value, next_attempt_at__lte=db_now)
+        # A SENDING message whose lease ran out belongs to a relay that died.
+        stale = objects.filter(status=OutboxStatus.SENDING.value, next_attempt_at__lte=db_now)
+        candidates = list((pending | stale).order_by("created_at", "message_id")
+                          .values_list("message_id", "status", "next_attempt_at")[:limit])
+        claimed: list[OutboxMessage] = []
+        for message_id, status, next_at in candidates:
+            # A conditional update is the claim: of two relays, only one matches the row.
+            won = objects.filter(message_id=message_id, status=status,
+                                 next_attempt_at=next_at).update(
+                status=OutboxStatus.SENDING.value, next_attempt_at=lease)
+            if won == 1:
+                row = objects.get(message_id=message_id)
+                claimed.append(_message(row))
+        return claimed
+
+    def claim(self, message_id: str, now: datetime) -> OutboxMessage | None:
+        """Claim one pending message by id, or None if it is not pending any more."""
+        objects = self._outbox()
+        won = objects.filter(message_id=message_id, status=OutboxStatus.PENDING.value).update(
+            status=OutboxStatus.SENDING.value, next_attempt_at=_to_db(now + _LEASE))
+        if won != 1:
+            return None
+        return _message(objects.get(message_id=message_id))
+
+    def mark_sent(self, message_id: str, now: datetime) -> None:
+        """Record a delivery and drop the payload, which holds a live token."""
+        self._outbox().filter(message_id=message_id).update(
+            status=OutboxStatus.SENT.value, sent_at=_to_db(now), payload=b"",
+            attempts=F("attempts") + 1, next_attempt_at=None, last_error=None)
+
+    def mark_failed(self, message_id: str, error: str, retry_at: datetime | None) -> None:
+        """Put a message back for a retry at ``retry_at``, or park it when that is None."""
+        status = OutboxStatus.PENDING if retry_at is not None else OutboxStatus.PARKED
+        self._outbox().filter(message_id=message_id).update(
+            status=status.value, attempts=F("attempts") + 1,
+            next_attempt_at=_to_db(retry_at), last_error=error[:500])
+
+    def get_message(self, message_id: str) -> OutboxMessage | None:
+        """One message by id, whatever its status."""
+        row = self._outbox().filter(message_id=message_id).first()
+        return None if row is None else _message(row)
+
+    def list_messages(self, status: OutboxStatus | None = None,
+                      *, limit: int = 100) -> Sequence[OutboxMessage]:
+        """Messages, newest first, optionally of one status."""
+        rows = self._outbox()
+        if status is not None:
+            rows = rows.filter(status=status.value)
+        return [_message(r) for r in rows.order_by("-created_at", "-message_id")[:limit]]
+
+    def purge_sent(self, before: datetime) -> int:
+        """Delete messages sent before ``before``; returns how many went."""
+        deleted, _ = self._outbox().filter(status=OutboxStatus.SENT.value,
+                                           sent_at__lt=_to_db(before)).delete()
+        return int(deleted)
+
+    # ------------------------------------------------------------------ audit
+
+    def audit_records(self, *, account_id: str | None = None,
+                      limit: int = 100) -> Sequence[AuditRecord]:
+        """Audit records, newest first, optionally for one account."""
+        rows = OnboardingAudit.objects.using(self.using).all()
+        if account_id is not None:
+            rows = rows.filter(account_id=account_id)
+        return [AuditRecord(at=_required(r.at), action=r.action, outcome=r.outcome,
+                            actor=r.actor, account_id=r.account_id, ip=r.ip, detail=r.detail)
+                for r in rows.order_by("-id")[:limit]]
+
+    # ------------------------------------------------------------------ helpers
+
+    def _accounts(self) -> Any:
+        return OnboardingAccount.objects.using(self.using)
+
+    def _outbox(self) -> Any:
+        return OnboardingOutbox.objects.using(self.using)
+
+
+def _decode(row: OnboardingAccount) -> Account:
+    data = dict(row.data)
+    data["version"] = row.version
+    return codec.from_data(Account, data)
+
+
+def _account_row(account: Account, *, version: int) -> OnboardingAccount:
+    data = codec.to_data(account)
+    data.pop("version", None)
+    return OnboardingAccount(
+        account_id=account.account_id,
+        member_number=account.member_number,
+        name=account.name[:300],
+        email_key=email_key(account.email) if account.email else None,
+        stage=account.stage.value,
+        disabled=account.disabled,
+        queue_at=_to_db(account.activation_requested_at or account.created_at),
+        created_at=_to_db(account.created_at),
+        version=version,
+        data=data,
+    )
+
+
+def _outbox_row(m: OutboxMessage) -> OnboardingOutbox:
+    return OnboardingOutbox(
+        message_id=m.message_id, account_id=m.account_id, channel=m.channel.value,
+        kind=m.kind, created_at=_to_db(m.created_at), payload=m.payload,
+        recipient=m.recipient, status=m.status.value, attempts=m.attempts,
+        next_attempt_at=_to_db(m.next_attempt_at), last_error=m.last_error,
+        sent_at=_to_db(m.sent_at))
+
+
+def _message(row: OnboardingOutbox) -> OutboxMessage:
+    return OutboxMessage(
+        message_id=row.message_id, account_id=row.account_id, channel=Channel(row.channel),
+        kind=row.kind, created_at=_required(row.created_at), payload=bytes(row.payload),
+        recipient=row.recipient, status=OutboxStatus(row.status), attempts=row.attempts,
+        next_attempt_at=_from_db(row.next_attempt_at), last_error=row.last_error,
+        sent_at=_from_db(row.sent_at))

@@ -1,0 +1,134 @@
+"""The admin: staff actions go through the service and are audited with the staff user."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.test import Client
+
+from cegema_onboarding.integrations.django.models import OnboardingAccount
+from cegema_onboarding.model import Stage
+from cegema_onboarding.service import OnboardingService
+
+pytestmark = pytest.mark.django_db
+
+ACCOUNTS = "/admin/cegema_onboarding/onboardingaccount/"
+QUEUE = "/admin/cegema_onboarding/noemailqueue/"
+
+
+@pytest.fixture
+def staff() -> Client:
+    get_user_model().objects.create_superuser("agnes", "agnes@cegema.example", "x" * 20)
+    client = Client()
+    client.login(username="agnes", password="x" * 20)
+    return client
+
+
+def waiting(service: OnboardingService, number: str) -> str:
+    """A member who asked to be activated without an email address."""
+    member = service.provision(number, "Jean Martin", postal_address="1 rue de la Paix")
+    result = service.login(number, member.initial_password)
+    assert result.session is not None  # type: ignore[union-attr]
+    service.declare_no_email(result.session)  # type: ignore[union-attr]
+    return member.account_id
+
+
+def act(client: Client, url: str, action: str, ids: list[str],
+        data: dict[str, str] | None = None, **meta: str) -> object:
+    return client.post(url, {"action": action, "_selected_action": ids, **(data or {})},
+                       **meta)
+
+
+def test_the_lists_show_members_and_the_queue(dj_service: OnboardingService,
+                                              staff: Client) -> None:
+    dj_service.provision("100234567", "Marie Dupont")
+    waiting(dj_service, "100234568")
+    page = staff.get(ACCOUNTS).content.decode()
+    assert "100234567" in page and "100234568" in page
+    assert "awaiting activation" in page
+    queue = staff.get(QUEUE).content.decode()
+    assert "100234568" in queue and "100234567" not in queue
+    detail = staff.get(f"{ACCOUNTS}{OnboardingAccount.objects.first().pk}/change/")
+    assert detail.status_code == 200
+    assert "initial_digest" not in detail.content.decode()
+
+
+def test_activate_from_the_queue_is_audited_with_the_staff_user(
+        dj_service: OnboardingService, staff: Client) -> None:
+    account_id = waiting(dj_service, "100234568")
+    response = act(staff, QUEUE, "activate", [account_id], REMOTE_ADDR="198.51.100.4")
+    assert response.status_code == 302  # type: ignore[attr-defined]
+    account = dj_service.storage.get(account_id)
+    assert account is not None and account.stage is Stage.PASSWORD_REQUIRED
+    (record,) = [r for r in dj_service.storage.audit_records(account_id=account_id)
+                 if r.action == "activation_approved"]
+    assert record.actor == "staff:agnes"
+    assert record.ip == "198.51.100.4"
+
+
+def test_reject_asks_for_a_reason_then_sends_the_member_back(
+        dj_service: OnboardingService, staff: Client) -> None:
+    account_id = waiting(dj_service, "100234568")
+    form = act(staff, QUEUE, "reject", [account_id])
+    assert form.status_code == 200  # type: ignore[attr-defined]
+    assert 'name="reason"' in form.content.decode()  # type: ignore[attr-defined]
+    account = dj_service.storage.get(account_id)
+    assert account is not None and account.stage is Stage.AWAITING_ACTIVATION
+    act(staff, QUEUE, "reject", [account_id],
+        {"apply": "1", "reason": "Adresse postale inconnue"})
+    account = dj_service.storage.get(account_id)
+    assert account is not None and account.stage is Stage.EMAIL_REQUIRED
+    assert account.activation_rejection == "Adresse postale inconnue"
+    (record,) = [r for r in dj_service.storage.audit_records(account_id=account_id)
+                 if r.action == "activation_rejected"]
+    assert record.actor == "staff:agnes"
+
+
+def test_disable_unlock_and_reissue(dj_service: OnboardingService, staff: Client) -> None:
+    member = dj_service.provision("100234567", "Marie Dupont")
+    act(staff, ACCOUNTS, "disable", [member.account_id])
+    account = dj_service.storage.get(member.account_id)
+    assert account is not None and account.disabled
+    assert not hasattr(dj_service.login("100234567", member.initial_password), "session")
+    act(staff, ACCOUNTS, "enable", [member.account_id])
+    for _ in range(6):
+        dj_service.login("100234567", "WRONG-PASSWORD")
+    act(staff, ACCOUNTS, "unlock", [member.account_id])
+    assert dj_service.storage.get_throttle("login:100234567").failures == 0
+    page = act(staff, ACCOUNTS, "reissue", [member.account_id])
+    assert "no-store" in page["Cache-Control"]  # type: ignore[index]
+    found = re.search(r"<code>([^<]+)</code>", page.content.decode())  # type: ignore[attr-defined]
+    assert found is not None
+    new_password = found.group(1)
+    assert new_password != member.initial_password
+    assert not hasattr(dj_service.login("100234567", member.initial_password), "session")
+    assert dj_service.login("100234567", new_password).session is not None  # type: ignore[union-attr]
+    by_staff = [(r.action, r.actor) for r in
+                dj_service.storage.audit_records(account_id=member.account_id)
+                if r.actor.startswith("staff:") and r.action != "provisioned"]
+    assert len(by_staff) >= 4
+    assert {actor for _, actor in by_staff} == {"staff:agnes"}
+    assert mail.outbox == []
+
+
+def test_no_staff_action_without_change_permission(dj_service: OnboardingService) -> None:
+    get_user_model().objects.create_user("viewer", password="y" * 20, is_staff=True)
+    client = Client()
+    client.login(username="viewer", password="y" * 20)
+    account_id = waiting(dj_service, "100234568")
+    act(client, QUEUE, "activate", [account_id])
+    account = dj_service.storage.get(account_id)
+    assert account is not None and account.stage is Stage.AWAITING_ACTIVATION
+
+
+def test_a_stale_admin_action_is_refused_not_forced(dj_service: OnboardingService,
+                                                    staff: Client) -> None:
+    # A member who is not in the queue cannot be "activated" from a stale page.
+    member = dj_service.provision("100234567", "Marie Dupont")
+    response = act(staff, ACCOUNTS, "activate", [member.account_id])
+    assert response.status_code == 302  # type: ignore[attr-defined]
+    account = dj_service.storage.get(member.account_id)
+    assert account is not None and account.stage is Stage.PROVISIONED
