@@ -14,7 +14,9 @@ from cegema_onboarding.texts import CATALOG, DEFAULT_LANG, LANGS, REASONS, resol
 
 _FORMATTER = string.Formatter()
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
-_PREFIXES = ("reason.", "screen.", "label.", "button.", "notice.", "mail.", "offline.", "unit.")
+_PREFIXES = (
+    "reason.", "screen.", "label.", "button.", "notice.", "mail.", "offline.", "unit.", "ui.",
+)
 
 
 def _fields(template: str) -> list[tuple[str, str | None, str | None]]:
@@ -40,7 +42,7 @@ def test_every_key_has_both_languages_non_empty(key: str) -> None:
 def test_placeholders_are_named_simple_and_identical_in_both_languages(key: str) -> None:
     fr, en = (_fields(CATALOG[key][lang]) for lang in LANGS)
     # Only {name}: no positional fields, attribute/index access, format spec or conversion,
-    # so the catalogue converts mechanically to gettext's %(name)s.
+    # so that translators (and hosts' overrides) only ever deal with plain {name} fields.
     for field, spec, conv in fr + en:
         assert _IDENTIFIER.fullmatch(field), (key, field)
         assert not spec, (key, field)
@@ -247,4 +249,4 @@ def test_english_is_not_a_copy_of_french() -> None:
         if entry["fr"] == entry["en"] and not key.startswith("label.channel.")
     ]
     # Only words that are the same in both languages may be shared.
-    assert set(same) <= {"label.email"}
+    assert set(same) <= {"label.email", "ui.copyright"}
