@@ -297,8 +297,14 @@ def test_email_too_long_is_refused_before_validation() -> None:
 
 
 def test_email_is_idempotent() -> None:
-    once = normalize_email("Élodie.Martin@Exemple.FR")
+    once = normalize_email("Elodie.Martin@Exemple.FR")
     assert normalize_email(once) == once
+
+
+def test_email_with_a_non_ascii_local_part_is_refused() -> None:
+    # The mail adapters speak plain SMTP: an address they cannot write to is refused here.
+    assert _reason(lambda: normalize_email("Élodie.Martin@Exemple.FR")) == "malformed"
+    assert normalize_email("elodie@exemple-é.fr").endswith("@exemple-é.fr")
 
 
 # --- password ------------------------------------------------------------------------------

@@ -120,4 +120,4 @@ def test_concurrent_wrong_answers_are_counted_exactly() -> None:
     reasons = [r.reason for r in results if isinstance(r, Refused)]
     assert reasons.count(Reason.ANSWER_WRONG) == 12
     assert reasons.count(Reason.LOCKED) == 18
-    assert storage.get_throttle(f"login:{member.member_number}").failures == 12
+    assert storage.get_throttle(f"reset:{member.account_id}").failures == 12

@@ -19,9 +19,10 @@ from cegema_onboarding.config import RecoveryPolicy, Settings
 from cegema_onboarding.errors import ConfigurationError
 from cegema_onboarding.flow import Reason, Refused
 from cegema_onboarding.model import LinkPurpose, Session, Step
+from cegema_onboarding.ports import Changes
 from cegema_onboarding.service import Ok, OnboardingService, Provisioned
 
-from .conftest import GOOD_PASSWORD, make_settings
+from .conftest import GOOD_PASSWORD, START, make_settings
 
 NEW_PASSWORD = "Une toute autre phrase 2026"
 ANSWER = "Lefèvre"
@@ -128,17 +129,35 @@ def test_wrong_answers_count_towards_the_lockout() -> None:
                for _ in range(policy.free_attempts + 1)]
     assert [r.reason for r in reasons if isinstance(r, Refused)] == (
         [Reason.ANSWER_WRONG] * policy.free_attempts + [Reason.LOCKED])
-    assert storage.get_throttle(f"login:{member.member_number}").failures == policy.free_attempts
-    # The login of the same member number is held back by the same counter.
-    locked = service.login(member.member_number, GOOD_PASSWORD)
-    assert isinstance(locked, Refused) and locked.reason is Reason.LOCKED
+    key = f"reset:{member.account_id}"
+    assert storage.get_throttle(key).failures == policy.free_attempts
+    # The reset keeps its own counter: wrong logins by a stranger who knows the member
+    # number cannot lock the member out of recovery, nor wrong answers out of login.
+    assert storage.get_throttle(f"login:{member.member_number}").failures == 0
+    assert isinstance(service.login(member.member_number, GOOD_PASSWORD), Ok)
+
+
+def test_a_hard_locked_login_does_not_block_recovery() -> None:
+    service, storage, mailer, _clock = make_service()
+    member, _ = onboard(service, mailer)
+    token = reset_token(service, mailer, member.member_number)
+    # A stranger who knows the member number ran the login into its hard limit.
+    login = storage.get_throttle(f"login:{member.member_number}")
+    storage.commit(Changes(throttles=((attrs.evolve(
+        login, failures=service.settings.lockout.hard_limit, last_failure_at=START),
+        login.version),)))
+    assert service.login(member.member_number, GOOD_PASSWORD) == Refused(Reason.LOCKED)
+    assert isinstance(service.complete_reset(token, NEW_PASSWORD, NEW_PASSWORD,
+                                             answer=ANSWER), Ok)
+    # A completed recovery reopens the login as well.
+    assert isinstance(service.login(member.member_number, NEW_PASSWORD), Ok)
 
 
 def test_right_answer_with_a_weak_password_clears_the_count_but_wrong_one_does_not() -> None:
     service, storage, mailer, _clock = make_service()
     member, _ = onboard(service, mailer)
     token = reset_token(service, mailer, member.member_number)
-    key = f"login:{member.member_number}"
+    key = f"reset:{member.account_id}"
     service.complete_reset(token, NEW_PASSWORD, NEW_PASSWORD, answer="Martin")
     weak = service.complete_reset(token, "court", "court", answer="Martin")
     assert isinstance(weak, Refused) and weak.reason is Reason.ANSWER_WRONG
@@ -241,8 +260,10 @@ def test_not_me_locks_revokes_and_starts_recovery() -> None:
     assert remembered.session is not None and not service.check_session(remembered.session)
     gone = service.login_with_token(remembered.remember_token)
     assert isinstance(gone, Refused)
+    # Locked, with the generic answer: the thief learns nothing about the password.
     locked = service.login(member.member_number, GOOD_PASSWORD)
-    assert isinstance(locked, Refused) and locked.reason is Reason.LOCKED
+    assert locked == service.login(member.member_number, "wrong password 123")
+    assert isinstance(locked, Refused) and locked.reason is Reason.BAD_CREDENTIALS
     # Recovery has started: a reset link went to the verified address.
     assert len(mailer.sent) == before + 1
     assert mailer.sent[-1]["Subject"] == "CEGEMA : Réinitialisation de votre mot de passe"

@@ -12,7 +12,7 @@ from cegema_onboarding.adapters.memory import (
 )
 from cegema_onboarding.errors import UnknownAccount
 from cegema_onboarding.flow import Reason, Refused
-from cegema_onboarding.model import Channel, Stage, Step
+from cegema_onboarding.model import Channel, Session, Stage, Step
 from cegema_onboarding.service import Ok, OnboardingService, Provisioned
 
 from .conftest import GOOD_PASSWORD, make_settings
@@ -116,15 +116,33 @@ def test_staff_mark_an_address_verified() -> None:
     assert isinstance(bad, Refused) and bad.reason is Reason.EMAIL_INVALID
 
 
+def onboarded_without_email(service: OnboardingService) -> tuple[Provisioned, Session]:
+    """A no-email member, activated by staff, with a password and a secret answer."""
+    member = no_email_member(service)
+    assert isinstance(service.activate(member.account_id, staff_id="agent7"), Ok)
+    out = service.login(member.member_number, member.initial_password)
+    assert isinstance(out, Ok) and out.session is not None
+    out = service.set_password(out.session, GOOD_PASSWORD, GOOD_PASSWORD)
+    assert isinstance(out, Ok) and out.session is not None
+    question = next(iter(service.settings.questions)).id
+    assert isinstance(service.set_secret_answer(out.session, question, ANSWER, ANSWER), Ok)
+    return member, out.session
+
+
 def test_staff_assisted_reset_is_an_explicit_policy() -> None:
     service, _, mailer, _, _ = build()
-    member, _ = onboard(service, mailer)
+    member, _ = onboarded_without_email(service)
     off = service.staff_assisted_reset(member.account_id, ANSWER, NEW_PASSWORD, NEW_PASSWORD,
                                        staff_id="agent7")
     assert isinstance(off, Refused) and off.reason is Reason.RESET_NOT_AVAILABLE
 
     service, storage, mailer, _notifier, _clock = build(staff_assisted_recovery=True)
-    member, session = onboard(service, mailer)
+    # A member with a verified address recovers through the emailed link, never this way.
+    with_email, _ = onboard(service, mailer)
+    refused = service.staff_assisted_reset(with_email.account_id, ANSWER, NEW_PASSWORD,
+                                           NEW_PASSWORD, staff_id="agent7")
+    assert isinstance(refused, Refused) and refused.reason is Reason.RESET_NOT_AVAILABLE
+    member, session = onboarded_without_email(service)
     wrong = service.staff_assisted_reset(member.account_id, "Martin", NEW_PASSWORD,
                                          NEW_PASSWORD, staff_id="agent7")
     assert isinstance(wrong, Refused) and wrong.reason is Reason.ANSWER_WRONG

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import enum
 import hmac
+import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
@@ -774,14 +776,17 @@ def _login(account: Account, event: Login, ctx: _Ctx) -> Outcome:
         ok = account.password_hash is not None and crypto.hasher.verify(pw, account.password_hash)
         if ok and account.password_hash and crypto.hasher.needs_rehash(account.password_hash):
             new = attrs.evolve(new, password_hash=crypto.hasher.hash(pw, ctx.fresh().salt))
+    if account.locked_at is not None:
+        # "Ce n'était pas moi" locked it: only recovery or staff open it again. Right and
+        # wrong passwords get the same generic answer, so a thief learns nothing.
+        return Refused(Reason.BAD_CREDENTIALS, field="password",
+                       effects=(ctx.audit(account, "login", "hard_locked" if ok
+                                          else "bad_credentials"),))
     if not ok:
         return Refused(Reason.BAD_CREDENTIALS, field="password",
                        effects=(ctx.audit(account, "login", "bad_credentials"),))
     if account.disabled:
         return Refused(Reason.DISABLED, effects=(ctx.audit(account, "login", "disabled"),))
-    if account.locked_at is not None:
-        # "Ce n'était pas moi" locked it: only recovery or staff open it again.
-        return Refused(Reason.LOCKED, effects=(ctx.audit(account, "login", "hard_locked"),))
     if account.stage in INITIAL_CREDENTIAL_STAGES and _initial_expired(account, ctx):
         return Refused(Reason.INITIAL_CREDENTIALS_EXPIRED,
                        effects=(ctx.audit(account, "login", "initial_expired"),))
@@ -1116,15 +1121,41 @@ def rate_keys(action: Action, settings: Settings, *, ip: str | None = None,
     }
     keys: list[tuple[str, Limit]] = []
     if ip:
-        keys.append((f"rl:{action.value}:ip:{ip[:64]}", per_ip[action]))
+        keys.append((f"rl:{action.value}:ip:{client_key(ip[:64])}", per_ip[action]))
     if identifier and action in per_id:
         keys.append((f"rl:{action.value}:id:{identifier[:300]}", per_id[action]))
     return tuple(keys)
 
 
 def attempt_key(member_number: str) -> str:
-    """The failure counter (lockout) of a normalised member number: login and recovery."""
+    """The failure counter (lockout) of a normalised member number: login, re-authentication."""
     return f"login:{member_number}"
+
+
+def reset_attempt_key(account_id: str) -> str:
+    """The failure counter of wrong secret answers on reset links, apart from login's.
+
+    Only the holder of a live reset link can spend it, so a stranger's wrong logins can
+    lock the login without locking the member out of recovery.
+    """
+    return f"reset:{account_id}"
+
+
+def client_key(ip: str) -> str:
+    """The rate-limit identity of a client address: the address, or its /64 for IPv6.
+
+    One IPv6 client usually holds a whole /64, so counting per address would give it
+    billions of budgets.
+    """
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ip[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 # --------------------------------------------------------------------------- account life
@@ -1135,6 +1166,7 @@ _MAX_INTEREST = 60
 _MAX_COMMENTS = 2000
 _MAX_SOURCE = 64
 _MAX_ADVISER_FIELD = 500
+_WEB_URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
 
 
 def mask_email(address: str) -> str:
@@ -1374,6 +1406,10 @@ def _staff_assisted_reset(account: Account, event: StaffAssistedReset, ctx: _Ctx
         return Refused(Reason.INPUT_INVALID, field="staff_id")
     if not ctx.settings.staff_assisted_recovery:
         return Refused(Reason.RESET_NOT_AVAILABLE)
+    if account.email_verified_at is not None:
+        # The answer with staff is the no-email members' path only: a member with a
+        # verified address recovers through the emailed link.
+        return Refused(Reason.RESET_NOT_AVAILABLE)
     refused = _check_secret_answer(account, event.answer, ctx)
     if refused is not None:
         return refused
@@ -1550,6 +1586,11 @@ def _set_adviser(account: Account, event: SetAdviser, ctx: _Ctx) -> Outcome:
             value = getattr(adviser, name)
             if not isinstance(value, str) or len(value) > _MAX_ADVISER_FIELD or "\x00" in value:
                 return Refused(Reason.INPUT_INVALID, field=f"adviser.{name}")
+        # The link is rendered in an href: anything but http(s) (javascript:, data:...)
+        # would be stored script.
+        url = adviser.more_info_url.strip()
+        if url and not _WEB_URL.fullmatch(url):
+            return Refused(Reason.INPUT_INVALID, field="adviser.more_info_url")
     new = attrs.evolve(account, profile=attrs.evolve(account.profile, adviser=adviser))
     return Accepted(new, (ctx.audit(account, "adviser_set"),),
                     next_step(new, ctx.now, ctx.settings))
@@ -1565,9 +1606,11 @@ def _staff_event(handler: Callable[[Account, Event, _Ctx], Outcome]
 
 
 def _staff_unlock(account: Account, event: StaffUnlock, ctx: _Ctx) -> Outcome:
-    new = attrs.evolve(account, locked_at=None)
-    return Accepted(new, (_staff_audit(account, ctx, event.staff_id, "unlocked"),),
-                    next_step(new, ctx.now, ctx.settings))
+    # Unlocking clears the failure counters (in the shell) and nothing else: a "this
+    # wasn't me" lock means the password may be a thief's, so only a reset or re-issued
+    # credentials lift it.
+    return Accepted(account, (_staff_audit(account, ctx, event.staff_id, "unlocked"),),
+                    next_step(account, ctx.now, ctx.settings))
 
 
 def _staff_disable(account: Account, event: StaffDisable, ctx: _Ctx) -> Outcome:

@@ -149,7 +149,10 @@ def normalize_email(raw: str, *, check_deliverability: bool = False) -> str:
     value = _nfkc(raw.strip(), field, MAX_EMAIL)
     normalized: str | None
     try:
-        normalized = validate_email(value, check_deliverability=check_deliverability).normalized
+        # SMTPUTF8 local parts are refused: the mail adapters send with plain SMTP, and an
+        # address we could not write to must be refused here, not fail later in a mail.
+        normalized = validate_email(value, check_deliverability=check_deliverability,
+                                    allow_smtputf8=False).normalized
     except EmailNotValidError:
         normalized = None
     # Raised outside the except block so that the library's message, which quotes the

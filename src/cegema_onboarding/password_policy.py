@@ -37,7 +37,9 @@ __all__ = [
 ]
 
 ABSOLUTE_MIN_PASSWORD: Final = 8
-ABSOLUTE_MAX_PASSWORD: Final = 4096
+# Login, re-authentication and hashing all stop at normalize.MAX_PASSWORD: a longer cap
+# would accept passwords that could never be typed in again.
+ABSOLUTE_MAX_PASSWORD: Final = normalize.MAX_PASSWORD
 # Shorter fragments (a two-letter name, a one-digit member number) would reject half of all
 # passwords while protecting nothing.
 MIN_CONTAINS_LENGTH: Final = 3
@@ -126,7 +128,8 @@ class PasswordPolicy:
             raise ConfigurationError("PasswordPolicy.min_length must be at least 8 (ASVS 6.2.1)")
         if not 64 <= self.max_length <= ABSOLUTE_MAX_PASSWORD:
             # ASVS 6.2.9: at least 64 characters must be accepted; the cap bounds hashing work.
-            raise ConfigurationError("PasswordPolicy.max_length must be in 64..4096")
+            raise ConfigurationError(
+                f"PasswordPolicy.max_length must be in 64..{ABSOLUTE_MAX_PASSWORD}")
         if self.min_length > self.max_length:
             raise ConfigurationError("PasswordPolicy.min_length must not exceed max_length")
         if not all(isinstance(s, str) and s.strip() for s in self.site_names):

@@ -13,6 +13,7 @@ not counted here: the lockout (:class:`~cegema_onboarding.config.LockoutPolicy`)
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from datetime import datetime, timedelta
 
 import attrs
@@ -59,36 +60,43 @@ class RateLimits:
 
 
 class MemoryRateLimiter:
-    """Fixed-window counters in a dict behind one lock (one process only)."""
+    """Fixed-window counters in an ordered dict behind one lock (one process only).
+
+    Windows are kept in the order they started, so dropping ended or excess windows
+    costs constant time per key, however many keys there are.
+    """
 
     def __init__(self, *, max_keys: int = 100_000) -> None:
         self._lock = threading.Lock()
-        self._windows: dict[str, tuple[datetime, int]] = {}
+        self._windows: OrderedDict[str, tuple[datetime, int, timedelta]] = OrderedDict()
         self._max_keys = max_keys
 
     def hit(self, key: str, limit: int, window: timedelta, now: datetime) -> bool:
         """Count one hit on ``key``; False (and not counted) once ``limit`` is reached."""
         with self._lock:
-            started, count = self._windows.get(key, (now, 0))
+            self._sweep(now)
+            started, count, _ = self._windows.get(key, (now, 0, window))
             if now >= started + window or now < started:
                 started, count = now, 0
+                self._windows.pop(key, None)
             if count >= limit:
                 return False
-            if key not in self._windows and len(self._windows) >= self._max_keys:
-                self._sweep(now, window)
-            self._windows[key] = (started, count + 1)
+            if key not in self._windows:
+                while len(self._windows) >= self._max_keys:
+                    # Full of live windows: the oldest goes, which can only under-count.
+                    self._windows.popitem(last=False)
+            self._windows[key] = (started, count + 1, window)
             return True
 
     def count(self, key: str) -> int:
         """The hits counted in the key's current window (for tests and monitoring)."""
         with self._lock:
-            return self._windows.get(key, (None, 0))[1]
+            return self._windows.get(key, (None, 0, None))[1]
 
-    def _sweep(self, now: datetime, window: timedelta) -> None:
-        # Bounded memory: drop the windows that have ended, then the oldest if still full.
-        for key, (started, _) in list(self._windows.items()):
-            if now >= started + window:
-                del self._windows[key]
-        while len(self._windows) >= self._max_keys:
-            oldest = min(self._windows, key=lambda k: self._windows[k][0])
-            del self._windows[oldest]
+    def _sweep(self, now: datetime) -> None:
+        # The front holds the oldest windows: drop them while they have ended.
+        while self._windows:
+            key, (started, _, window) = next(iter(self._windows.items()))
+            if now < started + window:
+                return
+            del self._windows[key]

@@ -273,7 +273,7 @@ class OnboardingService:
     def submit_email(self, session: Session, email_: str, confirmation: str, *,
                      ip: str | None = None) -> Result:
         """PREMIÈRE CONNEXION: send a validation link to the typed address."""
-        limited = self._limit(Action.LINK, ip)
+        limited = self._limit(Action.LINK, ip, _account_key(session))
         if limited is not None:
             return limited
         if self.settings.check_deliverability:
@@ -290,7 +290,7 @@ class OnboardingService:
 
     def resend_link(self, session: Session, *, ip: str | None = None) -> Result:
         """Send the validation link again; the previous one stops working."""
-        limited = self._limit(Action.LINK, ip)
+        limited = self._limit(Action.LINK, ip, _account_key(session))
         if limited is not None:
             return limited
         return self._apply(session, flow.ResendLink(), ip, notice="notice.link_sent")
@@ -502,7 +502,8 @@ class OnboardingService:
         event = flow.CompleteReset(token_hash, answer, password, confirmation)
         origin = Origin(ip=ip, user_agent=user_agent)
         return self._guarded(account, event, origin, "notice.password_reset_done",
-                             reserve=flow.reset_checks_answer(self.settings))
+                             reserve=flow.reset_checks_answer(self.settings),
+                             key=flow.reset_attempt_key(account.account_id))
 
     def change_password(self, session: Session, current: str, password: str,
                         confirmation: str, *, ip: str | None = None,
@@ -592,11 +593,16 @@ class OnboardingService:
     # ------------------------------------------------------------------ more staff actions
 
     def unlock(self, account_id: str, *, staff_id: str, ip: str | None = None) -> Result:
-        """Staff lift every lock: the failure counter and a "this wasn't me" lock."""
+        """Staff clear the failure counters of a member number.
+
+        A "this wasn't me" lock stays: the password may be a thief's, so it is lifted by
+        a reset through the emailed link or by :meth:`reissue_credentials`.
+        """
         account = self._require(account_id)
         result = self._staff(account_id, flow.StaffUnlock(staff_id), staff_id, ip)
         if isinstance(result, Ok):
             self._clear(flow.attempt_key(account.member_number))
+            self._clear(flow.reset_attempt_key(account.account_id))
         return result
 
     def disable(self, account_id: str, *, staff_id: str, ip: str | None = None) -> Result:
@@ -674,7 +680,9 @@ class OnboardingService:
                     raise MailError("account vanished")
                 data = json.loads(payload)
                 self.notifier.notify(message.channel, account, message.kind, data["text"])
-        except (MailError, OSError, InvalidToken, ValueError) as exc:
+        except Exception as exc:
+            # Whatever a port raises, a committed change must not turn into an error:
+            # the message waits for a retry, and only the error's class is recorded.
             attempts = message.attempts + 1
             error = type(exc).__name__
             if attempts >= _MAX_RETRIES or isinstance(exc, InvalidToken):
@@ -787,7 +795,7 @@ class OnboardingService:
         assert effect.to is not None
         if effect.notice is Notice.VALIDATION:
             assert effect.token is not None and effect.code is not None
-            hours = int(self.settings.link_lifetime.total_seconds() // 3600)
+            hours = _hours(self.settings.link_lifetime)
             return mails.validation_mail(
                 ms, to=effect.to, name=account.name, address=effect.to,
                 link_url=self.settings.link_url(LinkPurpose.VERIFY_EMAIL, effect.token),
@@ -855,9 +863,15 @@ class OnboardingService:
 
     def _guarded(self, account: Account, event: flow.Event, origin: Origin,
                  notice: str | None, *, session: Session | None = None,
-                 reserve: bool = True) -> Result:
-        """Apply an event that checks a password or answer, under the member's lockout."""
-        key = flow.attempt_key(account.member_number)
+                 reserve: bool = True, key: str | None = None) -> Result:
+        """Apply an event that checks a password or answer, under a lockout counter.
+
+        The counter is the member number's login counter unless ``key`` names another:
+        a reset counts its wrong answers apart, so that a stranger's wrong logins cannot
+        lock the member out of recovering the account.
+        """
+        login_key = flow.attempt_key(account.member_number)
+        key = key or login_key
         if reserve:
             reserved = self._reserve(key)
             if isinstance(reserved, Refused):
@@ -870,6 +884,9 @@ class OnboardingService:
         if isinstance(outcome, Accepted) or (isinstance(outcome, Refused)
                                              and outcome.secret_checked):
             self._clear(key)
+        if isinstance(outcome, Accepted) and key != login_key:
+            # A completed recovery reopens the login too.
+            self._clear(login_key)
         return result
 
     def _blind(self, targets: Callable[[datetime], list[tuple[Account | None, flow.Event]]],
@@ -953,6 +970,11 @@ class OnboardingService:
 def _record(effect: Audit) -> AuditRecord:
     return AuditRecord(effect.at, effect.action, effect.outcome, effect.actor,
                        effect.account_id, effect.ip, effect.detail)
+
+
+def _account_key(session: object) -> str | None:
+    # Link requests are limited per account as well as per IP.
+    return f"account:{session.account_id}" if isinstance(session, Session) else None
 
 
 def _hours(lifetime: timedelta) -> int:
