@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit bench docs clean
+.PHONY: demo test lint typecheck unit bench docs i18n clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ unit: $(STAMP)
 ## bench: run the benchmarks and print their figures
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+## i18n: extract the text keys, merge them into the .po catalogues, compile the .mo files
+i18n: $(STAMP)
+	bash scripts/i18n
 
 ## docs: build the documentation site into site/
 docs: $(STAMP)

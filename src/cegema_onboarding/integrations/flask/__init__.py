@@ -6,6 +6,6 @@ overriding the templates (the app's ``templates/cegema_onboarding/*.html`` win).
 
 from __future__ import annotations
 
-from .extension import STEP_ENDPOINTS, UI_TEXTS, Onboarding, WebConfig
+from .extension import STEP_ENDPOINTS, Onboarding, WebConfig
 
-__all__ = ["STEP_ENDPOINTS", "UI_TEXTS", "Onboarding", "WebConfig"]
+__all__ = ["STEP_ENDPOINTS", "Onboarding", "WebConfig"]

@@ -37,56 +37,6 @@ STEP_ENDPOINTS: Final[Mapping[Step, str]] = {
     Step.PROFILE: "profile",
 }
 
-# Texts of the web layer itself (the catalogue holds everything a member reads about the
-# journey; these are the page furniture around it).
-UI_TEXTS: Final[dict[str, dict[str, str]]] = {
-    "ui.csrf": {
-        "fr": "Ce formulaire a expiré. Merci de le renvoyer.",
-        "en": "This form has expired. Please submit it again.",
-    },
-    "ui.logout": {"fr": "Se déconnecter", "en": "Log out"},
-    "ui.login_again": {"fr": "Retour à la connexion", "en": "Back to the login page"},
-    "ui.skip": {"fr": "Aller au contenu", "en": "Skip to content"},
-    "ui.language": {"fr": "Langue", "en": "Language"},
-    "ui.required": {"fr": "obligatoire", "en": "required"},
-    "ui.errors": {
-        "fr": "Merci de corriger le formulaire.",
-        "en": "Please correct the form.",
-    },
-    "ui.or": {"fr": "ou", "en": "or"},
-    "ui.not_found": {"fr": "Page introuvable.", "en": "Page not found."},
-    "ui.saved": {
-        "fr": "Vos informations ont été enregistrées.",
-        "en": "Your details have been saved.",
-    },
-    "ui.copyright": {"fr": "© Copyright {brand}", "en": "© Copyright {brand}"},
-    "ui.main_nav": {"fr": "Navigation principale", "en": "Main navigation"},
-    "ui.change_password": {"fr": "Modifier mon mot de passe", "en": "Change my password"},
-    "ui.current_password": {"fr": "Mot de passe actuel", "en": "Current password"},
-    "ui.change_email": {"fr": "Modifier mon adresse email", "en": "Change my email address"},
-    "ui.change_email.intro": {
-        "fr": "Un lien de validation sera envoyé à la nouvelle adresse ; elle ne remplacera "
-              "l'actuelle qu'une fois le lien validé.",
-        "en": "A validation link will be sent to the new address; it replaces the current one "
-              "only once the link is confirmed.",
-    },
-    "ui.confirm_email_change": {
-        "fr": "Valider ma nouvelle adresse email",
-        "en": "Confirm my new email address",
-    },
-    "ui.devices": {"fr": "Appareils mémorisés", "en": "Remembered devices"},
-    "ui.devices.none": {"fr": "Aucun appareil mémorisé.", "en": "No remembered device."},
-    "ui.devices.forget_all": {
-        "fr": "Oublier tous les appareils",
-        "en": "Forget every device",
-    },
-    "ui.devices.last_used": {"fr": "Dernière utilisation", "en": "Last used"},
-    "ui.security": {"fr": "Sécurité", "en": "Security"},
-    "ui.interests.hint": {
-        "fr": "Séparez vos centres d'intérêt par des virgules.",
-        "en": "Separate your interests with commas.",
-    },
-}
 
 
 @attrs.frozen
@@ -258,8 +208,6 @@ def lang() -> str:
 def t(key: str, /, **params: object) -> str:
     """A text in the member's language; ``{brand}`` is filled in when the text needs it."""
     language = lang()
-    if key in UI_TEXTS:
-        return UI_TEXTS[key][language].format(**{"brand": config().brand, **params})
     try:
         if "brand" in texts.placeholders(key) and "brand" not in params:
             params["brand"] = config().brand
