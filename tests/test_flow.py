@@ -48,6 +48,7 @@ _counter = itertools.count()
 def entropy() -> Entropy:
     n = next(_counter)
     return Entropy(salt=bytes([n % 256]) * 16, nonce=n.to_bytes(32, "big"),
+                   extra=(n + 1_000_000).to_bytes(32, "big"),
                    code=(n + 7).to_bytes(8, "big"))
 
 
@@ -638,8 +639,8 @@ def test_admin_events_work_on_disabled_accounts_and_member_events_do_not() -> No
 def test_password_change_issues_a_not_me_link_kept_apart_from_the_journey_links() -> None:
     out = accept(new_account(stage=Stage.PASSWORD_REQUIRED, email="marie@example.com"),
                  SetPassword(GOOD_PASSWORD, GOOD_PASSWORD))
-    link = out.account.not_me_link
-    assert link is not None and link.purpose is LinkPurpose.NOT_ME
+    (link,) = out.account.not_me_links
+    assert link.purpose is LinkPurpose.NOT_ME and link.address == "marie@example.com"
     assert link.expires_at - link.issued_at == ENV.settings.not_me_link_lifetime
     (notice,) = notices(out)
     assert notice.token is not None

@@ -26,7 +26,8 @@ def test_security_notices_carry_ip_user_agent_and_time() -> None:
                            password_hash=env.crypto.hasher.hash(GOOD_PASSWORD, b"s" * 16))
     now = account.created_at + timedelta(days=1)
     origin = flow.Origin(ip="198.51.100.4", user_agent=UA)
-    entropy = flow.Entropy(salt=b"t" * 16, nonce=b"n" * 32, code=b"c" * 8, series=b"r" * 16)
+    entropy = flow.Entropy(salt=b"t" * 16, nonce=b"n" * 32, code=b"c" * 8, series=b"r" * 16,
+                           extra=b"x" * 32)
     events: list[flow.Event] = [
         flow.ChangePassword(GOOD_PASSWORD, NEW_PASSWORD, NEW_PASSWORD),
         flow.RequestReset(),
@@ -62,7 +63,7 @@ def test_no_email_member_gets_the_password_notice_without_a_link() -> None:
                  flow.SetPassword(GOOD_PASSWORD, GOOD_PASSWORD))
     (notice,) = [e for e in out.effects if isinstance(e, SendNotice)]
     assert notice.channel is Channel.POST and notice.token is None
-    assert out.account.not_me_link is None
+    assert out.account.not_me_links == ()
 
 
 def test_every_action_is_audited_and_no_record_holds_a_secret() -> None:

@@ -293,7 +293,7 @@ def test_not_me_link_lasts_seven_days_and_dies_with_the_next_password_change() -
     changed = service.change_password(changed.session, NEW_PASSWORD, GOOD_PASSWORD + "!",
                                       GOOD_PASSWORD + "!")
     assert isinstance(changed, Ok)
-    assert service.open_link(second, LinkPurpose.NOT_ME).reason is Reason.LINK_INVALID
+    assert service.open_link(second, LinkPurpose.NOT_ME).reason is Reason.LINK_SUPERSEDED
 
 
 # ---------------------------------------------------------------- forgotten identifier
@@ -356,6 +356,34 @@ def test_email_change_needs_reauthentication_and_confirmation() -> None:
     assert account is not None and account.email == "new@example.org"
     again = service.confirm_email_change(token)
     assert isinstance(again, Refused) and again.reason is Reason.LINK_USED
+
+
+def test_not_me_from_the_old_address_gives_the_address_back() -> None:
+    """An intruder moved the address; the notice to the old one undoes it."""
+    service, storage, mailer, _clock = make_service()
+    member, session = onboard(service, mailer)
+    before = len(mailer.sent)
+    assert isinstance(service.request_email_change(session, GOOD_PASSWORD, "evil@example.org",
+                                                   "evil@example.org"), Ok)
+    notice = next(m for m in mailer.sent[before:]
+                  if m["To"].addresses[0].addr_spec == "marie@example.com")
+    (not_me,) = re.findall(r"/securite/ce-n-etait-pas-moi\?token=([A-Za-z0-9_.\-]+)",
+                           text_part(notice))
+    assert isinstance(service.confirm_email_change(links(mailer, "/profil/email/valider")[-1]),
+                      Ok)
+    account = storage.get(member.account_id)
+    assert account is not None and account.email == "evil@example.org"
+    out = service.confirm_not_me(not_me, ip=IP)
+    assert isinstance(out, Ok) and out.session is None
+    account = storage.get(member.account_id)
+    assert account is not None and account.email == "marie@example.com"
+    assert account.locked_at is not None and not service.check_session(session)
+    # Recovery starts at the restored address, not the intruder's.
+    reset = mailer.sent[-1]
+    assert reset["To"].addresses[0].addr_spec == "marie@example.com"
+    assert reset["Subject"] == "CEGEMA : Réinitialisation de votre mot de passe"
+    actions = [r.action for r in storage.audit_records(account_id=member.account_id)]
+    assert "email_restored" in actions
 
 
 def test_settings_validate_the_new_lifetimes() -> None:

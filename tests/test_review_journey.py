@@ -76,9 +76,6 @@ def test_review_confirm_link_alone_does_not_open_a_session() -> None:
     assert stranger.session is None
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "R2: the email-change notice to the old address has no 'this wasn't me' action, so a "
-    "hijacker who moves the address silences every later notice and kills the old link"))
 def test_review_email_change_notice_to_old_address_offers_not_me() -> None:
     service, _storage, mailer, clock = _build()
     _member, _victim_session = _onboard(service, mailer)

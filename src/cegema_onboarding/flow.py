@@ -420,12 +420,19 @@ class Entropy:
     nonce: bytes = attrs.field(repr=False)
     code: bytes = attrs.field(repr=False)
     series: bytes = attrs.field(default=b"", repr=False)
+    extra: bytes = attrs.field(default=b"", repr=False)
 
     @classmethod
     def draw(cls, token_bytes: Callable[[int], bytes]) -> Entropy:
         """Draw every field from a CSPRNG such as ``secrets.token_bytes``."""
         return cls(salt=token_bytes(16), nonce=token_bytes(32), code=token_bytes(8),
-                   series=token_bytes(SERIES_BYTES))
+                   series=token_bytes(SERIES_BYTES), extra=token_bytes(32))
+
+    def second_nonce(self) -> bytes:
+        """A second link nonce, for the steps that send two links at once."""
+        if len(self.extra) < 16:
+            raise ValueError("this event sends two links: draw the entropy with Entropy.draw")
+        return self.extra
 
 
 @attrs.frozen
@@ -1061,9 +1068,8 @@ def _find_link(account: Account, purpose: LinkPurpose, token_hash: str) -> Link 
     found = None
     if not isinstance(token_hash, str):
         return None
-    # "Ce n'était pas moi" lives apart: it must outlive the password change that sent it.
-    candidates = account.links if purpose is not LinkPurpose.NOT_ME else (
-        () if account.not_me_link is None else (account.not_me_link,))
+    # "Ce n'était pas moi" lives apart: it must outlive the changes it reports.
+    candidates = account.links if purpose is not LinkPurpose.NOT_ME else account.not_me_links
     # Compare against every stored hash so the time taken does not depend on the match.
     for link in candidates:
         if hmac.compare_digest(link.nonce_hash.encode(), token_hash.encode()) and (
@@ -1166,6 +1172,7 @@ _MAX_INTEREST = 60
 _MAX_COMMENTS = 2000
 _MAX_SOURCE = 64
 _MAX_ADVISER_FIELD = 500
+_MAX_NOT_ME = 4
 _WEB_URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
 
 
@@ -1320,16 +1327,8 @@ def _new_password(account: Account, pw: str, ctx: _Ctx, action: str,
                        remember=(), locked_at=None)
     channel = Channel.EMAIL if account.email else Channel.POST
     token = None
-    if channel is Channel.EMAIL:
-        token = ctx.crypto.signer.issue(account.account_id, LinkPurpose.NOT_ME.value,
-                                        fresh.nonce)
-        not_me = Link(purpose=LinkPurpose.NOT_ME, nonce_hash=nonce_hash(fresh.nonce),
-                      issued_at=ctx.now,
-                      expires_at=ctx.now + ctx.settings.not_me_link_lifetime)
-        new = attrs.evolve(new, not_me_link=not_me)
-    elif new.not_me_link is not None:
-        new = attrs.evolve(new, not_me_link=attrs.evolve(new.not_me_link,
-                                                         status=LinkStatus.REVOKED))
+    if account.email is not None:
+        new, token = _issue_not_me(new, account.email, fresh.nonce, ctx)
     audit = ctx.audit(account, action)
     if actor is not None:
         audit = attrs.evolve(audit, actor=actor)
@@ -1482,10 +1481,13 @@ def _request_email_change(account: Account, event: RequestEmailChange, ctx: _Ctx
                    token=token, code=code, ip=ctx.origin.ip, user_agent=ctx.origin.user_agent),
     ]
     if account.email is not None:
-        # The old address hears of it, with the new one masked: a hijacker is noticed.
+        # The old address hears of it, with the new one masked and a "this wasn't me"
+        # link that outlives whatever an intruder does next with the account.
+        new, not_me = _issue_not_me(new, account.email, ctx.fresh().second_nonce(), ctx)
         effects.append(SendNotice(Notice.EMAIL_CHANGE_NOTICE, account.account_id, Channel.EMAIL,
                                   ctx.now, to=account.email, detail=mask_email(address),
-                                  ip=ctx.origin.ip, user_agent=ctx.origin.user_agent))
+                                  token=not_me, ip=ctx.origin.ip,
+                                  user_agent=ctx.origin.user_agent))
     effects.append(ctx.audit(account, "email_change_requested"))
     return Accepted(new, tuple(effects), Step.PROFILE)
 
@@ -1505,13 +1507,22 @@ def _confirm_email_change(account: Account, event: ConfirmEmailChange, ctx: _Ctx
 
 def _confirm_not_me(account: Account, event: ConfirmNotMe, ctx: _Ctx) -> Outcome:
     reason = inspect_link(account, LinkPurpose.NOT_ME, event.nonce_hash, ctx.now)
-    if reason is not None or account.not_me_link is None:
+    link = _find_link(account, LinkPurpose.NOT_ME, event.nonce_hash)
+    if reason is not None or link is None:
         reason = reason or Reason.LINK_INVALID
         return Refused(reason, effects=(ctx.audit(account, "not_me", reason.value),))
     new = _retire_all_links(account)
-    new = attrs.evolve(new, not_me_link=attrs.evolve(account.not_me_link, status=LinkStatus.USED),
-                       locked_at=ctx.now, session_epoch=account.session_epoch + 1, remember=())
+    spent = tuple(attrs.evolve(lk, status=LinkStatus.USED if lk is link else LinkStatus.REVOKED)
+                  if lk.status is LinkStatus.LIVE else lk for lk in account.not_me_links)
+    new = attrs.evolve(new, not_me_links=spent, locked_at=ctx.now,
+                       session_epoch=account.session_epoch + 1, remember=())
     effects: list[Effect] = [ctx.audit(account, "not_me_locked")]
+    if link.address is not None and link.address != account.email:
+        # The link went to an address the account has since left: whoever moved it may be
+        # the intruder, and clicking proves the member still reads the old one.
+        new = attrs.evolve(new, email=link.address, email_verified_at=ctx.now,
+                           pending_email=None)
+        effects.append(ctx.audit(account, "email_restored"))
     if new.email is not None and new.email_verified_at is not None:
         # Recovery starts at once: the reset link goes to the verified address.
         new, token, code = _issue_link(new, LinkPurpose.RESET_PASSWORD, new.email, ctx)
@@ -1519,6 +1530,28 @@ def _confirm_not_me(account: Account, event: ConfirmNotMe, ctx: _Ctx) -> Outcome
                                   to=new.email, token=token, code=code, ip=ctx.origin.ip,
                                   user_agent=ctx.origin.user_agent))
     return Accepted(new, tuple(effects), Step.LOGIN)
+
+
+def _issue_not_me(account: Account, address: str, nonce: bytes,
+                  ctx: _Ctx) -> tuple[Account, str]:
+    """A "this wasn't me" link to ``address``; it supersedes only the one sent there."""
+    token = ctx.crypto.signer.issue(account.account_id, LinkPurpose.NOT_ME.value, nonce)
+    link = Link(purpose=LinkPurpose.NOT_ME, nonce_hash=nonce_hash(nonce), issued_at=ctx.now,
+                expires_at=ctx.now + ctx.settings.not_me_link_lifetime, address=address)
+    key = normalize.email_key(address)
+    kept = tuple(
+        attrs.evolve(lk, status=LinkStatus.SUPERSEDED)
+        if lk.status is LinkStatus.LIVE and lk.address is not None
+        and normalize.email_key(lk.address) == key else lk
+        for lk in account.not_me_links
+    )
+    # Bounded: live links to other addresses stay, the oldest spent ones go first.
+    return attrs.evolve(account, not_me_links=_trim((*kept, link), _MAX_NOT_ME)), token
+
+
+def _retire_not_me(account: Account, status: LinkStatus) -> tuple[Link, ...]:
+    return tuple(attrs.evolve(lk, status=status) if lk.status is LinkStatus.LIVE else lk
+                 for lk in account.not_me_links)
 
 
 def _clean_interests(raw: object) -> tuple[str, ...] | None:
@@ -1633,12 +1666,10 @@ def _staff_reissue(account: Account, event: StaffReissue, ctx: _Ctx) -> Outcome:
         # The email (or staff activation) is already proven: straight to a new password.
         stage = Stage.PASSWORD_REQUIRED
     new = _retire_all_links(account)
-    not_me = new.not_me_link
     new = attrs.evolve(
         new, stage=stage, initial_digest=ctx.crypto.pepper.digest(initial),
         initial_issued_at=ctx.now, password_hash=None, session_epoch=account.session_epoch + 1,
-        remember=(), locked_at=None,
-        not_me_link=None if not_me is None else attrs.evolve(not_me, status=LinkStatus.REVOKED))
+        remember=(), locked_at=None, not_me_links=_retire_not_me(new, LinkStatus.REVOKED))
     return Accepted(new, (_staff_audit(account, ctx, event.staff_id, "credentials_reissued"),),
                     next_step(new, ctx.now, ctx.settings), secret=initial)
 

@@ -593,9 +593,14 @@ def email_change_notice_mail(
     sent_at: datetime,
     message_id: str,
     lang: str = "fr",
+    not_me_url: str | None = None,
 ) -> EmailMessage:
-    """To the old address: "Changement de votre adresse mail" (the new one is masked)."""
+    """To the old address: "Changement de votre adresse mail" (the new one is masked).
+
+    ``not_me_url`` is the signed "this wasn't me" link that gives the address back.
+    """
     hint = _single_line(new_address_hint, "new_address_hint", _MAX_ADDRESS)
+    url = None if not_me_url is None else _check_url(not_me_url, "not_me_url")
 
     def compose(c: _Composer, clean_name: str) -> None:
         _greeting(c, clean_name)
@@ -606,6 +611,9 @@ def email_change_notice_mail(
         )
         c.para("mail.email_change.old_address")
         _contact(c, settings)
+        if url is not None:
+            c.para("mail.not_me.intro")
+            c.link(url, text("mail.not_me.label", c.lang))
 
     return _build(
         settings,

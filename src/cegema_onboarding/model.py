@@ -161,7 +161,9 @@ class Account:
     postal_address: str | None = None
     phone: str | None = None
     locked_at: datetime | None = None
-    not_me_link: Link | None = attrs.field(default=None, repr=False)
+    #: "Ce n'était pas moi" links, at most one live per address they were sent to. They
+    #: are kept apart from ``links`` because they must outlive the changes they report.
+    not_me_links: tuple[Link, ...] = attrs.field(default=(), repr=False)
     remember: tuple[RememberToken, ...] = attrs.field(default=(), repr=False)
     profile: Profile = attrs.field(factory=Profile)
     version: int = 0

@@ -827,9 +827,11 @@ class OnboardingService:
                 code=None, valid_hours=_hours(self.settings.link_lifetime),
                 lang=account.lang, sent_at=now, message_id=message_id)
         if effect.notice is Notice.EMAIL_CHANGE_NOTICE:
+            not_me_url = (None if effect.token is None
+                          else self.settings.link_url(LinkPurpose.NOT_ME, effect.token))
             return mails.email_change_notice_mail(
                 ms, to=effect.to, name=account.name, new_address_hint=effect.detail or "",
-                lang=account.lang, sent_at=now, message_id=message_id)
+                not_me_url=not_me_url, lang=account.lang, sent_at=now, message_id=message_id)
         if effect.notice is Notice.ACTIVATED:
             return mails.activation_mail(ms, to=effect.to, name=account.name, lang=account.lang,
                                          sent_at=now, message_id=message_id)
