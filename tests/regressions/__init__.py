@@ -1,0 +1,1 @@
+"""Pinned journeys: fixed replays of state-machine runs, kept as regression tests."""
