@@ -435,13 +435,37 @@ class Entropy:
         return self.extra
 
 
+def _clean_ip(value: object) -> str | None:
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
+
+
+def _clean_agent(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    cleaned = "".join(ch for ch in value[:300] if ch.isprintable())
+    return cleaned.strip() or None
+
+
 @attrs.frozen
 class Origin:
-    """Where an event comes from: the member's IP and user agent, or a staff id."""
+    """Where an event comes from: the member's IP and user agent, or a staff id.
 
-    ip: str | None = None
-    user_agent: str | None = None
+    Both come from the request, so both are cleaned on the way in: ``ip`` is kept only
+    when it parses as one IP address (a host behind a proxy splits ``X-Forwarded-For``
+    first), and ``user_agent`` loses control characters and is cut to 300 characters.
+    Anything else becomes ``None`` rather than reach an audit record or a mail.
+    """
+
+    ip: str | None = attrs.field(default=None, converter=_clean_ip)
+    user_agent: str | None = attrs.field(default=None, converter=_clean_agent)
     actor: str = "member"
+
+
 
 
 @attrs.frozen

@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import re
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -199,6 +200,7 @@ class OnboardingService:
         self.deliver_inline = deliver_inline
         self.rate_limiter: RateLimiter = rate_limiter or MemoryRateLimiter()
         self._sealer = _Sealer(settings.secret_keys)
+        self._local = threading.local()
         # Fixed at start-up: the stand-in for an unknown account in enumeration-safe paths.
         self._decoy = Account(account_id="0" * 32, member_number="0", name="Adhérent",
                               created_at=self.clock.now(), email="decoy@example.invalid")
@@ -660,19 +662,33 @@ class OnboardingService:
     def _deliver_new(self, ids: Sequence[str]) -> None:
         now = self.clock.now()
         report = DeliveryReport()
+        # This thread just rendered these messages: hand the objects over rather than
+        # decrypt and parse the stored payload again.
+        rendered = self._rendered()
         for message_id in ids:
             message = self.storage.claim(message_id, now)
             if message is not None:
-                report = self._deliver(message, report)
+                report = self._deliver(message, report, rendered.pop(message_id, None))
+        rendered.clear()
 
-    def _deliver(self, message: OutboxMessage, report: DeliveryReport) -> DeliveryReport:
+    def _rendered(self) -> dict[str, EmailMessage]:
+        found: dict[str, EmailMessage] | None = getattr(self._local, "rendered", None)
+        if found is None:
+            found = self._local.rendered = {}
+        return found
+
+    def _deliver(self, message: OutboxMessage, report: DeliveryReport,
+                 built: EmailMessage | None = None) -> DeliveryReport:
         try:
-            payload = self._sealer.open(message.payload)
-            if message.channel is Channel.EMAIL:
+            if message.channel is Channel.EMAIL and built is not None:
+                self.mailer.send(built)
+            elif message.channel is Channel.EMAIL:
+                payload = self._sealer.open(message.payload)
                 parsed = email.message_from_bytes(payload, policy=email.policy.default)
                 assert isinstance(parsed, EmailMessage)
                 self.mailer.send(parsed)
             else:
+                payload = self._sealer.open(message.payload)
                 if self.notifier is None:
                     raise MailError(f"no notifier for the {message.channel.value} channel")
                 account = self.storage.get(message.account_id)
@@ -756,11 +772,15 @@ class OnboardingService:
 
     def _save(self, account: Account | None, outcome: Accepted | Refused, now: datetime,
               notice: str | None = None, *, deliver: bool = True) -> Result:
-        changes = self._changes(account, outcome, now)
-        if changes.accounts or changes.outbox or changes.audit:
-            self.storage.commit(changes)
-        if changes.outbox and self.deliver_inline and deliver:
-            self._deliver_new([m.message_id for m in changes.outbox])
+        try:
+            changes = self._changes(account, outcome, now)
+            if changes.accounts or changes.outbox or changes.audit:
+                self.storage.commit(changes)
+            if changes.outbox and self.deliver_inline and deliver:
+                self._deliver_new([m.message_id for m in changes.outbox])
+        finally:
+            # Rendered messages are only kept for the delivery that follows their commit.
+            self._rendered().clear()
         if isinstance(outcome, Refused):
             # Bookkeeping and audit are internal: the caller only sees the reason.
             return attrs.evolve(outcome, account=None, effects=(), secret_checked=False)
@@ -773,7 +793,10 @@ class OnboardingService:
         message_id = mails.make_message_id(message_uid, self._mail_domain)
         if effect.channel is Channel.EMAIL:
             assert effect.to is not None
-            payload = self._render_mail(account, effect, now, message_id).as_bytes()
+            built = self._render_mail(account, effect, now, message_id)
+            payload = built.as_bytes()
+            if self.deliver_inline:
+                self._rendered()[message_id] = built
         else:
             text = texts.text(f"offline.{effect.notice.value}", account.lang,
                               name=account.name, brand=self.settings.mail.brand,
@@ -898,6 +921,14 @@ class OnboardingService:
         For an unknown target the same kind of mail is rendered for a decoy and thrown
         away, so that the work done does not depend on whether the account exists.
         """
+        try:
+            self._blind_commit(targets, origin, action)
+        finally:
+            self._rendered().clear()
+
+    def _blind_commit(self, targets: Callable[[datetime], list[tuple[Account | None,
+                                                                      flow.Event]]],
+                      origin: Origin, action: str) -> None:
         for _ in range(5):
             now = self.clock.now()
             accounts: list[tuple[Account, int | None]] = []
