@@ -292,7 +292,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = report(transitions, figures)
     print(text)
     if not args.no_write:
-        PAGE.write_text(text, encoding="utf-8")
+        # Other benchmarks append their own sections: keep them.
+        old = PAGE.read_text(encoding="utf-8") if PAGE.exists() else ""
+        cut = old.find("\n## Storage at scale")
+        PAGE.write_text(text.rstrip("\n") + "\n" + (old[cut:] if cut >= 0 else ""),
+                        encoding="utf-8")
         print(f"(written to docs/{PAGE.name})")
     return 0
 

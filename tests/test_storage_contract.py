@@ -99,7 +99,7 @@ def _check_migration_matches_create_schema(created: object, migrated: object) ->
     assert reflected == _reflect(created)
     assert {"cegema_accounts", "cegema_throttles", "cegema_outbox", "cegema_audit"} <= set(
         reflected)
-    assert _head_revision(created) == _head_revision(migrated) == ["0001"]
+    assert _head_revision(created) == _head_revision(migrated) == [_script_head()]
     # Upgrading a database that create_schema stamped does nothing and breaks nothing.
     sql.upgrade(created)
     assert _reflect(created) == reflected
@@ -249,7 +249,7 @@ def test_alembic_config_with_a_url_migrates_on_its_own(tmp_path: Path) -> None:
     command.upgrade(sql.alembic_config(url=url), "head")
     engine = sql.create_engine_from_url(url)
     try:
-        assert _head_revision(engine) == ["0001"]
+        assert _head_revision(engine) == [_script_head()]
         assert "cegema_accounts" in sa.inspect(engine).get_table_names()
         storage = sql.SqlStorage(engine)
         insert_one = Changes(accounts=((account(1), None),))
@@ -259,3 +259,29 @@ def test_alembic_config_with_a_url_migrates_on_its_own(tmp_path: Path) -> None:
         assert "cegema_accounts" not in sa.inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def _script_head() -> str:
+    """The newest migration shipped with the package, read from Alembic's scripts."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(sql.alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def test_sqlite_flushes_every_commit_unless_told_otherwise(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from cegema_onboarding.errors import ConfigurationError
+
+    levels = {}
+    for name, kwargs in (("default", {}), ("normal", {"synchronous": "NORMAL"})):
+        engine = sql.sqlite_engine(tmp_path / f"{name}.db", **kwargs)
+        with engine.connect() as conn:
+            levels[name] = conn.execute(sa.text("PRAGMA synchronous")).scalar_one()
+        engine.dispose()
+    # SQLite reports FULL as 2 and NORMAL as 1.
+    assert levels == {"default": 2, "normal": 1}
+    with pytest.raises(ConfigurationError):
+        sql.sqlite_engine(tmp_path / "off.db", synchronous="OFF")

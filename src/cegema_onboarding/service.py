@@ -56,6 +56,7 @@ from .ports import (
     Mailer,
     Notifier,
     OutboxMessage,
+    OutboxStatus,
     Random,
     RateLimiter,
     Storage,
@@ -68,6 +69,8 @@ from .ratelimit import MemoryRateLimiter
 log = logging.getLogger("cegema_onboarding")
 
 _MAX_RETRIES = 8
+# How long a relay leaves a message that inline delivery took, before retrying it itself.
+_INLINE_LEASE = timedelta(minutes=5)
 
 
 @attrs.frozen
@@ -659,16 +662,16 @@ class OnboardingService:
             report = self._deliver(message, report)
         return report
 
-    def _deliver_new(self, ids: Sequence[str]) -> None:
-        now = self.clock.now()
+    def _deliver_new(self, messages: Sequence[OutboxMessage]) -> None:
+        # These rows were committed already claimed (SENDING, with a lease), so no claim
+        # round trip is needed; if this process dies now, the lease runs out and a relay
+        # delivers them. This thread also still holds the rendered messages: hand them
+        # over rather than decrypt and parse the stored payload again.
         report = DeliveryReport()
-        # This thread just rendered these messages: hand the objects over rather than
-        # decrypt and parse the stored payload again.
         rendered = self._rendered()
-        for message_id in ids:
-            message = self.storage.claim(message_id, now)
-            if message is not None:
-                report = self._deliver(message, report, rendered.pop(message_id, None))
+        for message in messages:
+            if message.status is OutboxStatus.SENDING:
+                report = self._deliver(message, report, rendered.pop(message.message_id, None))
         rendered.clear()
 
     def _rendered(self) -> dict[str, EmailMessage]:
@@ -754,7 +757,8 @@ class OnboardingService:
         raise ConcurrentUpdate("the account kept changing; try again")
 
     def _changes(self, account: Account | None, outcome: Accepted | Refused,
-                 now: datetime) -> Changes:
+                 now: datetime, *, inline: bool = False) -> Changes:
+        """The write for an outcome; ``inline`` when its messages are delivered right after."""
         new = outcome.account
         target = new or account
         outbox: list[OutboxMessage] = []
@@ -762,7 +766,7 @@ class OnboardingService:
         for effect in outcome.effects:
             if isinstance(effect, SendNotice):
                 assert target is not None
-                outbox.append(self._render(target, effect, now))
+                outbox.append(self._render(target, effect, now, inline=inline))
             else:
                 audit.append(_record(effect))
         saves: tuple[tuple[Account, int | None], ...] = ()
@@ -772,12 +776,13 @@ class OnboardingService:
 
     def _save(self, account: Account | None, outcome: Accepted | Refused, now: datetime,
               notice: str | None = None, *, deliver: bool = True) -> Result:
+        inline = self.deliver_inline and deliver
         try:
-            changes = self._changes(account, outcome, now)
+            changes = self._changes(account, outcome, now, inline=inline)
             if changes.accounts or changes.outbox or changes.audit:
                 self.storage.commit(changes)
-            if changes.outbox and self.deliver_inline and deliver:
-                self._deliver_new([m.message_id for m in changes.outbox])
+            if changes.outbox and inline:
+                self._deliver_new(changes.outbox)
         finally:
             # Rendered messages are only kept for the delivery that follows their commit.
             self._rendered().clear()
@@ -788,14 +793,15 @@ class OnboardingService:
         session = Session(new.account_id, new.session_epoch) if outcome.grants_session else None
         return Ok(outcome.step, session, notice, remember_token=outcome.secret)
 
-    def _render(self, account: Account, effect: SendNotice, now: datetime) -> OutboxMessage:
+    def _render(self, account: Account, effect: SendNotice, now: datetime, *,
+                inline: bool = False) -> OutboxMessage:
         message_uid = uuid.UUID(bytes=self.random.token_bytes(16), version=4).hex
         message_id = mails.make_message_id(message_uid, self._mail_domain)
         if effect.channel is Channel.EMAIL:
             assert effect.to is not None
             built = self._render_mail(account, effect, now, message_id)
             payload = built.as_bytes()
-            if self.deliver_inline:
+            if inline:
                 self._rendered()[message_id] = built
         else:
             text = texts.text(f"offline.{effect.notice.value}", account.lang,
@@ -810,6 +816,9 @@ class OnboardingService:
             created_at=now,
             payload=self._sealer.seal(payload),
             recipient=effect.to,
+            # Delivered right after the commit: stored already claimed, under a lease.
+            status=OutboxStatus.SENDING if inline else OutboxStatus.PENDING,
+            next_attempt_at=now + _INLINE_LEASE if inline else None,
         )
 
     def _render_mail(self, account: Account, effect: SendNotice, now: datetime,

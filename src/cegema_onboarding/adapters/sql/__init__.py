@@ -17,10 +17,12 @@ from .engine import (
     sqlite_engine,
     upgrade,
 )
+from .ratelimit import SqlRateLimiter
 from .schema import metadata
 from .store import SqlStorage
 
 __all__ = [
+    "SqlRateLimiter",
     "SqlStorage",
     "alembic_config",
     "create_engine_from_url",

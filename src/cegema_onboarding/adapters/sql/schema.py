@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 __all__ = ["VERSION_TABLE", "UtcDateTime", "accounts", "audit", "metadata", "outbox",
-           "throttles"]
+           "rate_limits", "throttles"]
 
 # Alembic's default "alembic_version" would clash with a host that migrates its own
 # tables with Alembic in the same database.
@@ -113,4 +113,14 @@ audit = sa.Table(
     sa.Column("detail", sa.Text(), nullable=True),
     # An account's trail, newest first, without a sort.
     sa.Index(None, "account_id", "id"),
+)
+
+# Fixed-window rate-limit counters (SqlRateLimiter), shared by every process.
+rate_limits = sa.Table(
+    "cegema_rate_limits", metadata,
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("window_start", UtcDateTime(), nullable=False),
+    sa.Column("count", sa.Integer(), nullable=False),
+    # purge(): ended windows, oldest first.
+    sa.Index(None, "window_start"),
 )

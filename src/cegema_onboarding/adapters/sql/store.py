@@ -70,15 +70,13 @@ class SqlStorage:
     def get(self, account_id: str) -> Account | None:
         """The account with this id, or None."""
         with self._read() as conn:
-            row = conn.execute(_select_accounts().where(
-                accounts.c.account_id == account_id)).first()
+            row = conn.execute(_BY_ID, {"value": account_id}).first()
         return None if row is None else _account(row)
 
     def find_by_member_number(self, member_number: str) -> Account | None:
         """The account with this normalised member number, or None."""
         with self._read() as conn:
-            row = conn.execute(_select_accounts().where(
-                accounts.c.member_number == member_number)).first()
+            row = conn.execute(_BY_NUMBER, {"value": member_number}).first()
         return None if row is None else _account(row)
 
     def find_by_email(self, email_key_: str) -> Sequence[Account]:
@@ -119,7 +117,7 @@ class SqlStorage:
             skipped_ids = {a.account_id for a in accounts_} - inserted
             kept = [_audit_values(r) for r in audit_ if r.account_id not in skipped_ids]
             for start in range(0, len(kept), _CHUNK):
-                conn.execute(sa.insert(audit), kept[start:start + _CHUNK])
+                conn.execute(_INSERT_AUDIT, kept[start:start + _CHUNK])
         return [a.member_number for a in accounts_ if a.account_id not in inserted]
 
     # ------------------------------------------------------------------ throttles
@@ -127,7 +125,7 @@ class SqlStorage:
     def get_throttle(self, key: str) -> Throttle:
         """The counter for this key; a fresh one at version 0 when none is stored."""
         with self._read() as conn:
-            row = conn.execute(sa.select(throttles).where(throttles.c.key == key)).first()
+            row = conn.execute(_THROTTLE, {"key": key}).first()
         if row is None:
             return Throttle(key=key)
         return Throttle(key=row.key, failures=row.failures,
@@ -145,15 +143,15 @@ class SqlStorage:
             for throttle, expected_t in changes.throttles:
                 self._save_throttle(conn, throttle, expected_t)
             if changes.outbox:
-                conn.execute(sa.insert(outbox), [_message_values(m) for m in changes.outbox])
+                conn.execute(_INSERT_OUTBOX, [_message_values(m) for m in changes.outbox])
             if changes.audit:
-                conn.execute(sa.insert(audit), [_audit_values(r) for r in changes.audit])
+                conn.execute(_INSERT_AUDIT, [_audit_values(r) for r in changes.audit])
 
     @staticmethod
     def _save_account(conn: Connection, account: Account, expected: int | None) -> None:
         if expected is None:
             try:
-                conn.execute(sa.insert(accounts).values(_account_values(account, version=1)))
+                conn.execute(_INSERT_ACCOUNT, _account_values(account, version=1))
             except sa.exc.IntegrityError:
                 # from None: the driver's message would quote the row.
                 raise DuplicateAccount(
@@ -161,11 +159,8 @@ class SqlStorage:
             return
         values = _account_values(account, version=None)
         try:
-            result = conn.execute(
-                sa.update(accounts)
-                .where(accounts.c.account_id == account.account_id,
-                       accounts.c.version == expected)
-                .values({**values, "version": accounts.c.version + 1}))
+            result = conn.execute(_UPDATE_ACCOUNT, {
+                **values, "b_account_id": account.account_id, "b_expected": expected})
         except sa.exc.IntegrityError:
             raise DuplicateAccount("another account has this member number") from None
         if result.rowcount != 1:
@@ -177,15 +172,13 @@ class SqlStorage:
                   "version": expected + 1}
         if expected == 0:
             try:
-                conn.execute(sa.insert(throttles).values(key=throttle.key, **values))
+                conn.execute(_INSERT_THROTTLE, {"key": throttle.key, **values})
             except sa.exc.IntegrityError:
                 # Another request stored the first failure for this key first.
                 raise ConcurrentUpdate("throttle changed since it was loaded") from None
             return
-        result = conn.execute(
-            sa.update(throttles)
-            .where(throttles.c.key == throttle.key, throttles.c.version == expected)
-            .values(values))
+        result = conn.execute(_UPDATE_THROTTLE,
+                              {**values, "b_key": throttle.key, "b_expected": expected})
         if result.rowcount != 1:
             raise ConcurrentUpdate("throttle changed since it was loaded")
 
@@ -220,17 +213,11 @@ class SqlStorage:
 
     def claim(self, message_id: str, now: datetime) -> OutboxMessage | None:
         """Claim one pending message by id, or None if it is not pending any more."""
-        c = outbox.c
         lease = now + _CLAIM_LEASE
         with self._write() as conn:
-            result = conn.execute(
-                sa.update(outbox)
-                .where(c.message_id == message_id, c.status == _PENDING)
-                .values(status=_SENDING, next_attempt_at=lease))
-            if result.rowcount != 1:
-                return None
-            row = conn.execute(sa.select(outbox).where(c.message_id == message_id)).one()
-        return _message(row)
+            row = conn.execute(_CLAIM, {"b_message_id": message_id, "status": _SENDING,
+                                        "next_attempt_at": lease}).first()
+        return None if row is None else _message(row)
 
     def mark_sent(self, message_id: str, now: datetime) -> None:
         """Record a delivery and drop the payload, which holds a live token."""
@@ -295,6 +282,31 @@ def _kind(exc: sa.exc.SQLAlchemyError) -> str:
 
 def _select_accounts() -> sa.Select[tuple[int, Any]]:
     return sa.select(accounts.c.version, accounts.c.data)
+
+
+# The lookups every request makes, built once: on SQLite, building a statement costs
+# about as much as running it.
+_BY_ID = _select_accounts().where(accounts.c.account_id == sa.bindparam("value"))
+_BY_NUMBER = _select_accounts().where(accounts.c.member_number == sa.bindparam("value"))
+_THROTTLE = sa.select(throttles).where(throttles.c.key == sa.bindparam("key"))
+# Compare-and-set saves; the SET values come from the parameters, named like the columns
+# (hence the "b_" names of the WHERE's parameters).
+_INSERT_ACCOUNT = sa.insert(accounts)
+_UPDATE_ACCOUNT = (sa.update(accounts)
+                   .where(accounts.c.account_id == sa.bindparam("b_account_id"),
+                          accounts.c.version == sa.bindparam("b_expected"))
+                   .values(version=accounts.c.version + 1))
+_INSERT_THROTTLE = sa.insert(throttles)
+_INSERT_OUTBOX = sa.insert(outbox)
+_INSERT_AUDIT = sa.insert(audit)
+# One statement (RETURNING: SQLite 3.35+, PostgreSQL): the inline delivery of each mail.
+_CLAIM = (sa.update(outbox)
+          .where(outbox.c.message_id == sa.bindparam("b_message_id"),
+                 outbox.c.status == _PENDING)
+          .returning(*outbox.c))
+_UPDATE_THROTTLE = (sa.update(throttles)
+                    .where(throttles.c.key == sa.bindparam("b_key"),
+                           throttles.c.version == sa.bindparam("b_expected")))
 
 
 def _account(row: Row[Any]) -> Account:
