@@ -143,7 +143,7 @@ def run_journey(settings: Settings) -> tuple[float, int]:
     assert body is not None
     token = str(body.get_content()).split("token=", 1)[1].split()[0]
     assert service.open_link(token).valid
-    session = _session(service.confirm_link(token))
+    session = _session(service.confirm_link(token, session=session))
     session = _session(service.set_password(session, PASSWORD, PASSWORD))
     _ok(service.set_secret_answer(session, question, "Zénobie Quartz", "Zénobie Quartz"))
     _ok(service.login("100234567", PASSWORD))

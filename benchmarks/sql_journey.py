@@ -103,7 +103,7 @@ class JourneyRunner:
         token = last_token(mailer)
         if not service.open_link(token).valid:
             raise RuntimeError("the link does not open")
-        session = session_of(service.confirm_link(token))
+        session = session_of(service.confirm_link(token, session=session))
         session = session_of(service.set_password(session, PASSWORD, PASSWORD))
         ok(service.set_secret_answer(session, self.question, ANSWER, ANSWER))
         ok(service.login(number, PASSWORD))

@@ -59,10 +59,11 @@ class Portal:
         service = self.service
         result = service.login(number, member.initial_password)
         assert isinstance(result, Ok) and result.session is not None
-        result = service.submit_email(result.session, address, address)
+        session = result.session
+        result = service.submit_email(session, address, address)
         assert isinstance(result, Ok)
         token = self.last_token()
-        result = service.confirm_link(token)
+        result = service.confirm_link(token, session=session)
         assert isinstance(result, Ok) and result.session is not None
         result = service.set_password(result.session, GOOD_PASSWORD, GOOD_PASSWORD)
         assert isinstance(result, Ok) and result.session is not None

@@ -471,7 +471,7 @@ class StorageContract:
         clock.advance(minutes=5)
         token = link_token(mailer)
         assert service.open_link(token).valid
-        result = service.confirm_link(token, ip="192.0.2.7")
+        result = service.confirm_link(token, ip="192.0.2.7", session=session)
         assert isinstance(result, Ok) and result.session is not None
         session = result.session
         again = service.confirm_link(token, ip="192.0.2.7")

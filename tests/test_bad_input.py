@@ -76,7 +76,8 @@ class World:
         self.token = link_token(self.mailer)
         if stage is Stage.EMAIL_PENDING:
             return
-        self.session = self._session(self.service.confirm_link(self.token))
+        self.session = self._session(self.service.confirm_link(self.token,
+                                                               session=self.session))
         if stage is Stage.PASSWORD_REQUIRED:
             return
         self.session = self._session(self.service.set_password(self.session, GOOD_PASSWORD,

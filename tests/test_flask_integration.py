@@ -85,9 +85,10 @@ class Env:
         s = self.service
         r = s.login(number, member.initial_password)
         assert isinstance(r, Ok) and r.session
-        r = s.submit_email(r.session, email, email)
+        session = r.session
+        r = s.submit_email(session, email, email)
         token = self.last_link().split("token=")[1]
-        r = s.confirm_link(token)
+        r = s.confirm_link(token, session=session)
         assert isinstance(r, Ok) and r.session
         r = s.set_password(r.session, GOOD_PASSWORD, GOOD_PASSWORD)
         assert isinstance(r, Ok) and r.session

@@ -302,10 +302,20 @@ def test_link_lifetime_is_configurable() -> None:
 
 def test_confirmed_link_verifies_the_address_and_opens_password_step() -> None:
     account, token_hash = pending()
-    out = accept(account, ConfirmLink(token_hash), timedelta(minutes=13))
+    out = accept(account, ConfirmLink(token_hash, same_session=True), timedelta(minutes=13))
     assert out.account.email == "marie@example.com"
     assert out.account.email_verified_at == START + timedelta(minutes=13)
     assert out.step is Step.PASSWORD and out.grants_session
+
+
+def test_a_link_confirmed_outside_the_members_session_opens_no_session() -> None:
+    """Whoever reads a mistyped address can verify it, never take the account over."""
+    account, token_hash = pending()
+    out = accept(account, ConfirmLink(token_hash), timedelta(minutes=13))
+    assert out.account.stage is Stage.PASSWORD_REQUIRED
+    assert out.step is Step.LOGIN and not out.grants_session
+    # The member goes on with the initial credentials, at the password step.
+    assert accept(out.account, Login(INITIAL)).step is Step.PASSWORD
 
 
 def test_a_link_never_works_twice() -> None:
@@ -397,7 +407,7 @@ def test_long_unicode_passwords_are_accepted_untruncated() -> None:
 
 def test_setting_the_password_kills_initial_credentials_links_and_sessions() -> None:
     account, token_hash = pending()
-    ready = accept(account, ConfirmLink(token_hash)).account
+    ready = accept(account, ConfirmLink(token_hash, same_session=True)).account
     out = accept(ready, SetPassword(GOOD_PASSWORD, GOOD_PASSWORD))
     new = out.account
     assert new.initial_digest is None

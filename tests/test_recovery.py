@@ -46,7 +46,7 @@ def onboard(service: OnboardingService, mailer: MemoryMailer, number: str = "100
     assert isinstance(out, Ok) and out.session is not None
     assert isinstance(service.submit_email(out.session, email, email, ip=IP), Ok)
     token = links(mailer, "/premiere-connexion/valider")[-1]
-    out = service.confirm_link(token, ip=IP)
+    out = service.confirm_link(token, ip=IP, session=out.session)
     assert isinstance(out, Ok) and out.session is not None
     out = service.set_password(out.session, GOOD_PASSWORD, GOOD_PASSWORD, ip=IP)
     assert isinstance(out, Ok) and out.session is not None

@@ -66,7 +66,7 @@ def test_review_login_work_does_not_depend_on_the_stored_hash_parameters(
     assert isinstance(old.submit_email(out.session, "marie@example.com",
                                        "marie@example.com"), Ok)
     token = re.findall(r"token=([A-Za-z0-9_.\-]+)", text_part(mailer.sent[-1]))[-1]
-    out = old.confirm_link(token)
+    out = old.confirm_link(token, session=out.session)
     assert isinstance(out, Ok) and out.session is not None
     assert isinstance(old.set_password(out.session, GOOD_PASSWORD, GOOD_PASSWORD), Ok)
     # The host raises its parameters; the member has not logged in since.

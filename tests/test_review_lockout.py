@@ -44,7 +44,8 @@ def _onboard(service: OnboardingService, mailer: MemoryMailer) -> Provisioned:
     assert isinstance(out, Ok) and out.session is not None
     assert isinstance(service.submit_email(out.session, "marie@example.com",
                                            "marie@example.com"), Ok)
-    out = service.confirm_link(_links(mailer, "/premiere-connexion/valider")[-1])
+    out = service.confirm_link(_links(mailer, "/premiere-connexion/valider")[-1],
+                               session=out.session)
     assert isinstance(out, Ok) and out.session is not None
     out = service.set_password(out.session, GOOD_PASSWORD, GOOD_PASSWORD)
     assert isinstance(out, Ok) and out.session is not None

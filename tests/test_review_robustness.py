@@ -47,7 +47,7 @@ def _password_step(service: OnboardingService, mailer: MemoryMailer) -> tuple[st
     assert isinstance(service.submit_email(session, "marie@example.com",
                                            "marie@example.com"), Ok)
     token = re.findall(r"token=([A-Za-z0-9_.\-]+)", text_part(mailer.sent[-1]))[-1]
-    out = service.confirm_link(token)
+    out = service.confirm_link(token, session=session)
     assert isinstance(out, Ok) and out.session is not None
     return account_id, out.session
 

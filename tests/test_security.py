@@ -92,8 +92,8 @@ def at_link(svc: OnboardingService, number: str = NUMBER) -> tuple[Provisioned, 
 
 def at_password(svc: OnboardingService,
                 number: str = NUMBER) -> tuple[Provisioned, Session]:
-    member, _, token = at_link(svc, number)
-    return member, session_of(svc.confirm_link(token, ip=IP))
+    member, session, token = at_link(svc, number)
+    return member, session_of(svc.confirm_link(token, ip=IP, session=session))
 
 
 def at_question(svc: OnboardingService,
@@ -296,7 +296,7 @@ def test_no_secret_in_a_log_an_exception_message_an_audit_record_or_a_repr(
     svc.clock.advance(hours=2)  # type: ignore[attr-defined]
     svc.deliver_due()
     token, code = link_token(mails(svc)), mail_code(mails(svc)).replace("-", "")
-    result = svc.confirm_link(token)
+    result = svc.confirm_link(token, session=session)
     session = session_of(result)
     ok(svc.set_password(session, GOOD_PASSWORD, GOOD_PASSWORD))
     secrets_ = [member.initial_password, token, code, GOOD_PASSWORD]
@@ -501,10 +501,10 @@ def test_the_validation_link_is_valid_at_exactly_24_h_and_invalid_one_second_lat
     invalid one second later, measured with the injected clock"."""
     clock = ManualClock(START)
     svc = build(clock=clock)
-    _, _, token = at_link(svc)
+    _, session, token = at_link(svc)
     clock.set(START + after)
     assert svc.open_link(token).valid is valid
-    result = svc.confirm_link(token)
+    result = svc.confirm_link(token, session=session)
     if valid:
         assert ok(result).step is Step.PASSWORD
     else:
@@ -775,7 +775,7 @@ def test_no_step_can_be_skipped() -> None:
     ok(svc.submit_email(session, ADDRESS, ADDRESS))
     refused(svc.set_password(session, GOOD_PASSWORD, GOOD_PASSWORD), Reason.INVALID_STEP)
     refused(svc.activate(member.account_id, staff_id="agent-7"), Reason.INVALID_STEP)
-    session = session_of(svc.confirm_link(link_token(mails(svc))))
+    session = session_of(svc.confirm_link(link_token(mails(svc)), session=session))
     refused(svc.set_secret_answer(session, qid, "Quartz", "Quartz"), Reason.INVALID_STEP)
     session = session_of(svc.set_password(session, GOOD_PASSWORD, GOOD_PASSWORD))
     screen = svc.resume(session)

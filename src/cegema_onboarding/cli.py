@@ -91,7 +91,7 @@ def run_demo(out: TextIO | None = None) -> int:
     check = service.open_link(token)
     print(f"Ouverture du lien (GET) : valide = {check.valid}; le lien n'est pas consommé.",
           file=out)
-    result = service.confirm_link(token, ip="172.17.0.14")
+    result = service.confirm_link(token, ip="172.17.0.14", session=session)
     show(result)
     print("Le même lien cliqué une seconde fois :", file=out)
     show(service.confirm_link(token, ip="172.17.0.14"))

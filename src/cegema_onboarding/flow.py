@@ -153,9 +153,16 @@ class ChangeEmail:
 
 @attrs.frozen
 class ConfirmLink:
-    """The member confirmed an opened validation link (POST, never GET)."""
+    """The member confirmed an opened validation link (POST, never GET).
+
+    ``same_session`` is true when the request carries the live session of the account the
+    link belongs to. Only then does confirming open the password step at once: a link
+    confirmed elsewhere (perhaps by whoever reads a mistyped address) verifies the address
+    and nothing more, and the member goes on by logging in with the initial credentials.
+    """
 
     nonce_hash: str = attrs.field(repr=False)
+    same_session: bool = False
 
 
 @attrs.frozen
@@ -913,7 +920,7 @@ def _confirm_link(account: Account, event: ConfirmLink, ctx: _Ctx) -> Outcome:
         return Refused(reason, effects=(ctx.audit(account, "link_confirm", reason.value),))
     link = _find_link(account, LinkPurpose.VERIFY_EMAIL, event.nonce_hash)
     assert link is not None
-    return _email_verified(account, link, ctx, "link")
+    return _email_verified(account, link, ctx, "link", event.same_session is True)
 
 
 def _submit_code(account: Account, event: SubmitCode, ctx: _Ctx) -> Outcome:
@@ -930,7 +937,8 @@ def _submit_code(account: Account, event: SubmitCode, ctx: _Ctx) -> Outcome:
         # Malformed input is not a guess at the code: refuse it without counting.
         return Refused(Reason.CODE_INVALID, field="code")
     if verify_code(ctx.crypto.pepper, account.account_id, code, live.code_digest):
-        return _email_verified(account, live, ctx, "code")
+        # The code is typed into the member's own logged-in session.
+        return _email_verified(account, live, ctx, "code", True)
     failures = live.code_failures + 1
     counted = _replace_link(account, live, attrs.evolve(live, code_failures=failures))
     reason = (Reason.CODE_ATTEMPTS_EXCEEDED if failures >= ctx.settings.code_max_attempts
@@ -939,12 +947,15 @@ def _submit_code(account: Account, event: SubmitCode, ctx: _Ctx) -> Outcome:
                    effects=(ctx.audit(account, "code", "wrong_code"),))
 
 
-def _email_verified(account: Account, link: Link, ctx: _Ctx, how: str) -> Accepted:
+def _email_verified(account: Account, link: Link, ctx: _Ctx, how: str,
+                    in_session: bool) -> Accepted:
     spent = _replace_link(account, link, attrs.evolve(link, status=LinkStatus.USED))
     new = attrs.evolve(spent, stage=Stage.PASSWORD_REQUIRED, email=link.address,
                        email_verified_at=ctx.now, pending_email=None)
-    return Accepted(new, (ctx.audit(account, "email_verified", detail=how),), Step.PASSWORD,
-                    grants_session=True)
+    audit = ctx.audit(account, "email_verified", detail=how)
+    if in_session:
+        return Accepted(new, (audit,), Step.PASSWORD, grants_session=True)
+    return Accepted(new, (audit,), Step.LOGIN)
 
 
 def _set_password(account: Account, event: SetPassword, ctx: _Ctx) -> Outcome:

@@ -338,14 +338,25 @@ class OnboardingService:
             return None
         return self.settings.questions.get(account.question_id)
 
-    def confirm_link(self, token: str, *, ip: str | None = None) -> Result:
-        """POST on a validation link: spend it, verify the address, open the password step."""
+    def confirm_link(self, token: str, *, ip: str | None = None,
+                     session: Session | None = None) -> Result:
+        """POST on a validation link: spend it and verify the address.
+
+        Pass the browser's ``session`` when it has one. When it is the live session of the
+        link's account, the result opens the password step at once. Otherwise the address
+        is verified and the result is :attr:`Step.LOGIN` with no session: whoever reads a
+        mistyped address can verify it, never take the account over, and the member goes
+        on by logging in with the initial credentials.
+        """
         parsed = self._parse(token, LinkPurpose.VERIFY_EMAIL)
         if parsed is None:
             return Refused(Reason.LINK_INVALID)
         account, token_hash = parsed
-        return self._apply_to(account.account_id, None, flow.ConfirmLink(token_hash),
-                              Origin(ip=ip))
+        same = (isinstance(session, Session) and session.account_id == account.account_id
+                and session.epoch == account.session_epoch)
+        notice = None if same else "notice.email_verified_login"
+        return self._apply_to(account.account_id, None, flow.ConfirmLink(token_hash, same),
+                              Origin(ip=ip), notice)
 
     def set_password(self, session: Session, password: str, confirmation: str, *,
                      ip: str | None = None) -> Result:

@@ -194,6 +194,7 @@ KEYS: Final[tuple[str, ...]] = (
     N_("notice.no_email"),
     N_("button.confirm_no_email"),
     N_("notice.link_sent"),
+    N_("notice.email_verified_login"),
     # --- Check your mailbox -------------------------------------------------------------------
     N_("screen.check_mailbox.title"),
     N_("screen.check_mailbox.body"),

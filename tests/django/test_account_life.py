@@ -31,7 +31,7 @@ def onboard(service: OnboardingService, number: str = "100234567") -> str:
     service.submit_email(session, EMAIL, EMAIL)
     token = re.search(r"token=([A-Za-z0-9_.\-]+)", mail.outbox[-1].body)
     assert token is not None
-    result = service.confirm_link(token.group(1))
+    result = service.confirm_link(token.group(1), session=session)
     session = result.session  # type: ignore[union-attr]
     result = service.set_password(session, GOOD_PASSWORD, GOOD_PASSWORD)
     session = result.session  # type: ignore[union-attr]

@@ -418,11 +418,15 @@ def confirm_link(request: HttpRequest) -> HttpResponse:
     template = "cegema_onboarding/confirm_link.html"
     if request.method == "GET":
         return _link_page(request, LinkPurpose.VERIFY_EMAIL, template)
-    result = get_service().confirm_link(_token(request), ip=client_ip(request))
+    # Only this browser's own session opens the password step at once (see confirm_link).
+    result = get_service().confirm_link(_token(request), ip=client_ip(request),
+                                        session=load_session(request))
     if isinstance(result, Refused):
         return _page(request, template, {"error": describe(result, _lang())})
-    if result.session is not None:
-        _grant(request, result.session, new_login=True)
+    if result.session is None:
+        messages.success(request, _t(result.notice or "notice.email_verified_login"))
+        return redirect(_url("login"))
+    _grant(request, result.session, new_login=True)
     messages.success(request, _t("screen.confirm_link.title"))
     return redirect(_url("journey"))
 

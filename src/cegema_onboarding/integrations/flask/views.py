@@ -245,7 +245,8 @@ def verify_link() -> View:
                           errors=form_errors(refused) if refused else None)
         return render("link.html", token=token, valid=True)
     token = _field("token")
-    result = service().confirm_link(token, ip=client_ip())
+    # Only this browser's own session opens the password step at once (see confirm_link).
+    result = service().confirm_link(token, ip=client_ip(), session=state().session)
     if isinstance(result, Ok):
         return follow(result)
     return render("link.html", 400, token="", valid=False, errors=form_errors(result))
