@@ -19,7 +19,7 @@ from cegema_onboarding.adapters.memory import (
     MemoryStorage,
 )
 from cegema_onboarding.config import Settings
-from cegema_onboarding.errors import ConcurrentUpdate, StorageError
+from cegema_onboarding.errors import ConcurrentUpdate, SmtpError, StorageError
 from cegema_onboarding.flow import Reason, Refused
 from cegema_onboarding.model import Account, Channel, Session, Stage, Step
 from cegema_onboarding.ports import Changes, OutboxStatus
@@ -560,3 +560,32 @@ def test_a_change_that_did_not_commit_sends_nothing(mailer: MemoryMailer, clock:
     # Once the database is back, the member simply tries again.
     ok(service.submit_email(session, ADDRESS, ADDRESS))
     assert len(mailer.sent) == 1
+
+
+class _RefusingMailer:
+    """A mail port whose server refuses for good (5xx) or for now (4xx)."""
+
+    def __init__(self, permanent: bool) -> None:
+        self.permanent = permanent
+        self.attempts = 0
+
+    def send(self, message: EmailMessage) -> None:
+        self.attempts += 1
+        code = 550 if self.permanent else 451
+        raise SmtpError(f"recipient refused ({code})", code=code, permanent=self.permanent)
+
+
+@pytest.mark.parametrize("permanent", [True, False])
+def test_a_permanent_smtp_refusal_is_parked_at_once_with_its_reason(
+        permanent: bool, storage: MemoryStorage, clock: ManualClock,
+        settings: Settings) -> None:
+    mailer = _RefusingMailer(permanent)
+    service = OnboardingService(storage, mailer, settings=settings, clock=clock)
+    session = to_email_step(service, provision(service))
+    ok(service.submit_email(session, ADDRESS, ADDRESS))
+    [message] = storage.list_messages(limit=10)
+    assert message.last_error is not None and "recipient refused" in message.last_error
+    if permanent:
+        assert message.status is OutboxStatus.PARKED and mailer.attempts == 1
+    else:
+        assert message.status is OutboxStatus.PENDING and message.next_attempt_at is not None

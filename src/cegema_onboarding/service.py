@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from . import flow, mails, normalize, texts
 from .config import Settings
 from .credentials import new_initial_password
-from .errors import BadToken, ConcurrentUpdate, InvalidInput, MailError, UnknownAccount
+from .errors import BadToken, ConcurrentUpdate, InvalidInput, MailError, SmtpError, UnknownAccount
 from .flow import (
     Accepted,
     Action,
@@ -712,10 +712,16 @@ class OnboardingService:
                 self.notifier.notify(message.channel, account, message.kind, data["text"])
         except Exception as exc:
             # Whatever a port raises, a committed change must not turn into an error:
-            # the message waits for a retry, and only the error's class is recorded.
+            # the message waits for a retry. Only the error's class is recorded, or an
+            # SMTP error's short reason, which the adapter keeps free of secrets.
             attempts = message.attempts + 1
             error = type(exc).__name__
-            if attempts >= _MAX_RETRIES or isinstance(exc, InvalidToken):
+            if isinstance(exc, SmtpError):
+                error = f"{error}: {exc.reason}"[:200]
+            # A permanent refusal (5xx) will not get better with retries.
+            permanent = isinstance(exc, InvalidToken) or (
+                isinstance(exc, SmtpError) and exc.permanent)
+            if attempts >= _MAX_RETRIES or permanent:
                 self.storage.mark_failed(message.message_id, error, None)
                 log.warning("outbox message %s parked after %d attempts (%s)",
                             message.message_id, attempts, error)
