@@ -48,7 +48,7 @@ from .flow import (
     Refused,
     SendNotice,
 )
-from .model import Account, Adviser, Channel, LinkPurpose, Profile, Session, Stage, Step
+from .model import Account, Adviser, Channel, LinkPurpose, Profile, Session, Stage, Step, Throttle
 from .ports import (
     AuditRecord,
     Changes,
@@ -245,6 +245,14 @@ class OnboardingService:
             else:
                 outcome = flow.step(account, flow.Login(password, remember=remember is True),
                                     now, self.env, entropy=self._entropy(), origin=origin)
+            if isinstance(outcome, Accepted):
+                # Clearing the counter rides on the account's commit: one write fewer.
+                cleared = ((flow.clear_attempts(reserved), reserved.version),)
+                try:
+                    return self._save(account, outcome, now, throttles=cleared)
+                except ConcurrentUpdate:
+                    # The counter (or the account) moved meanwhile: save and clear apart.
+                    pass
             try:
                 result = self._save(account, outcome, now)
             except ConcurrentUpdate:
@@ -792,10 +800,13 @@ class OnboardingService:
         return Changes(accounts=saves, outbox=tuple(outbox), audit=tuple(audit))
 
     def _save(self, account: Account | None, outcome: Accepted | Refused, now: datetime,
-              notice: str | None = None, *, deliver: bool = True) -> Result:
+              notice: str | None = None, *, deliver: bool = True,
+              throttles: tuple[tuple[Throttle, int], ...] = ()) -> Result:
         inline = self.deliver_inline and deliver
         try:
             changes = self._changes(account, outcome, now, inline=inline)
+            if throttles:
+                changes = attrs.evolve(changes, throttles=changes.throttles + throttles)
             if changes.accounts or changes.outbox or changes.audit:
                 self.storage.commit(changes)
             if changes.outbox and inline:
@@ -997,7 +1008,8 @@ class OnboardingService:
                                 to=self._decoy.email, ip=origin.ip)
         self._render(self._decoy, effect, now)
 
-    def _reserve(self, key: str) -> Refused | None:
+    def _reserve(self, key: str) -> Refused | Throttle:
+        """Count the attempt before checking it; the stored counter, or LOCKED."""
         for _ in range(200):
             current = self.storage.get_throttle(key)
             reserved = flow.reserve_attempt(current, self.clock.now(), self.settings.lockout)
@@ -1007,7 +1019,7 @@ class OnboardingService:
                 self.storage.commit(Changes(throttles=((reserved, current.version),)))
             except ConcurrentUpdate:
                 continue
-            return None
+            return attrs.evolve(reserved, version=current.version + 1)
         raise ConcurrentUpdate("the attempt counter kept changing")
 
     def _clear(self, key: str) -> None:
