@@ -351,6 +351,13 @@ def _small(small: bool) -> str:
     return "font-size:13px;color:#52606d;" if small else ""
 
 
+def _not_me(composer: _Composer, url: str | None) -> None:
+    # The signed "Ce n'était pas moi" action, in every mail that reports a change.
+    if url is not None:
+        composer.para("mail.not_me.intro")
+        composer.link(url, text("mail.not_me.label", composer.lang))
+
+
 def _greeting(composer: _Composer, name: str) -> None:
     if name:
         composer.para("mail.greeting", {"name": name}, strong=("name",))
@@ -499,9 +506,7 @@ def password_changed_mail(
         )
         c.para("mail.password_changed.ip", {"ip": _ips(ip, c.lang)}, strong=("ip",))
         _contact(c, settings)
-        if url is not None:
-            c.para("mail.not_me.intro")
-            c.link(url, text("mail.not_me.label", c.lang))
+        _not_me(c, url)
 
     return _build(
         settings,
@@ -611,9 +616,7 @@ def email_change_notice_mail(
         )
         c.para("mail.email_change.old_address")
         _contact(c, settings)
-        if url is not None:
-            c.para("mail.not_me.intro")
-            c.link(url, text("mail.not_me.label", c.lang))
+        _not_me(c, url)
 
     return _build(
         settings,
