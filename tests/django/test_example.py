@@ -31,9 +31,9 @@ print("EMAIL STEP REACHED")
 """
 
 
-def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run(*args: str, env: dict[str, str], cwd: Path = EXAMPLE) -> subprocess.CompletedProcess[str]:
     # Our own interpreter on our own example files: no untrusted input.
-    return subprocess.run([sys.executable, *args], cwd=EXAMPLE, env=env,  # noqa: S603
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env,  # noqa: S603
                           capture_output=True, text=True, timeout=180, check=False)
 
 
