@@ -12,7 +12,7 @@ from cegema_onboarding.model import Stage
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 REGENERATE = "python -m cegema_onboarding.diagram --write docs/journey.md"
-MY_PAGES = ("index.md", "journey.md", "ports.md", "security.md", "quickstart.md")
+MY_PAGES = tuple(sorted(p.name for p in (Path(__file__).parent.parent / "docs").glob("*.md")))
 
 
 def python_blocks(page: str) -> list[str]:
