@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit bench docs i18n clean
+.PHONY: demo test lint typecheck unit bench perf docs i18n clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ unit: $(STAMP)
 ## bench: run the benchmarks and print their figures
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+## perf: run every benchmark and write docs/performance.md with its plots (docs/img/);
+## `python -m benchmarks --report --full` measures at 1,000,000 members
+perf: $(STAMP)
+	$(BIN)/python -m benchmarks --report
 
 ## i18n: extract the text keys, merge them into the .po catalogues, compile the .mo files
 i18n: $(STAMP)

@@ -84,7 +84,11 @@ def run_journey(app: Flask, service: OnboardingService, mailer: MemoryMailer,
     member = service.provision(number, "Marie Dupont")
     hasher = service.env.crypto.hasher
     calls = hasher.calls
+    # One address per member, as in real traffic: the per-address login throttle would
+    # otherwise refuse the 31st login from the test client's single default address.
+    n = int(number) % 65_000
     client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = f"10.77.{n // 250}.{n % 250 + 1}"
     started = time.perf_counter()
     _post(client, "/connexion", {"identifier": number, "password": member.initial_password})
     address = f"m{number}@example.com"
@@ -142,6 +146,11 @@ def measure(repeat: int) -> dict[str, tuple[float, float, int]]:
     return results
 
 
+def run(repeat: int = 15) -> dict[str, tuple[float, float, int]]:
+    """The figures of :func:`measure`, keyed by storage label (SQLite first)."""
+    return measure(repeat)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -151,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     repeat = args.repeat or (3 if args.quick else 15)
     print("Flask journey through the test client, production Argon2id, "
           f"median of {repeat} (load average {os.getloadavg()[0]:.1f})")
-    for label, (journey, hashes, count) in measure(repeat).items():
+    for label, (journey, hashes, count) in run(repeat).items():
         overhead = (journey - hashes) / hashes * 100
         verdict = "within" if overhead <= TARGET_PCT else "ABOVE"
         print(f"  {label} storage: journey {journey * 1000:.1f} ms; its {count} slow hashes "

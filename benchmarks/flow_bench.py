@@ -10,8 +10,9 @@ Two figures, as issue 2 asks:
     same run. The difference is everything the library adds around the hashes it cannot
     avoid; it is reported as a percentage of the hash time. Target: at most 5 %.
 
-Only medians and ratios are reported; nothing is asserted. The figures are printed and
-written to ``docs/performance.md`` (``--no-write`` to skip that).
+Only medians and ratios are reported; nothing is asserted. The figures are printed;
+``docs/performance.md`` is written by the whole report (``python -m benchmarks --report``,
+see benchmarks/report.py), which calls :func:`run`.
 
     python -m benchmarks            # full run
     python -m benchmarks --quick    # fewer repeats, for a smoke test
@@ -27,7 +28,6 @@ import statistics
 import timeit
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import attrs
 
@@ -50,7 +50,6 @@ OVERHEAD_TARGET_PCT = 5.0
 START = datetime(2026, 3, 2, 9, 39, tzinfo=UTC)
 PASSWORD = "Le chat de ma voisine 1987"
 ADDRESS = "marie.dupont@example.com"
-PAGE = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
 # Fixed bytes: the benchmark measures the flow, not the operating system's CSPRNG.
 ENTROPY = Entropy(salt=b"s" * 16, nonce=b"n" * 32, code=b"c" * 8)
@@ -280,24 +279,27 @@ def report(transitions: dict[str, float], figures: JourneyFigures) -> str:
     return "\n".join(lines)
 
 
+@attrs.frozen
+class FlowResults:
+    """Both figures of one run: per-transition medians (µs) and the journey's medians."""
+
+    transitions: dict[str, float]
+    journey: JourneyFigures
+
+
+def run(quick: bool = False) -> FlowResults:
+    """Measure the pure transitions, then the in-memory journey against its hashes."""
+    repeat, number, journeys = (3, 200, 3) if quick else (9, 2000, 11)
+    return FlowResults(time_transitions(repeat, number), time_journey(journeys))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run both benchmarks, print the report, and write docs/performance.md."""
+    """Run both benchmarks and print the report (the docs page is benchmarks/report.py's)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repeats (smoke test)")
-    parser.add_argument("--no-write", action="store_true", help="do not write the docs page")
+    # Kept so that older command lines still work: this module no longer writes the page.
+    parser.add_argument("--no-write", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    repeat, number, journeys = (3, 200, 3) if args.quick else (9, 2000, 11)
-    transitions = time_transitions(repeat, number)
-    figures = time_journey(journeys)
-    text = report(transitions, figures)
-    print(text)
-    if not args.no_write:
-        # Other benchmarks append their own sections: keep them.
-        old = PAGE.read_text(encoding="utf-8") if PAGE.exists() else ""
-        cut = old.find("\n## Storage at scale")
-        PAGE.write_text(text.rstrip("\n") + "\n" + (old[cut:] if cut >= 0 else ""),
-                        encoding="utf-8")
-        print(f"(written to docs/{PAGE.name})")
+    results = run(args.quick)
+    print(report(results.transitions, results.journey))
     return 0
-
-

@@ -357,6 +357,32 @@ def report(results: Sequence[Figures], *, load: str) -> str:
     return "\n".join(lines)
 
 
+def run(members: int = 1_000_000, backend: str = "both", *, rounds: int = 10,
+        logins: int = 40, links: int = 20, batch: int = 20_000,
+        sqlite_synchronous: str | None = None) -> tuple[list[Figures], list[str]]:
+    """Measure each backend at SMALL and ``members``; the figures and the load after each."""
+    sizes = (SMALL, members)
+    options = {"rounds": rounds, "logins": logins, "links": links, "batch": batch}
+    results = []
+    loads = []
+    if backend in ("sqlite", "both"):
+        workdir = Path(tempfile.mkdtemp(prefix="cegema-scale-"))
+        try:
+            with sqlite_databases(sizes, workdir, sqlite_synchronous) as engines:
+                label = "SQLite (file, WAL)"
+                if sqlite_synchronous:
+                    label = f"SQLite (file, WAL, synchronous={sqlite_synchronous})"
+                results.append(measure(label, engines, sizes, **options))
+                loads.append(load_average())
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if backend in ("postgres", "both"):
+        with postgres_databases(sizes) as engines:
+            results.append(measure("PostgreSQL 15", engines, sizes, **options))
+            loads.append(load_average())
+    return results, loads
+
+
 def load_average() -> str:
     """The 1-minute load average, as a hint of what else was running."""
     try:
@@ -384,26 +410,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.members < SMALL:
         parser.error(f"--members must be at least {SMALL}")
-    sizes = (SMALL, args.members)
-    options = {"rounds": args.rounds, "logins": args.logins, "links": args.links,
-               "batch": args.batch}
-    results = []
-    loads = []
-    if args.backend in ("sqlite", "both"):
-        workdir = Path(tempfile.mkdtemp(prefix="cegema-scale-"))
-        try:
-            with sqlite_databases(sizes, workdir, args.sqlite_synchronous) as engines:
-                label = "SQLite (file, WAL)"
-                if args.sqlite_synchronous:
-                    label = f"SQLite (file, WAL, synchronous={args.sqlite_synchronous})"
-                results.append(measure(label, engines, sizes, **options))
-                loads.append(load_average())
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-    if args.backend in ("postgres", "both"):
-        with postgres_databases(sizes) as engines:
-            results.append(measure("PostgreSQL 15", engines, sizes, **options))
-            loads.append(load_average())
+    results, loads = run(args.members, args.backend, rounds=args.rounds, logins=args.logins,
+                         links=args.links, batch=args.batch,
+                         sqlite_synchronous=args.sqlite_synchronous)
     print()
     print(report(results, load="; ".join(loads)))
     return 0

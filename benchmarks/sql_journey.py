@@ -168,6 +168,15 @@ def measure(workdir: Path, journeys: int, synchronous: str | None = None) -> Fig
                    statistics.median(other))
 
 
+def run(journeys: int = 15, synchronous: str | None = None) -> Figures:
+    """Measure in a temporary folder that is removed afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix="cegema-journey-"))
+    try:
+        return measure(workdir, journeys, synchronous)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def report(f: Figures, load: str, synchronous: str | None = None) -> str:
     """The figures as Markdown."""
     paired = f.paired_overhead / f.hashes_alone * 100
@@ -204,11 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="diagnostic: set SQLite's synchronous pragma (default: the "
                              "library's engine, which leaves SQLite's FULL)")
     args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="cegema-journey-"))
-    try:
-        figures = measure(workdir, args.journeys, args.synchronous)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    figures = run(args.journeys, args.synchronous)
     print(report(figures, load_average(), args.synchronous))
     return 0
 

@@ -1,0 +1,26 @@
+"""The performance report command runs end to end and writes its page and plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.slow
+def test_the_report_writes_its_targets_table_and_plots(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from benchmarks import report
+
+    page = tmp_path / "performance.md"
+    status = report.main(["--quick", "--scale-backend", "sqlite", "--page", str(page)])
+    assert status == 0
+    text = page.read_text(encoding="utf-8")
+    assert "## Targets" in text and "nproc" in text
+    for word in ("Pure transition", "Provisioning", "itsdangerous"):
+        assert word in text
+    images = sorted(p.name for p in (tmp_path / "img").glob("*.png"))
+    assert len(images) >= 3, images
+    for name in images:
+        assert f"img/{name}" in text
+        assert (tmp_path / "img" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
