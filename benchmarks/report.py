@@ -519,9 +519,10 @@ def page(results: Results, images: dict[str, str], command: str) -> str:
                            "target is met there is for a quiet-machine run to show.")
             else:
                 out.append(" Why, per the analysis in [Operations](operations.md#benchmark): "
-                           "the main process's database writes (encoding each account to "
-                           "JSON, SQLAlchemy's per-row parameter processing, one audit row "
-                           "per member) take longer per member than the target allows.")
+                           "on this machine the two processes often share one core's worth "
+                           "of CPU, so the sum of their CPU times (reading and validation in "
+                           "the helper, account encoding and SQLite writes in the main "
+                           "process) sets the pace.")
         out.append("")
         if p.count != 1_000_000 and million:
             out += [f"At 1,000,000 members: {million}.", ""]

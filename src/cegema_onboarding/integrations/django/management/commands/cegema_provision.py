@@ -25,7 +25,7 @@ class Command(BaseCommand):
                             help="the print-shop file to create (refused if it exists)")
         parser.add_argument("--staff", default="bulk-import",
                             help="the staff id recorded in the audit trail")
-        parser.add_argument("--batch-size", type=int, default=5000)
+        parser.add_argument("--batch-size", type=int, default=20_000)
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Run the import through :func:`cegema_onboarding.provisioning.provision_csv`."""
