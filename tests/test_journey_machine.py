@@ -403,7 +403,8 @@ class JourneyMachine(RuleBasedStateMachine):
             lifetime = self.settings.initial_password_lifetime
             if lifetime is not None and self.now > m.provisioned_at + lifetime:
                 self._refused(result, Reason.INITIAL_CREDENTIALS_EXPIRED)
-                t.failures, t.last = t.failures + 1, self.now
+                # The right password: not a failed attempt, though it no longer opens.
+                t.failures, t.last = 0, None
                 return
         if m is None or not correct:
             self._refused(result, Reason.BAD_CREDENTIALS)

@@ -724,6 +724,39 @@ def step(
     return outcome
 
 
+def precheck(account: Account, event: Event, now: datetime, settings: Settings) -> Refused | None:
+    """The refusal an event gets before any secret is looked at, or ``None``.
+
+    The shell counts an attempt against the lockout before checking a password or an
+    answer; it asks this first, so that a refusal which checked no secret (a wrong step,
+    a disabled account, a dead reset link, a policy that does not apply) counts nothing.
+    :func:`step` gives the same refusal for the same inputs.
+    """
+    if type(event) not in TABLE[account.stage]:
+        return _misfit(account, event, now)
+    if account.disabled and not isinstance(event, (Login, *_ADMIN_EVENTS)):
+        return Refused(Reason.DISABLED)
+    if isinstance(event, CompleteReset):
+        reason = inspect_link(account, LinkPurpose.RESET_PASSWORD, event.nonce_hash, now)
+        return None if reason is None else Refused(reason)
+    if isinstance(event, StaffAssistedReset):
+        return _staff_assisted_precheck(account, event, settings)
+    return None
+
+
+def _staff_assisted_precheck(account: Account, event: StaffAssistedReset,
+                             settings: Settings) -> Refused | None:
+    if not _staff_ok(event.staff_id):
+        return Refused(Reason.INPUT_INVALID, field="staff_id")
+    if not settings.staff_assisted_recovery:
+        return Refused(Reason.RESET_NOT_AVAILABLE)
+    if account.email_verified_at is not None:
+        # The answer with staff is the no-email members' path only: a member with a
+        # verified address recovers through the emailed link.
+        return Refused(Reason.RESET_NOT_AVAILABLE)
+    return None
+
+
 def login_unknown(password: str, env: Env, now: datetime, origin: Origin | None = None) -> Refused:
     """A login for a member number that has no account.
 
@@ -1439,14 +1472,9 @@ def _complete_reset(account: Account, event: CompleteReset, ctx: _Ctx) -> Outcom
 
 
 def _staff_assisted_reset(account: Account, event: StaffAssistedReset, ctx: _Ctx) -> Outcome:
-    if not _staff_ok(event.staff_id):
-        return Refused(Reason.INPUT_INVALID, field="staff_id")
-    if not ctx.settings.staff_assisted_recovery:
-        return Refused(Reason.RESET_NOT_AVAILABLE)
-    if account.email_verified_at is not None:
-        # The answer with staff is the no-email members' path only: a member with a
-        # verified address recovers through the emailed link.
-        return Refused(Reason.RESET_NOT_AVAILABLE)
+    refused = _staff_assisted_precheck(account, event, ctx.settings)
+    if refused is not None:
+        return refused
     refused = _check_secret_answer(account, event.answer, ctx)
     if refused is not None:
         return refused

@@ -69,6 +69,8 @@ from .ratelimit import MemoryRateLimiter
 log = logging.getLogger("cegema_onboarding")
 
 _MAX_RETRIES = 8
+# Refusals that the flow only gives after the right password: not a failed attempt.
+_RIGHT_PASSWORD = frozenset({Reason.DISABLED, Reason.INITIAL_CREDENTIALS_EXPIRED})
 # How long a relay leaves a message that inline delivery took, before retrying it itself.
 _INLINE_LEASE = timedelta(minutes=5)
 
@@ -257,7 +259,8 @@ class OnboardingService:
                 result = self._save(account, outcome, now)
             except ConcurrentUpdate:
                 continue
-            if isinstance(outcome, Accepted):
+            if isinstance(outcome, Accepted) or (
+                    isinstance(outcome, Refused) and outcome.reason in _RIGHT_PASSWORD):
                 self._clear(key)
             return result
         raise ConcurrentUpdate("the account kept changing during login")
@@ -934,6 +937,9 @@ class OnboardingService:
         """
         login_key = flow.attempt_key(account.member_number)
         key = key or login_key
+        if flow.precheck(account, event, self.clock.now(), self.settings) is not None:
+            # Refused before any secret is looked at: run it to record it, count nothing.
+            return self._run(account.account_id, session, event, origin, notice)[0]
         if reserve:
             reserved = self._reserve(key)
             if isinstance(reserved, Refused):
