@@ -17,8 +17,10 @@ from cegema_onboarding.adapters.memory import (
     MemoryStorage,
 )
 from cegema_onboarding.config import Settings
+from cegema_onboarding.flow import Reason, Refused
 from cegema_onboarding.hashing import FAST_TEST_PARAMS
-from cegema_onboarding.service import OnboardingService
+from cegema_onboarding.model import Session
+from cegema_onboarding.service import Ok, OnboardingService
 
 hsettings.register_profile("ci", deadline=None, print_blob=True)
 hsettings.load_profile("ci")
@@ -90,3 +92,23 @@ def mail_code(mailer: MemoryMailer, index: int = -1) -> str:
     match = re.search(r"\b([0-9A-HJKMNP-TV-Z]{4}-?[0-9A-HJKMNP-TV-Z]{4})\b", body)
     assert match is not None, "no code in the mail"
     return match.group(1)
+
+
+def ok(result: object) -> Ok:
+    """The result as an Ok, or the test fails showing what came instead."""
+    assert isinstance(result, Ok), result
+    return result
+
+
+def session_of(result: object) -> Session:
+    """The session an Ok result grants."""
+    session = ok(result).session
+    assert session is not None
+    return session
+
+
+def refused(result: object, reason: Reason) -> Refused:
+    """The result as a refusal for ``reason``."""
+    assert isinstance(result, Refused), result
+    assert result.reason is reason, result.reason
+    return result

@@ -6,27 +6,17 @@ import re
 
 from cegema_onboarding.adapters.mailbox import text_part
 from cegema_onboarding.adapters.memory import (
-    ManualClock,
     MemoryMailer,
-    MemoryNotifier,
-    MemoryStorage,
 )
 from cegema_onboarding.model import LinkPurpose, Session, Step
 from cegema_onboarding.service import Ok, OnboardingService, Provisioned
 
-from .conftest import GOOD_PASSWORD, make_settings
+from .conftest import GOOD_PASSWORD
+from .test_recovery import make_service as _build
 
 ANSWER = "Lefèvre"
 NEW_PASSWORD = "Une toute autre phrase 2026"
 ATTACKER_PASSWORD = "Phrase de l'attaquant 4242"
-
-
-def _build(**overrides: object) -> tuple[OnboardingService, MemoryStorage, MemoryMailer,
-                                         ManualClock]:
-    storage, mailer, clock = MemoryStorage(), MemoryMailer(), ManualClock()
-    service = OnboardingService(storage, mailer, settings=make_settings(**overrides),
-                                clock=clock, notifier=MemoryNotifier())
-    return service, storage, mailer, clock
 
 
 def _links(mailer: MemoryMailer, path: str, to: str | None = None) -> list[str]:

@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import re
-
-from cegema_onboarding.adapters.mailbox import text_part
 from cegema_onboarding.adapters.memory import (
-    ManualClock,
     MemoryMailer,
-    MemoryNotifier,
-    MemoryStorage,
 )
 from cegema_onboarding.config import LockoutPolicy
 from cegema_onboarding.flow import Reason, Refused
 from cegema_onboarding.model import Step
 from cegema_onboarding.service import Ok, OnboardingService, Provisioned
 
-from .conftest import GOOD_PASSWORD, make_settings
+from .conftest import GOOD_PASSWORD
+from .test_recovery import links as _links
+from .test_recovery import make_service as _build
 
 ANSWER = "Lefèvre"
 NEW_PASSWORD = "Une toute autre phrase 2026"
 NUMBER = "100234567"
-
-
-def _build(**overrides: object) -> tuple[OnboardingService, MemoryStorage, MemoryMailer,
-                                         ManualClock]:
-    storage, mailer, clock = MemoryStorage(), MemoryMailer(), ManualClock()
-    service = OnboardingService(storage, mailer, settings=make_settings(**overrides),
-                                clock=clock, notifier=MemoryNotifier())
-    return service, storage, mailer, clock
-
-
-def _links(mailer: MemoryMailer, path: str) -> list[str]:
-    found: list[str] = []
-    for message in mailer.sent:
-        found += re.findall(re.escape(path) + r"\?token=([A-Za-z0-9_.\-]+)", text_part(message))
-    return found
 
 
 def _onboard(service: OnboardingService, mailer: MemoryMailer) -> Provisioned:

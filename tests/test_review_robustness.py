@@ -10,10 +10,7 @@ import pytest
 
 from cegema_onboarding.adapters.mailbox import text_part
 from cegema_onboarding.adapters.memory import (
-    ManualClock,
     MemoryMailer,
-    MemoryNotifier,
-    MemoryStorage,
 )
 from cegema_onboarding.errors import ConfigurationError
 from cegema_onboarding.flow import Reason, Refused
@@ -22,17 +19,10 @@ from cegema_onboarding.password_policy import PasswordPolicy
 from cegema_onboarding.ports import OutboxStatus
 from cegema_onboarding.service import Ok, OnboardingService
 
-from .conftest import GOOD_PASSWORD, make_settings
+from .conftest import GOOD_PASSWORD
+from .test_recovery import make_service as _build
 
 NUMBER = "100234567"
-
-
-def _build(**overrides: object) -> tuple[OnboardingService, MemoryStorage, MemoryMailer,
-                                         ManualClock]:
-    storage, mailer, clock = MemoryStorage(), MemoryMailer(), ManualClock()
-    service = OnboardingService(storage, mailer, settings=make_settings(**overrides),
-                                clock=clock, notifier=MemoryNotifier())
-    return service, storage, mailer, clock
 
 
 def _first_login(service: OnboardingService) -> tuple[str, Session]:

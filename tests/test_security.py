@@ -37,28 +37,22 @@ from cegema_onboarding.model import LinkPurpose, Session, Stage, Step
 from cegema_onboarding.password_policy import PasswordPolicy, common_passwords
 from cegema_onboarding.service import Ok, OnboardingService, Provisioned, Screen
 
-from .conftest import GOOD_PASSWORD, PEPPER, SECRET, START, link_token, mail_code, make_settings
+from .conftest import (
+    GOOD_PASSWORD,
+    PEPPER,
+    SECRET,
+    START,
+    link_token,
+    mail_code,
+    make_settings,
+    ok,
+    refused,
+    session_of,
+)
 
 IP = "172.17.0.14"
 ADDRESS = "marie.dupont@example.com"
 NUMBER = "100234567"
-
-
-def ok(result: object) -> Ok:
-    assert isinstance(result, Ok), result
-    return result
-
-
-def session_of(result: object) -> Session:
-    session = ok(result).session
-    assert session is not None
-    return session
-
-
-def refused(result: object, reason: Reason) -> Refused:
-    assert isinstance(result, Refused), result
-    assert result.reason is reason, result.reason
-    return result
 
 
 def build(settings: Settings | None = None, clock: ManualClock | None = None,

@@ -25,27 +25,19 @@ from cegema_onboarding.model import Account, Channel, Session, Stage, Step
 from cegema_onboarding.ports import Changes, OutboxStatus
 from cegema_onboarding.service import Ok, OnboardingService, Provisioned, Screen, describe
 
-from .conftest import GOOD_PASSWORD, START, link_token, mail_code, make_settings
+from .conftest import (
+    GOOD_PASSWORD,
+    START,
+    link_token,
+    mail_code,
+    make_settings,
+    ok,
+    refused,
+    session_of,
+)
 
 IP = "172.17.0.14"
 ADDRESS = "marie.dupont@example.com"
-
-
-def ok(result: object) -> Ok:
-    assert isinstance(result, Ok), result
-    return result
-
-
-def session_of(result: object) -> Session:
-    session = ok(result).session
-    assert session is not None
-    return session
-
-
-def refused(result: object, reason: Reason) -> Refused:
-    assert isinstance(result, Refused), result
-    assert result.reason is reason, result.reason
-    return result
 
 
 def screen(service: OnboardingService, session: Session) -> Screen:

@@ -610,8 +610,6 @@ INITIAL_CREDENTIAL_STAGES = frozenset(
     }
 )
 
-_STAFF_EVENTS = (StaffActivate, StaffReject)
-
 # --------------------------------------------------------------------------- queries
 
 
@@ -621,7 +619,7 @@ def next_step(account: Account, now: datetime, settings: Settings) -> Step:
     if stage in (Stage.PROVISIONED, Stage.EMAIL_REQUIRED):
         return Step.EMAIL
     if stage is Stage.EMAIL_PENDING:
-        live = _live_link(account, LinkPurpose.VERIFY_EMAIL)
+        live = live_link(account, LinkPurpose.VERIFY_EMAIL)
         if live is not None and now <= live.expires_at:
             return Step.CHECK_MAILBOX
         # After the link's lifetime the member starts again, the address filled in.
@@ -905,7 +903,7 @@ def _submit_email(account: Account, event: SubmitEmail, ctx: _Ctx) -> Outcome:
     if not hmac.compare_digest(normalize.email_key(address).encode(),
                                normalize.email_key(confirmation).encode()):
         return Refused(Reason.EMAILS_DIFFER, field="confirmation")
-    live = _live_link(account, LinkPurpose.VERIFY_EMAIL)
+    live = live_link(account, LinkPurpose.VERIFY_EMAIL)
     same_address = (live is not None and live.address is not None
                     and normalize.email_key(live.address) == normalize.email_key(address))
     if same_address and live is not None and _cooling_down(live, ctx):
@@ -925,7 +923,7 @@ def _resend(account: Account, event: ResendLink, ctx: _Ctx) -> Outcome:
     address = account.pending_email
     if address is None:
         return Refused(Reason.INVALID_STEP)
-    live = _live_link(account, LinkPurpose.VERIFY_EMAIL)
+    live = live_link(account, LinkPurpose.VERIFY_EMAIL)
     if live is not None and _cooling_down(live, ctx):
         return Refused(Reason.RATE_LIMITED)
     new, token, code = _issue_link(account, LinkPurpose.VERIFY_EMAIL, address, ctx)
@@ -960,7 +958,7 @@ def _confirm_link(account: Account, event: ConfirmLink, ctx: _Ctx) -> Outcome:
 
 
 def _submit_code(account: Account, event: SubmitCode, ctx: _Ctx) -> Outcome:
-    live = _live_link(account, LinkPurpose.VERIFY_EMAIL)
+    live = live_link(account, LinkPurpose.VERIFY_EMAIL)
     if live is None or live.code_digest is None:
         return Refused(Reason.LINK_INVALID, field="code")
     if ctx.now > live.expires_at:
@@ -1128,7 +1126,8 @@ def _replace_link(account: Account, old: Link, new: Link) -> Account:
     return attrs.evolve(account, links=tuple(new if lk is old else lk for lk in account.links))
 
 
-def _live_link(account: Account, purpose: LinkPurpose) -> Link | None:
+def live_link(account: Account, purpose: LinkPurpose) -> Link | None:
+    """The newest link of ``purpose`` that can still be spent, expired or not."""
     for link in reversed(account.links):
         if link.purpose is purpose and link.status is LinkStatus.LIVE:
             return link
@@ -1436,7 +1435,7 @@ def _request_reset(account: Account, event: RequestReset, ctx: _Ctx) -> Outcome:
     if account.email is None or account.email_verified_at is None:
         return Refused(Reason.RESET_NOT_AVAILABLE,
                        effects=(ctx.audit(account, "reset_requested", "no_email"),))
-    live = _live_link(account, LinkPurpose.RESET_PASSWORD)
+    live = live_link(account, LinkPurpose.RESET_PASSWORD)
     if live is not None and _cooling_down(live, ctx):
         return Refused(Reason.RATE_LIMITED,
                        effects=(ctx.audit(account, "reset_requested", "cooling_down"),))
@@ -1537,7 +1536,7 @@ def _request_email_change(account: Account, event: RequestEmailChange, ctx: _Ctx
         return Refused(Reason.EMAILS_DIFFER, field="confirmation", secret_checked=True)
     if account.email is not None and normalize.email_key(account.email) == key:
         return Refused(Reason.EMAIL_UNCHANGED, field="email", secret_checked=True)
-    live = _live_link(account, LinkPurpose.CHANGE_EMAIL)
+    live = live_link(account, LinkPurpose.CHANGE_EMAIL)
     if (live is not None and live.address is not None
             and normalize.email_key(live.address) == key and _cooling_down(live, ctx)):
         return Refused(Reason.RATE_LIMITED, secret_checked=True)

@@ -272,7 +272,7 @@ class OnboardingService:
             return Refused(Reason.SESSION_EXPIRED)
         now = self.clock.now()
         step = flow.next_step(account, now, self.settings)
-        live = flow._live_link(account, LinkPurpose.VERIFY_EMAIL)
+        live = flow.live_link(account, LinkPurpose.VERIFY_EMAIL)
         return Screen(
             step=step,
             name=account.name,
