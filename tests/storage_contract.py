@@ -238,6 +238,30 @@ class StorageContract:
         assert storage.get_message(message(1).message_id) is None
         assert list(storage.audit_records()) == []
 
+    def test_a_write_that_need_not_be_durable_keeps_every_other_rule(
+            self, storage: Storage) -> None:
+        # durable=False only allows skipping the flush: all or nothing, compare-and-set.
+        insert(storage, account(1))
+        a = storage.get("acc-0001")
+        assert a is not None
+        storage.commit(Changes(throttles=((Throttle("login:x", 1, T0), 0),),
+                               audit=(record(1),), durable=False))
+        assert storage.get_throttle("login:x") == Throttle("login:x", 1, T0, version=1)
+        assert len(list(storage.audit_records())) == 1
+        with pytest.raises(ConcurrentUpdate):
+            storage.commit(Changes(
+                accounts=((attrs.evolve(a, name="Changed"), a.version),),
+                throttles=((Throttle("login:x", 2, T0), 0),),
+                outbox=(message(1),), durable=False))
+        assert storage.get("acc-0001") == a
+        assert storage.get_message(message(1).message_id) is None
+        storage.commit(Changes(accounts=((attrs.evolve(a, name="Changed"), a.version),),
+                               throttles=((Throttle("login:x", 2, T0), 1),), durable=False))
+        changed = storage.get("acc-0001")
+        assert changed is not None and changed.name == "Changed"
+        assert changed.version == a.version + 1
+        assert storage.get_throttle("login:x").failures == 2
+
     def test_a_duplicate_insert_fails_the_whole_commit(self, storage: Storage) -> None:
         insert(storage, account(1), account(2))
         a = storage.get("acc-0001")

@@ -473,7 +473,7 @@ def test_racers_that_loaded_the_same_version_spend_a_link_once(
     session = to_email_step(service, member)
     ok(service.submit_email(session, ADDRESS, ADDRESS))
     token = link_token(mailer)
-    storage.arm(2, nth=2)  # the first load reads the token's account, the second applies
+    storage.arm(2)  # the one load reads the token's account and serves the first try
     results = race(lambda: service.confirm_link(token), lambda: service.confirm_link(token))
     assert storage.conflicts >= 1, "the race did not happen"
     assert sum(isinstance(r, Ok) for r in results) == 1, results
@@ -581,3 +581,37 @@ def test_a_permanent_smtp_refusal_is_parked_at_once_with_its_reason(
         assert message.status is OutboxStatus.PARKED and mailer.attempts == 1
     else:
         assert message.status is OutboxStatus.PENDING and message.next_attempt_at is not None
+
+
+# --------------------------------------------------------------------------- durability
+
+
+class _Recording(MemoryStorage):
+    """Memory storage that remembers, per commit, what it held and whether it was durable."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commits: list[tuple[str, bool]] = []
+
+    def commit(self, changes: Changes) -> None:
+        shape = "".join(letter for letter, part in (
+            ("A", changes.accounts), ("T", changes.throttles), ("O", changes.outbox),
+            ("U", changes.audit)) if part)
+        self.commits.append((shape, changes.durable))
+        super().commit(changes)
+
+
+@pytest.mark.parametrize("right", [True, False])
+def test_only_the_counted_attempt_skips_the_flush(right: bool) -> None:
+    storage = _Recording()
+    service = OnboardingService(storage, MemoryMailer(), settings=make_settings(),
+                                clock=ManualClock(START))
+    member = provision(service)
+    storage.commits.clear()
+    password = member.initial_password if right else "not the password at all"
+    service.login(member.member_number, password, ip=IP)
+    # The counted attempt alone may wait for the next flush; the outcome (account saved
+    # with the counter cleared, or the failure's audit record) is flushed, which makes
+    # the attempt durable too.
+    assert storage.commits[0] == ("T", False)
+    assert storage.commits[1:] == ([("ATU", True)] if right else [("U", True)])

@@ -12,7 +12,7 @@ from cegema_onboarding.model import Stage
 from cegema_onboarding.ports import Changes, OutboxStatus
 
 from .pg import sql_adapter
-from .storage_contract import T0, StorageContract, account
+from .storage_contract import T0, StorageContract, account, message
 
 sql = sql_adapter()
 
@@ -214,27 +214,36 @@ _INDEXED_QUERIES = {
 
 @pytest.mark.parametrize("name", sorted(_INDEXED_QUERIES))
 def test_sqlite_lookups_use_indexes(tmp_path: Path, name: str) -> None:
+    import sqlite3
+
     import sqlalchemy as sa
 
     engine = sql.sqlite_engine(tmp_path / "plans.db")
     sql.create_schema(engine)
     storage = sql.SqlStorage(engine)
-    plans: list[str] = []
+    statements: list[str] = []
 
-    def explain(conn: object, cursor: object, statement: str, parameters: object,
-                context: object, executemany: bool) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "UPDATE")) and not executemany:
-            raw = cursor.connection  # type: ignore[attr-defined]
-            rows = raw.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
-            plans.append(" | ".join(str(r[-1]) for r in rows))
+    def trace(statement: str) -> None:
+        # Both paths: SQLAlchemy's statements and those SqlStorage sends to the driver.
+        if statement.lstrip().upper().startswith(("SELECT", "UPDATE")):
+            statements.append(statement)
 
-    sa.event.listen(engine, "before_cursor_execute", explain)
+    def checkout(dbapi_connection: sqlite3.Connection, record: object, proxy: object) -> None:
+        dbapi_connection.set_trace_callback(trace)
+
+    engine.dispose()
+    sa.event.listen(engine, "checkout", checkout)
     try:
         _INDEXED_QUERIES[name](storage)
     finally:
-        sa.event.remove(engine, "before_cursor_execute", explain)
+        sa.event.remove(engine, "checkout", checkout)
         engine.dispose()
-    assert plans, "no query was run"
+    assert statements, "no query was run"
+    plans = []
+    with sqlite3.connect(tmp_path / "plans.db") as other:
+        for statement in statements:
+            rows = other.execute("EXPLAIN QUERY PLAN " + statement).fetchall()
+            plans.append(" | ".join(str(r[-1]) for r in rows))
     for plan in plans:
         # A full scan reads "SCAN cegema_x" without "USING ... INDEX".
         for step in plan.split(" | "):
@@ -285,3 +294,112 @@ def test_sqlite_flushes_every_commit_unless_told_otherwise(tmp_path: Path) -> No
     assert levels == {"default": 2, "normal": 1}
     with pytest.raises(ConfigurationError):
         sql.sqlite_engine(tmp_path / "off.db", synchronous="OFF")
+
+
+def _traced_sqlite(tmp_path: Path, **kwargs: object) -> tuple[object, object, list[str]]:
+    """SqlStorage on a fresh SQLite file, with every statement its connections run."""
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    engine = sql.sqlite_engine(tmp_path / "trace.db", **kwargs)
+    sql.create_schema(engine)
+    engine.dispose()
+    seen: list[str] = []
+
+    def checkout(dbapi_connection: sqlite3.Connection, record: object, proxy: object) -> None:
+        dbapi_connection.set_trace_callback(seen.append)
+
+    sa.event.listen(engine, "checkout", checkout)
+    return engine, sql.SqlStorage(engine), seen
+
+
+def _level(engine: object) -> int:
+    raw = engine.raw_connection()  # type: ignore[attr-defined]
+    try:
+        return int(raw.driver_connection.execute("PRAGMA synchronous").fetchone()[0])
+    finally:
+        raw.close()
+
+
+def test_sqlite_commit_flushes_unless_the_write_is_not_durable(tmp_path: Path) -> None:
+    from cegema_onboarding.model import Throttle
+
+    engine, storage, seen = _traced_sqlite(tmp_path)
+    try:
+        storage.commit(Changes(accounts=((account(1), None),)))  # type: ignore[attr-defined]
+        assert not any("synchronous" in s for s in seen)
+        seen.clear()
+        relaxed = Changes(throttles=((Throttle(key="k", failures=1, last_failure_at=T0), 0),),
+                          durable=False)
+        storage.commit(relaxed)  # type: ignore[attr-defined]
+        # Relaxed around the transaction only (SQLite refuses it inside one), then restored.
+        begin = seen.index("BEGIN IMMEDIATE")
+        assert seen[:begin][-1] == "PRAGMA synchronous=NORMAL"
+        assert seen[-1] == "PRAGMA synchronous=2"
+        assert _level(engine) == 2
+        assert storage.get_throttle("k").failures == 1  # type: ignore[attr-defined]
+        # The outbox's delivery marks are not flushed on their own either.
+        seen.clear()
+        storage.commit(Changes(outbox=(message(1),)))  # type: ignore[attr-defined]
+        storage.mark_sent(message(1).message_id, T0)  # type: ignore[attr-defined]
+        assert "PRAGMA synchronous=NORMAL" in seen and _level(engine) == 2
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_not_durable_on_a_normal_engine_changes_nothing(tmp_path: Path) -> None:
+    from cegema_onboarding.model import Throttle
+
+    engine, storage, seen = _traced_sqlite(tmp_path, synchronous="NORMAL")
+    try:
+        storage.commit(Changes(  # type: ignore[attr-defined]
+            throttles=((Throttle(key="k", failures=1, last_failure_at=T0), 0),),
+            durable=False))
+        assert not any("synchronous=" in s for s in seen), seen
+        assert _level(engine) == 1
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_a_failed_relaxed_commit_restores_the_flush(tmp_path: Path) -> None:
+    from cegema_onboarding.errors import ConcurrentUpdate
+    from cegema_onboarding.model import Throttle
+
+    engine, storage, _ = _traced_sqlite(tmp_path)
+    try:
+        stale = Changes(throttles=((Throttle(key="k", failures=1), 3),), durable=False)
+        with pytest.raises(ConcurrentUpdate):
+            storage.commit(stale)  # type: ignore[attr-defined]
+        assert _level(engine) == 2
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_not_durable_commits_skip_the_wal_flush_wait(pg_url: str) -> None:
+    import sqlalchemy as sa
+
+    from cegema_onboarding.model import Throttle
+
+    # The test server runs with synchronous_commit=off; these sessions start "on".
+    engine = sql.postgres_engine(pg_url,
+                                 connect_args={"options": "-c synchronous_commit=on"})
+    sql.create_schema(engine)
+    seen: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, *rest: seen.append(statement))
+    try:
+        storage = sql.SqlStorage(engine)
+        storage.commit(Changes(accounts=((account(1), None),)))
+        assert not any("synchronous_commit" in s for s in seen)
+        storage.commit(Changes(
+            throttles=((Throttle(key="k", failures=1, last_failure_at=T0), 0),),
+            durable=False))
+        assert any("SET LOCAL synchronous_commit TO OFF" in s for s in seen)
+        assert storage.get_throttle("k").failures == 1
+        with engine.connect() as conn:
+            # LOCAL: the setting ended with its transaction.
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+    finally:
+        engine.dispose()

@@ -69,12 +69,21 @@ class Changes:
 
     ``accounts`` pairs each account with the version it was loaded at, or ``None`` to
     insert a new one. ``throttles`` works the same way.
+
+    ``durable=False`` marks a write whose loss in a machine crash is harmless. A store
+    may then acknowledge it before it reaches the disk, provided it stays all-or-nothing
+    and every later durable commit makes it durable too (SQLite's and PostgreSQL's
+    write-ahead logs both flush in order). Storing every write durably is always correct.
+    The service uses it for the attempt it counts before a password check: a machine
+    crash can give back at most the attempts counted since the last durable commit of
+    any request, and a wrong answer's audit record is itself a durable commit.
     """
 
     accounts: tuple[tuple[Account, int | None], ...] = ()
     throttles: tuple[tuple[Throttle, int], ...] = ()
     outbox: tuple[OutboxMessage, ...] = ()
     audit: tuple[AuditRecord, ...] = ()
+    durable: bool = True
 
 
 @runtime_checkable

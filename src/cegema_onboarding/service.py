@@ -144,6 +144,8 @@ class ProfileView:
     postal_address: str | None
     profile: Profile
     completion: int
+    #: The remembered browsers, most recently used first (as :meth:`remembered_devices`).
+    devices: tuple[RememberedDevice, ...] = ()
 
 
 @attrs.frozen
@@ -366,8 +368,8 @@ class OnboardingService:
         same = (isinstance(session, Session) and session.account_id == account.account_id
                 and session.epoch == account.session_epoch)
         notice = None if same else "notice.email_verified_login"
-        return self._apply_to(account.account_id, None, flow.ConfirmLink(token_hash, same),
-                              Origin(ip=ip), notice)
+        return self._run(account.account_id, None, flow.ConfirmLink(token_hash, same),
+                         Origin(ip=ip), notice, loaded=account)[0]
 
     def set_password(self, session: Session, password: str, confirmation: str, *,
                      ip: str | None = None) -> Result:
@@ -452,9 +454,7 @@ class OnboardingService:
         account = self._session_account(session)
         if account is None:
             return Refused(Reason.SESSION_EXPIRED)
-        devices = [RememberedDevice(t.series_id, t.created_at, t.last_used_at, t.expires_at,
-                                    t.user_agent_hint) for t in account.remember]
-        return sorted(devices, key=lambda d: d.last_used_at, reverse=True)
+        return _devices(account)
 
     def revoke_remembered(self, session: Session, series_id: str | None = None, *,
                           ip: str | None = None) -> Result:
@@ -594,6 +594,7 @@ class OnboardingService:
             phone=account.phone, postal_address=account.postal_address,
             profile=account.profile,
             completion=completion(account, self.settings.profile_weights),
+            devices=_devices(account),
         )
 
     def update_profile(self, session: Session, *, channels: Sequence[Channel] = (),
@@ -768,10 +769,14 @@ class OnboardingService:
         return self._run(account_id, session, event, origin, notice)[0]
 
     def _run(self, account_id: str, session: Session | None, event: flow.Event,
-             origin: Origin, notice: str | None = None
+             origin: Origin, notice: str | None = None, *, loaded: Account | None = None
              ) -> tuple[Result, Accepted | Refused | None]:
         for _ in range(5):
-            account = self.storage.get(account_id) if isinstance(account_id, str) else None
+            # An account the caller has just read serves the first try; the version check
+            # of the commit catches a change in between, and the retry reads afresh.
+            account, loaded = loaded, None
+            if account is None:
+                account = self.storage.get(account_id) if isinstance(account_id, str) else None
             if account is None or (session is not None
                                    and account.session_epoch != session.epoch):
                 return Refused(Reason.SESSION_EXPIRED), None
@@ -1022,7 +1027,9 @@ class OnboardingService:
             if isinstance(reserved, Refused):
                 return reserved
             try:
-                self.storage.commit(Changes(throttles=((reserved, current.version),)))
+                # Not flushed on its own: see Changes.durable.
+                self.storage.commit(Changes(throttles=((reserved, current.version),),
+                                            durable=False))
             except ConcurrentUpdate:
                 continue
             return attrs.evolve(reserved, version=current.version + 1)
@@ -1042,6 +1049,12 @@ class OnboardingService:
 
     def _commit_audit_only(self, effect: Audit) -> None:
         self.storage.commit(Changes(audit=(_record(effect),)))
+
+
+def _devices(account: Account) -> tuple[RememberedDevice, ...]:
+    devices = [RememberedDevice(t.series_id, t.created_at, t.last_used_at, t.expires_at,
+                                t.user_agent_hint) for t in account.remember]
+    return tuple(sorted(devices, key=lambda d: d.last_used_at, reverse=True))
 
 
 def _record(effect: Audit) -> AuditRecord:

@@ -35,7 +35,8 @@ __all__ = [
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 #: Execution option read by the SQLite ``begin`` hook: ``"DEFERRED"`` for read-only work,
-#: anything else (the default) opens the transaction with ``BEGIN IMMEDIATE``.
+#: ``"NONE"`` for one statement in SQLite's own implicit transaction, anything else (the
+#: default) opens the transaction with ``BEGIN IMMEDIATE``.
 BEGIN_OPTION = "cegema_sqlite_begin"
 
 _BUSY_TIMEOUT_S = 10.0
@@ -89,6 +90,8 @@ def _sqlite_begin(conn: Connection) -> None:
     # at once with SQLITE_BUSY to avoid a deadlock); an immediate one takes the write lock
     # up front and so queues behind other writers for up to the busy timeout.
     mode = conn.get_execution_options().get(BEGIN_OPTION, "IMMEDIATE")
+    if mode == "NONE":
+        return
     conn.exec_driver_sql("BEGIN" if mode == "DEFERRED" else "BEGIN IMMEDIATE")
 
 

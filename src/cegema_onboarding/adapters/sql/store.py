@@ -24,6 +24,7 @@ from ...errors import ConcurrentUpdate, ConfigurationError, DuplicateAccount, St
 from ...model import Account, Channel, Stage, Throttle
 from ...normalize import email_key
 from ...ports import AuditRecord, Changes, OutboxMessage, OutboxStatus
+from ._lite import LiteOps
 from .engine import BEGIN_OPTION
 from .schema import accounts, audit, outbox, throttles
 
@@ -47,8 +48,11 @@ class SqlStorage:
             raise ConfigurationError(f"SqlStorage supports SQLite and PostgreSQL, not {name}")
         self.engine = engine
         self._postgres = name == "postgresql"
-        # On SQLite, reads need no write lock: they run in deferred transactions.
-        self._reader = engine.execution_options(**{BEGIN_OPTION: "DEFERRED"})
+        # Every read here is one statement, which SQLite runs in its own snapshot: no
+        # explicit transaction, hence no write lock and no BEGIN/ROLLBACK round.
+        self._reader = engine.execution_options(**{BEGIN_OPTION: "NONE"})
+        # SQLite's per-request operations go straight through the driver (see _lite).
+        self._lite = None if self._postgres else LiteOps(engine)
 
     def __repr__(self) -> str:
         return f"SqlStorage({self.engine.dialect.name})"
@@ -62,9 +66,13 @@ class SqlStorage:
             raise StorageError(f"database read failed ({_kind(exc)})") from exc
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def _write(self, durable: bool = True) -> Iterator[Connection]:
         try:
             with self.engine.begin() as conn:
+                if not durable and self._postgres:
+                    # Acknowledged before the WAL flush; a later synchronous commit
+                    # flushes it too, since PostgreSQL's WAL is written in order.
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 yield conn
         except sa.exc.SQLAlchemyError as exc:
             raise StorageError(f"database write failed ({_kind(exc)})") from exc
@@ -73,12 +81,16 @@ class SqlStorage:
 
     def get(self, account_id: str) -> Account | None:
         """The account with this id, or None."""
+        if self._lite is not None:
+            return self._lite.get(account_id)
         with self._read() as conn:
             row = conn.execute(_BY_ID, {"value": account_id}).first()
         return None if row is None else _account(row)
 
     def find_by_member_number(self, member_number: str) -> Account | None:
         """The account with this normalised member number, or None."""
+        if self._lite is not None:
+            return self._lite.find_by_member_number(member_number)
         with self._read() as conn:
             row = conn.execute(_BY_NUMBER, {"value": member_number}).first()
         return None if row is None else _account(row)
@@ -118,6 +130,8 @@ class SqlStorage:
 
     def get_throttle(self, key: str) -> Throttle:
         """The counter for this key; a fresh one at version 0 when none is stored."""
+        if self._lite is not None:
+            return self._lite.get_throttle(key)
         with self._read() as conn:
             row = conn.execute(_THROTTLE, {"key": key}).first()
         if row is None:
@@ -128,10 +142,17 @@ class SqlStorage:
     # ------------------------------------------------------------------ the one write
 
     def commit(self, changes: Changes) -> None:
-        """Apply all of ``changes`` in one transaction, or none; ConcurrentUpdate on a race."""
+        """Apply all of ``changes`` in one transaction, or none; ConcurrentUpdate on a race.
+
+        ``changes.durable=False`` skips the flush to disk (SQLite: ``synchronous=NORMAL``
+        for this transaction; PostgreSQL: ``synchronous_commit=off``).
+        """
         if not (changes.accounts or changes.throttles or changes.outbox or changes.audit):
             return
-        with self._write() as conn:
+        if self._lite is not None:
+            self._lite.commit(changes)
+            return
+        with self._write(changes.durable) as conn:
             for account, expected in changes.accounts:
                 self._save_account(conn, account, expected)
             for throttle, expected_t in changes.throttles:
@@ -207,6 +228,8 @@ class SqlStorage:
 
     def claim(self, message_id: str, now: datetime) -> OutboxMessage | None:
         """Claim one pending message by id, or None if it is not pending any more."""
+        if self._lite is not None:
+            return self._lite.claim(message_id, now)
         lease = now + _CLAIM_LEASE
         with self._write() as conn:
             row = conn.execute(_CLAIM, {"b_message_id": message_id, "status": _SENDING,
@@ -214,7 +237,12 @@ class SqlStorage:
         return None if row is None else _message(row)
 
     def mark_sent(self, message_id: str, now: datetime) -> None:
-        """Record a delivery and drop the payload, which holds a live token."""
+        """Record a delivery and drop the payload, which holds a live token.
+
+        Not flushed on its own (the next durable commit flushes it): if a machine crash
+        loses the mark, the message is delivered once more after its lease, as the
+        outbox's at-least-once delivery allows.
+        """
         self._finish(message_id, status=OutboxStatus.SENT.value, sent_at=now, payload=b"",
                      next_attempt_at=None, last_error=None)
 
@@ -225,7 +253,10 @@ class SqlStorage:
                      last_error=error[:500])
 
     def _finish(self, message_id: str, **values: Any) -> None:
-        with self._write() as conn:
+        if self._lite is not None:
+            self._lite.finish(message_id, **values)
+            return
+        with self._write(durable=False) as conn:
             result = conn.execute(
                 sa.update(outbox).where(outbox.c.message_id == message_id)
                 .values(attempts=outbox.c.attempts + 1, **values))
@@ -391,7 +422,9 @@ def _sqlite_taken(cursor: sqlite3.Cursor,
 def _stamper(dialect: Any) -> Callable[[datetime | None], Any]:
     """The UtcDateTime column's bind processing, remembered per value."""
     # A provisioning batch shares one or two instants among all its rows.
-    process = accounts.c.queue_at.type.bind_processor(dialect)
+    # dialect_impl: the generic type's processor would leave the datetime to the driver,
+    # which writes a different text (no microseconds) than SQLAlchemy's own rows.
+    process = accounts.c.queue_at.type.dialect_impl(dialect).bind_processor(dialect)
     seen: dict[datetime, Any] = {}
 
     def stamp(value: datetime | None) -> Any:

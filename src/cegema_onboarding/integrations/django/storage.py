@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 
 from ... import codec
@@ -108,6 +108,11 @@ class DjangoStorage:
             raise DuplicateAccount("the same member number twice in one commit")
         try:
             with transaction.atomic(using=self.using):
+                connection = connections[self.using]
+                if not changes.durable and connection.vendor == "postgresql":
+                    # See Changes.durable; LOCAL ends with this transaction.
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET LOCAL synchronous_commit TO OFF")
                 for account, expected in changes.accounts:
                     self._save_account(account, expected)
                 for throttle, expected_t in changes.throttles:

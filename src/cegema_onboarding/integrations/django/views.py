@@ -538,7 +538,6 @@ def _profile_context(service: OnboardingService, view: ProfileView,
                      member: Session) -> dict[str, Any]:
     lang = _lang()
     chosen = set(view.profile.channels)
-    devices = service.remembered_devices(member)
     return {
         "view": view,
         "name": view.name,
@@ -550,7 +549,7 @@ def _profile_context(service: OnboardingService, view: ProfileView,
         "interests": ", ".join(view.profile.interests),
         "comments": view.profile.comments,
         "adviser": view.profile.adviser,
-        "devices": [] if isinstance(devices, Refused) else devices,
+        "devices": view.devices,
         "password_rules": texts.text("notice.password_rules", lang,
                                      min_length=service.settings.password_policy.min_length),
     }

@@ -343,7 +343,6 @@ def _profile_page(screen: Screen, refused: Refused | None = None) -> View:
     welcome = current.notice == "screen.connected.title"
     if welcome:
         current.flash(None)
-    devices = service().remembered_devices(session)
     host = config().profile_context
     extra = dict(host(session.account_id)) if host is not None else {}
     adviser = extra.pop("adviser", None) or view.profile.adviser
@@ -353,7 +352,7 @@ def _profile_page(screen: Screen, refused: Refused | None = None) -> View:
                   profile=view.profile, channels=_CHANNELS, welcome=welcome,
                   chosen_channels={c.value for c in view.profile.channels},
                   adviser=adviser, editable=True,
-                  devices=devices if not isinstance(devices, Refused) else (), **extra)
+                  devices=view.devices, **extra)
 
 
 _CHANNELS = (("phone", "label.channel.phone"), ("email", "label.channel.email"),

@@ -1,0 +1,252 @@
+"""SqlStorage's per-request operations on SQLite, straight through the sqlite3 driver.
+
+Every page of the journey reads an account, and every step commits one. On SQLite,
+SQLAlchemy's per-statement work (pool events, autobegin, cache keys, result processing)
+costs several times what SQLite itself spends on a primary-key lookup, so these few
+operations talk to the pooled sqlite3 connection directly. The rows are the generic
+path's: the same columns, datetimes through the column types' own bind and result
+processors, the same JSON (without its optional spaces, as the bulk insert writes it).
+The storage contract suite runs against both paths (SQLite here, PostgreSQL through
+SQLAlchemy), and the connection still comes from, and goes back to, SQLAlchemy's pool.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from ... import codec
+from ...errors import ConcurrentUpdate, DuplicateAccount, StorageError
+from ...model import Account, Channel, Throttle
+from ...normalize import email_key
+from ...ports import Changes, OutboxMessage, OutboxStatus
+from .schema import accounts, audit, outbox, throttles
+
+_CLAIM_LEASE = timedelta(minutes=5)
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":")).encode
+# PRAGMA synchronous levels: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA.
+_NORMAL = 1
+
+# Only the schema's own table and column names go into the text.
+_A, _T, _O, _U = accounts.name, throttles.name, outbox.name, audit.name
+_OUTBOX_COLUMNS = ("message_id", "account_id", "channel", "kind", "created_at", "payload",
+                   "recipient", "status", "attempts", "next_attempt_at", "last_error",
+                   "sent_at")
+_GET = f"SELECT version, data FROM {_A} WHERE account_id = ?"  # noqa: S608
+_BY_NUMBER = f"SELECT version, data FROM {_A} WHERE member_number = ?"  # noqa: S608
+_THROTTLE = f"SELECT failures, last_failure_at, version FROM {_T} WHERE key = ?"  # noqa: S608
+_INSERT_ACCOUNT = (f"INSERT INTO {_A} (account_id, member_number, email_key, stage, "  # noqa: S608
+                   "queue_at, version, data) VALUES (?, ?, ?, ?, ?, ?, ?)")
+_UPDATE_ACCOUNT = (f"UPDATE {_A} SET member_number = ?, email_key = ?, stage = ?, "  # noqa: S608
+                   "queue_at = ?, data = ?, version = version + 1 "
+                   "WHERE account_id = ? AND version = ?")
+_INSERT_THROTTLE = (f"INSERT INTO {_T} (key, failures, last_failure_at, version) "  # noqa: S608
+                    "VALUES (?, ?, ?, ?)")
+_UPDATE_THROTTLE = (f"UPDATE {_T} SET failures = ?, last_failure_at = ?, "  # noqa: S608
+                    "version = ? WHERE key = ? AND version = ?")
+_INSERT_OUTBOX = (f"INSERT INTO {_O} ({', '.join(_OUTBOX_COLUMNS)}) "  # noqa: S608
+                  f"VALUES ({', '.join('?' * len(_OUTBOX_COLUMNS))})")
+_INSERT_AUDIT = (f"INSERT INTO {_U} (at, action, outcome, actor, account_id, ip, "  # noqa: S608
+                 "detail) VALUES (?, ?, ?, ?, ?, ?, ?)")
+_CLAIM = (f"UPDATE {_O} SET status = ?, next_attempt_at = ? "  # noqa: S608
+          f"WHERE message_id = ? AND status = ? RETURNING {', '.join(_OUTBOX_COLUMNS)}")
+_FINISH = (f"UPDATE {_O} SET attempts = attempts + 1, status = ?, "  # noqa: S608
+           "next_attempt_at = ?, last_error = ?, sent_at = coalesce(?, sent_at), "
+           "payload = coalesce(?, payload) WHERE message_id = ?")
+
+
+class LiteOps:
+    """The hot reads and writes of SqlStorage on one SQLite engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        dialect = engine.dialect
+        # The dialect's own variant of the type: on SQLite it turns datetimes into the
+        # text SQLAlchemy stores (with microseconds) and parses that text back.
+        kind = accounts.c.queue_at.type.dialect_impl(dialect)
+        stamp = kind.bind_processor(dialect)
+        read = kind.result_processor(dialect, None)
+        self._stamp: Callable[[datetime | None], Any] = stamp or (lambda v: v)
+        self._read_time: Callable[[Any], datetime | None] = read or (lambda v: v)
+        # A host that gave the engine its own JSON functions gets them here too.
+        self._dumps: Callable[[Any], str] = (getattr(dialect, "_json_serializer", None)
+                                             or _COMPACT_JSON)
+        self._loads: Callable[[str], Any] = (getattr(dialect, "_json_deserializer", None)
+                                             or json.loads)
+
+    @contextmanager
+    def _connection(self, what: str) -> Iterator[sqlite3.Connection]:
+        fairy = self.engine.raw_connection()
+        try:
+            driver = fairy.driver_connection
+            assert isinstance(driver, sqlite3.Connection)
+            yield driver
+        except sqlite3.Error as exc:
+            # The class name only: the driver's message may quote a value.
+            raise StorageError(f"database {what} failed ({type(exc).__name__})") from exc
+        finally:
+            fairy.close()
+
+    @contextmanager
+    def _transaction(self, durable: bool) -> Iterator[sqlite3.Cursor]:
+        fairy = self.engine.raw_connection()
+        driver = fairy.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        relaxed: int | None = None
+        try:
+            if driver.in_transaction:
+                driver.rollback()
+            if not durable:
+                # A write whose loss in a machine crash is harmless skips the flush.
+                # SQLite only changes this outside a transaction, so it is set per
+                # connection around the transaction and always put back.
+                level = driver.execute("PRAGMA synchronous").fetchone()[0]
+                if level > _NORMAL:
+                    driver.execute("PRAGMA synchronous=NORMAL")
+                    relaxed = level
+            cursor = driver.cursor()
+            try:
+                # IMMEDIATE: take the write lock up front and queue behind other writers.
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield cursor
+                except BaseException:
+                    driver.rollback()
+                    raise
+                driver.commit()
+            finally:
+                cursor.close()
+        except sqlite3.Error as exc:
+            raise StorageError(f"database write failed ({type(exc).__name__})") from exc
+        finally:
+            try:
+                if relaxed is not None:
+                    driver.execute(f"PRAGMA synchronous={int(relaxed)}")
+            except sqlite3.Error:
+                # Never hand a relaxed connection back to the pool.
+                fairy.invalidate()
+            fairy.close()
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, account_id: str) -> Account | None:
+        """The account with this id, or None."""
+        with self._connection("read") as conn:
+            row = conn.execute(_GET, (account_id,)).fetchone()
+        return None if row is None else self._account(row)
+
+    def find_by_member_number(self, member_number: str) -> Account | None:
+        """The account with this member number, or None."""
+        with self._connection("read") as conn:
+            row = conn.execute(_BY_NUMBER, (member_number,)).fetchone()
+        return None if row is None else self._account(row)
+
+    def get_throttle(self, key: str) -> Throttle:
+        """The counter for this key; a fresh one at version 0 when none is stored."""
+        with self._connection("read") as conn:
+            row = conn.execute(_THROTTLE, (key,)).fetchone()
+        if row is None:
+            return Throttle(key=key)
+        return Throttle(key=key, failures=row[0], last_failure_at=self._read_time(row[1]),
+                        version=row[2])
+
+    def _account(self, row: tuple[int, str]) -> Account:
+        data = self._loads(row[1])
+        data["version"] = row[0]
+        return codec.from_data(Account, data)
+
+    # ------------------------------------------------------------------ writes
+
+    def commit(self, changes: Changes) -> None:
+        """SqlStorage.commit, with the same rules and errors."""
+        stamp = self._stamp
+        with self._transaction(changes.durable) as cursor:
+            for account, expected in changes.accounts:
+                self._save_account(cursor, account, expected)
+            for throttle, expected_t in changes.throttles:
+                values = (throttle.failures, stamp(throttle.last_failure_at))
+                try:
+                    if expected_t == 0:
+                        cursor.execute(_INSERT_THROTTLE, (throttle.key, *values, 1))
+                        continue
+                    cursor.execute(_UPDATE_THROTTLE,
+                                   (*values, expected_t + 1, throttle.key, expected_t))
+                except sqlite3.IntegrityError:
+                    # Another request stored the first failure for this key first.
+                    raise ConcurrentUpdate("throttle changed since it was loaded") from None
+                if cursor.rowcount != 1:
+                    raise ConcurrentUpdate("throttle changed since it was loaded")
+            if changes.outbox:
+                cursor.executemany(_INSERT_OUTBOX, [self._message_row(m)
+                                                    for m in changes.outbox])
+            if changes.audit:
+                cursor.executemany(_INSERT_AUDIT, [
+                    (stamp(r.at), r.action, r.outcome, r.actor, r.account_id, r.ip, r.detail)
+                    for r in changes.audit])
+
+    def _save_account(self, cursor: sqlite3.Cursor, account: Account,
+                      expected: int | None) -> None:
+        data = codec.to_data(account)
+        # The column is the truth: a version inside the JSON could only disagree with it.
+        data.pop("version", None)
+        email = account.email
+        indexed = (account.member_number, email_key(email) if email else None,
+                   account.stage.value,
+                   self._stamp(account.activation_requested_at or account.created_at))
+        try:
+            if expected is None:
+                cursor.execute(_INSERT_ACCOUNT, (account.account_id, *indexed, 1,
+                                                 self._dumps(data)))
+                return
+            cursor.execute(_UPDATE_ACCOUNT, (*indexed, self._dumps(data), account.account_id,
+                                             expected))
+        except sqlite3.IntegrityError:
+            if expected is None:
+                raise DuplicateAccount(
+                    "an account with this id or member number exists") from None
+            raise DuplicateAccount("another account has this member number") from None
+        if cursor.rowcount != 1:
+            raise ConcurrentUpdate("account changed since it was loaded")
+
+    def _message_row(self, m: OutboxMessage) -> tuple[Any, ...]:
+        stamp = self._stamp
+        return (m.message_id, m.account_id, m.channel.value, m.kind, stamp(m.created_at),
+                m.payload, m.recipient, m.status.value, m.attempts,
+                stamp(m.next_attempt_at), m.last_error, stamp(m.sent_at))
+
+    # ------------------------------------------------------------------ outbox
+
+    def claim(self, message_id: str, now: datetime) -> OutboxMessage | None:
+        """SqlStorage.claim: one pending message by id, marked SENDING under a lease."""
+        lease = self._stamp(now + _CLAIM_LEASE)
+        with self._transaction(True) as cursor:
+            row = cursor.execute(_CLAIM, (OutboxStatus.SENDING.value, lease, message_id,
+                                          OutboxStatus.PENDING.value)).fetchone()
+        return None if row is None else self._message(row)
+
+    def finish(self, message_id: str, *, status: str, next_attempt_at: datetime | None,
+               last_error: str | None, sent_at: datetime | None = None,
+               payload: bytes | None = None) -> None:
+        """Record a delivery outcome without a flush: losing one means a resend at worst."""
+        with self._transaction(False) as cursor:
+            cursor.execute(_FINISH, (status, self._stamp(next_attempt_at), last_error,
+                                     self._stamp(sent_at), payload, message_id))
+            if cursor.rowcount != 1:
+                # The memory adapter raises KeyError for an unknown id too.
+                raise KeyError(message_id)
+
+    def _message(self, row: tuple[Any, ...]) -> OutboxMessage:
+        read = self._read_time
+        created = read(row[4])
+        assert created is not None
+        return OutboxMessage(
+            message_id=row[0], account_id=row[1], channel=Channel(row[2]), kind=row[3],
+            created_at=created, payload=bytes(row[5]), recipient=row[6],
+            status=OutboxStatus(row[7]), attempts=row[8], next_attempt_at=read(row[9]),
+            last_error=row[10], sent_at=read(row[11]))
