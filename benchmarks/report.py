@@ -423,9 +423,10 @@ def page(results: Results, images: dict[str, str], command: str) -> str:
          "the password policy and the flow."),
         ("SQLite (file, WAL)", None if isinstance(results.sql, Failure) else results.sql,
          SQLITE_TARGET_PCT,
-         "each of the journey's write transactions waits for a disk flush (SQLite's default "
-         "`synchronous=FULL`; a login makes three commits, a step that sends a mail three), "
-         "on top of the in-memory work."),
+         "each step of the journey waits for a disk flush (SQLite's default "
+         "`synchronous=FULL`: six per journey; the attempts counted before a password check "
+         "and the outbox's delivery marks are not flushed on their own, see "
+         "docs/storage.md), on top of the in-memory work."),
     ):
         if figures is None:
             out.append(f"| {label} | not measured | | | | | ≤ {target:.0f} % |")
