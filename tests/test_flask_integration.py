@@ -431,6 +431,42 @@ def test_cookie_flags_in_testing_are_not_secure_but_still_httponly(client: Flask
     assert "Secure" not in cookie
 
 
+def test_the_session_cookie_is_signed_again_when_it_changes_or_once_a_minute(
+        env: Env, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    member = env.service.provision("100234567", "Marie Dupont")
+    assert "cegema_session" in _set_cookies(client.get("/connexion"))  # a new session
+    assert "cegema_session" not in _set_cookies(client.get("/connexion"))  # unchanged
+    r = log_in(env, client, "100234567", member.initial_password)
+    assert "cegema_session" in _set_cookies(r)  # changed: logged in, new CSRF token
+    client.get("/premiere-connexion")
+    assert "cegema_session" not in _set_cookies(client.get("/premiere-connexion"))
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 61)
+    # A minute later the same page signs it again: the idle timeout slides.
+    assert "cegema_session" in _set_cookies(client.get("/premiere-connexion"))
+    assert "cegema_session" not in _set_cookies(client.get("/premiere-connexion"))
+
+
+def test_an_idle_session_expires_after_its_lifetime(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    env = Env(CEGEMA_ONBOARDING_SESSION_LIFETIME=600)
+    member = env.service.provision("100234567", "Marie Dupont")
+    client = env.client()
+    log_in(env, client, "100234567", member.initial_password)
+    now = time.time()
+    # Active every 50 s for 20 minutes: never idle for 10, so never logged out.
+    for step in range(1, 25):
+        monkeypatch.setattr(time, "time", lambda step=step: now + 50 * step)
+        assert client.get("/premiere-connexion").status_code == 200, step
+    # Then 10 minutes and a second without a request: back to the login page.
+    monkeypatch.setattr(time, "time", lambda: now + 50 * 24 + 601)
+    r = client.get("/premiere-connexion")
+    assert r.status_code == 303 and r.location == "/connexion"
+
+
 def test_security_headers_on_every_page(env: Env, client: FlaskClient) -> None:
     for path in ("/connexion", "/identifiant-oublie", "/mot-de-passe-oublie",
                  "/premiere-connexion/valider?token=abc", "/mot-de-passe/reinitialiser?token=x",
@@ -727,3 +763,29 @@ def test_demo_staff_unlocks_and_reissues_credentials(demo: Any) -> None:
     assert shown is not None
     assert isinstance(service.login("100234567", shown.group(1)), Ok)
     assert not isinstance(service.login("100234567", member.initial_password), Ok)
+
+
+def test_the_session_cookie_signature_is_itsdangerous_own() -> None:
+    import hashlib
+
+    from itsdangerous import URLSafeTimedSerializer
+
+    from cegema_onboarding.integrations.flask.websession import _SALT, CookieCodec, WebState
+
+    # The codec derives its signing key once; the signatures must stay those of a plain
+    # itsdangerous serializer, so that cookies signed before the change still load.
+    plain = URLSafeTimedSerializer(SESSION_KEY, salt=_SALT,
+                                   signer_kwargs={"digest_method": hashlib.sha256})
+    codec = CookieCodec(SESSION_KEY, 600)
+    state = WebState(csrf="c" * 43, account_id="acc-1", epoch=3)
+    assert plain.loads(codec.dump(state), max_age=600) == {"c": "c" * 43, "a": "acc-1",
+                                                            "e": 3}
+    loaded = codec.load(plain.dumps({"c": "d" * 43, "a": "acc-2", "e": 1}))
+    assert (loaded.csrf, loaded.account_id, loaded.epoch) == ("d" * 43, "acc-2", 1)
+    # itsdangerous compresses a payload that shrinks; such a cookie still loads.
+    squeezed = plain.dumps({"c": "a" * 120, "a": "acc-3"})
+    assert squeezed.startswith(".")
+    assert codec.load(squeezed).account_id == "acc-3"
+    other = URLSafeTimedSerializer("another key", salt=_SALT,
+                                   signer_kwargs={"digest_method": hashlib.sha256})
+    assert codec.load(other.dumps({"c": "d" * 43, "a": "acc-2"})).account_id is None

@@ -146,6 +146,8 @@ class ProfileView:
     completion: int
     #: The remembered browsers, most recently used first (as :meth:`remembered_devices`).
     devices: tuple[RememberedDevice, ...] = ()
+    #: The member's screen (as :meth:`resume`): the profile once onboarding is done.
+    step: Step = Step.PROFILE
 
 
 @attrs.frozen
@@ -595,6 +597,7 @@ class OnboardingService:
             profile=account.profile,
             completion=completion(account, self.settings.profile_weights),
             devices=_devices(account),
+            step=flow.next_step(account, self.clock.now(), self.settings),
         )
 
     def update_profile(self, session: Session, *, channels: Sequence[Channel] = (),

@@ -167,10 +167,12 @@ def _save_state(response: Response) -> Response:
     if not isinstance(current, WebState):
         return response
     cfg = config()
-    # Re-signed on every request that read it, so that the idle timeout slides.
-    response.set_cookie(
-        cfg.session_cookie, cfg.codec.dump(current), max_age=None, path="/",
-        secure=cfg.secure, httponly=True, samesite="Lax")
+    if cfg.codec.needs_dump(current):
+        # Signed again when it changed, and once a minute otherwise, so that the idle
+        # timeout slides without a new signature on every request.
+        response.set_cookie(
+            cfg.session_cookie, cfg.codec.dump(current), max_age=None, path="/",
+            secure=cfg.secure, httponly=True, samesite="Lax")
     response.vary.add("Cookie")
     remember = g.get("cegema_remember")
     if isinstance(remember, str):
@@ -207,15 +209,23 @@ def lang() -> str:
 
 def t(key: str, /, **params: object) -> str:
     """A text in the member's language; ``{brand}`` is filled in when the text needs it."""
-    language = lang()
-    try:
-        if "brand" in texts.placeholders(key) and "brand" not in params:
-            params["brand"] = config().brand
-        return texts.text(key, language, **params)
-    except KeyError:
-        # An unknown key, or a reason whose parameters this refusal did not carry: say it
-        # generically rather than fail the page.
-        return texts.text("reason.input_invalid", language)
+    return translator(lang(), config().brand)(key, **params)
+
+
+def translator(language: str, brand: str) -> Callable[..., str]:
+    """:func:`t` bound to one language and brand: what a template calls, many times."""
+
+    def translate(key: str, /, **params: object) -> str:
+        try:
+            if "brand" not in params and "brand" in texts.placeholders(key):
+                params["brand"] = brand
+            return texts.text(key, language, **params)
+        except KeyError:
+            # An unknown key, or a reason whose parameters this refusal did not carry: say
+            # it generically rather than fail the page.
+            return texts.text("reason.input_invalid", language)
+
+    return translate
 
 
 def client_ip() -> str | None:
@@ -265,7 +275,7 @@ def render(template: str, status: int = 200, *, errors: FormErrors | None = None
     notice_key = current.pop_notice()
     body = render_template(
         f"cegema_onboarding/{template}",
-        t=t,
+        t=translator(language, cfg.brand),
         lang=language,
         other_lang=other,
         other_lang_url=f"{request.path}?{_urlencode(args)}",

@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from ...config import Settings
 from ...flow import Reason, Refused, reset_checks_answer
 from ...model import Channel, LinkPurpose, Step
-from ...service import Ok, Screen
+from ...service import Ok, ProfileView, Screen
 from .extension import (
     client_ip,
     config,
@@ -313,33 +313,44 @@ def _question_page(chosen: str, refused: Refused | None = None) -> Response:
 
 def profile() -> View:
     """"Mon profil et mes informations", with its completion meter and preferences."""
+    if request.method == "GET":
+        # One read gives both the step check and the page.
+        session = state().session
+        if session is None:
+            return go("login")
+        view = service().profile(session)
+        if isinstance(view, Refused):
+            return session_lost()
+        if view.step is not Step.PROFILE:
+            return go_step(view.step)
+        return _profile_page(view)
     screen = current_screen(Step.PROFILE)
     if not isinstance(screen, Screen):
         return screen
     session = state().session
     assert session is not None
-    if request.method == "POST":
-        channels = [_CHANNEL_VALUES[c] for c in request.form.getlist("channels")
-                    if c in _CHANNEL_VALUES]
-        pets = {"yes": True, "no": False}.get(request.form.get("pets", ""))
-        interests = [i.strip() for i in _field("interests").split(",") if i.strip()]
-        result = service().update_profile(session, channels=channels, pets=pets,
-                                          interests=interests, comments=_field("comments"),
-                                          ip=client_ip())
-        if isinstance(result, Ok):
-            state().flash(result.notice or "ui.saved")
-            return go("profile")
-        return refused_redirect(result) or _profile_page(screen, result)
-    return _profile_page(screen)
-
-
-def _profile_page(screen: Screen, refused: Refused | None = None) -> View:
-    session = state().session
-    assert session is not None
+    channels = [_CHANNEL_VALUES[c] for c in request.form.getlist("channels")
+                if c in _CHANNEL_VALUES]
+    pets = {"yes": True, "no": False}.get(request.form.get("pets", ""))
+    interests = [i.strip() for i in _field("interests").split(",") if i.strip()]
+    result = service().update_profile(session, channels=channels, pets=pets,
+                                      interests=interests, comments=_field("comments"),
+                                      ip=client_ip())
+    if isinstance(result, Ok):
+        state().flash(result.notice or "ui.saved")
+        return go("profile")
+    if (moved := refused_redirect(result)) is not None:
+        return moved
     view = service().profile(session)
     if isinstance(view, Refused):
         return session_lost()
+    return _profile_page(view, result)
+
+
+def _profile_page(view: ProfileView, refused: Refused | None = None) -> View:
     current = state()
+    session = current.session
+    assert session is not None
     welcome = current.notice == "screen.connected.title"
     if welcome:
         current.flash(None)

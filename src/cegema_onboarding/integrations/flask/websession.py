@@ -13,15 +13,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from typing import Any
 
 import attrs
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData, Serializer, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode
 
 from ...model import Session
 
 _SALT = "cegema_onboarding.flask.session"
 _MAX_COOKIE = 4096
+# An unchanged cookie is signed again once it is this old (seconds), not on every request:
+# the idle timeout slides by the minute, and never lasts longer than configured.
+_RESIGN_AFTER = 60
 
 
 @attrs.define
@@ -33,6 +38,13 @@ class WebState:
     epoch: int = 0
     notice: str | None = None
     staff: bool = False
+    #: What the cookie held when it was read, and when it was signed (None for a new one).
+    loaded: tuple[object, ...] | None = attrs.field(default=None, repr=False, eq=False)
+    signed_at: float | None = attrs.field(default=None, repr=False, eq=False)
+
+    def snapshot(self) -> tuple[object, ...]:
+        """The fields the cookie stores, to tell whether a request changed them."""
+        return (self.csrf, self.account_id, self.epoch, self.notice, self.staff)
 
     @property
     def session(self) -> Session | None:
@@ -75,12 +87,28 @@ def new_csrf_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+class _CookieSerializer(URLSafeTimedSerializer):
+    """itsdangerous' URL-safe timed serializer, minus the compression attempt on dump."""
+
+    def dump_payload(self, obj: Any) -> bytes:
+        # A few dozen bytes of random tokens never get shorter, so itsdangerous would keep
+        # them as they are anyway; skipping the attempt spares setting up a deflate stream
+        # on every response. Loading still accepts a compressed payload.
+        return base64_encode(Serializer.dump_payload(self, obj))
+
+
 class CookieCodec:
     """Signs and reads the session cookie. Anything malformed or expired is a new session."""
 
     def __init__(self, key: str | bytes, max_age: int) -> None:
-        self._serializer = URLSafeTimedSerializer(
-            key, salt=_SALT, signer_kwargs={"digest_method": hashlib.sha256})
+        raw = key.encode() if isinstance(key, str) else key
+        # itsdangerous derives the signing key from the secret and the salt on every sign
+        # and check ("django-concat": sha256(salt + "signer" + secret)). Deriving it once
+        # here and signing with it as is gives the very same signatures.
+        derived = hashlib.sha256(_SALT.encode() + b"signer" + raw).digest()
+        self._serializer = _CookieSerializer(
+            derived, salt=_SALT,
+            signer_kwargs={"digest_method": hashlib.sha256, "key_derivation": "none"})
         self.max_age = max_age
 
     def __repr__(self) -> str:
@@ -92,7 +120,8 @@ class CookieCodec:
             return WebState(csrf=new_csrf_token())
         data: Any
         try:
-            data = self._serializer.loads(raw, max_age=self.max_age)
+            data, signed = self._serializer.loads(raw, max_age=self.max_age,
+                                                  return_timestamp=True)
         except (BadData, ValueError, TypeError, UnicodeError):
             return WebState(csrf=new_csrf_token())
         if not isinstance(data, dict):
@@ -103,13 +132,22 @@ class CookieCodec:
         notice = data.get("n")
         if not isinstance(csrf, str) or not 20 <= len(csrf) <= 128:
             return WebState(csrf=new_csrf_token())
-        return WebState(
+        state = WebState(
             csrf=csrf,
             account_id=account_id if isinstance(account_id, str) else None,
             epoch=epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else 0,
             notice=notice if isinstance(notice, str) and len(notice) <= 80 else None,
             staff=data.get("s") is True,
         )
+        state.loaded = state.snapshot()
+        state.signed_at = signed.timestamp()
+        return state
+
+    def needs_dump(self, state: WebState) -> bool:
+        """Whether the response must carry the cookie again: new, changed, or a minute old."""
+        if state.loaded is None or state.signed_at is None or state.loaded != state.snapshot():
+            return True
+        return time.time() - state.signed_at >= min(_RESIGN_AFTER, self.max_age / 10)
 
     def dump(self, state: WebState) -> str:
         """The signed cookie value of a state."""
