@@ -12,7 +12,7 @@ from cegema_onboarding.model import Stage
 from cegema_onboarding.ports import Changes, OutboxStatus
 
 from .pg import sql_adapter
-from .storage_contract import T0, StorageContract, account, message
+from .storage_contract import T0, StorageContract, account, insert, message, record
 
 sql = sql_adapter()
 
@@ -437,3 +437,83 @@ def test_the_sqlite_driver_path_stores_datetimes_as_sqlalchemy_does(tmp_path: Pa
     assert read_time("2026-03-02 09:00:00") == result("2026-03-02 09:00:00")
     with pytest.raises(ValueError):
         stamp(datetime(2026, 3, 2, 9, 0))
+
+
+def _held(storage: object) -> object:
+    """The sqlite3 connection this thread keeps for SqlStorage (None before first use)."""
+    held = getattr(storage._lite._local, "held", None)  # type: ignore[attr-defined]
+    return None if held is None else held[2]
+
+
+def test_sqlite_keeps_one_connection_per_thread_and_dispose_retires_it(
+        tmp_path: Path) -> None:
+    import sqlite3
+    import threading
+
+    engine = sql.sqlite_engine(tmp_path / "threads.db")
+    sql.create_schema(engine)
+    storage = sql.SqlStorage(engine)
+    insert(storage, account(1))
+    mine = _held(storage)
+    assert isinstance(mine, sqlite3.Connection)
+    assert storage.get("acc-0001") is not None and _held(storage) is mine
+    seen: list[object] = []
+
+    def other() -> None:
+        storage.commit(Changes(audit=(record(1),)))
+        seen.append(_held(storage))
+
+    worker = threading.Thread(target=other)
+    worker.start()
+    worker.join()
+    assert seen and seen[0] is not mine and isinstance(seen[0], sqlite3.Connection)
+    # dispose() closes this thread's connection at once; the next call opens another.
+    engine.dispose()
+    with pytest.raises(sqlite3.ProgrammingError):
+        mine.execute("SELECT 1")  # type: ignore[attr-defined]
+    assert storage.get("acc-0001") is not None
+    assert _held(storage) is not mine
+    engine.dispose()
+
+
+def test_sqlite_a_closed_connection_is_replaced_after_one_error(tmp_path: Path) -> None:
+    from cegema_onboarding.errors import StorageError
+
+    engine = sql.sqlite_engine(tmp_path / "closed.db")
+    sql.create_schema(engine)
+    storage = sql.SqlStorage(engine)
+    insert(storage, account(1))
+    _held(storage).close()  # type: ignore[attr-defined]
+    with pytest.raises(StorageError):
+        storage.get("acc-0001")
+    assert storage.get("acc-0001") is not None
+    engine.dispose()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_sqlite_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
+    import multiprocessing
+
+    engine = sql.sqlite_engine(tmp_path / "fork.db")
+    sql.create_schema(engine)
+    storage = sql.SqlStorage(engine)
+    insert(storage, account(1))
+    parent = _held(storage)
+    before = len(list(storage.audit_records()))
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+
+    def child() -> None:
+        found = storage.get("acc-0001")
+        storage.commit(Changes(audit=(record(2),)))
+        queue.put((found is not None, _held(storage) is not parent))
+
+    process = context.Process(target=child)
+    process.start()
+    process.join(30)
+    assert process.exitcode == 0
+    assert queue.get(timeout=5) == (True, True)
+    # The parent's connection was left alone by the child and still works.
+    assert _held(storage) is parent and storage.get("acc-0001") is not None
+    assert len(list(storage.audit_records())) == before + 1  # the child's write
+    engine.dispose()
