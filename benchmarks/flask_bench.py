@@ -7,6 +7,13 @@ PRODUCTION Argon2id parameters. In the same run, the same number of Argon2id com
 is timed alone. The difference (routing, templates, cookies, CSRF, the service, SQLite,
 mail rendering) is reported as a percentage of the hash time. Target: at most 25 %.
 
+Two figures, as in the other journey benchmarks: *paired*, the median journey minus the
+median of its hashes timed alone; and *on its own*, everything else timed without the
+20 ms hashes (the same journey on an app with near-free Argon2id parameters, minus those
+cheap hashes). The paired figure also carries the hashes' effect on the CPU caches and
+the disk's wake-up after each idle wait; the on-its-own figure is the work itself.
+SQLite is measured in its steady state (see :func:`warm_up`).
+
 Only medians are reported; nothing is asserted. Not a test.
 
     python -m benchmarks.flask_bench            # full run
@@ -30,7 +37,12 @@ from flask import Flask
 
 from cegema_onboarding.adapters.memory import ManualClock, MemoryMailer, MemoryStorage
 from cegema_onboarding.config import Settings
-from cegema_onboarding.hashing import PRODUCTION_PARAMS, PasswordHasher
+from cegema_onboarding.hashing import (
+    FAST_TEST_PARAMS,
+    PRODUCTION_PARAMS,
+    Argon2Params,
+    PasswordHasher,
+)
 from cegema_onboarding.integrations.flask import Onboarding
 from cegema_onboarding.ports import Storage
 from cegema_onboarding.service import OnboardingService
@@ -54,14 +66,14 @@ def _storage(folder: Path, kind: str) -> tuple[Storage, str]:
     return SqlStorage(engine), "SQLite"
 
 
-def build(folder: Path, kind: str = "sqlite") -> tuple[Flask, OnboardingService, MemoryMailer,
-                                                       str]:
-    """An app with the extension on ``kind`` storage and production hash parameters."""
+def build(folder: Path, kind: str = "sqlite", params: Argon2Params = PRODUCTION_PARAMS
+          ) -> tuple[Flask, OnboardingService, MemoryMailer, str]:
+    """An app with the extension on ``kind`` storage and ``params`` for Argon2id."""
     storage, label = _storage(folder, kind)
     mailer = MemoryMailer()
     settings = Settings(secret_keys=(secrets.token_urlsafe(48),),
                         pepper_keys=(("b1", secrets.token_urlsafe(48)),),
-                        base_url=BASE_URL, argon2=PRODUCTION_PARAMS)
+                        base_url=BASE_URL, argon2=params)
     service = OnboardingService(storage, mailer, settings=settings, clock=ManualClock())
     app = Flask(__name__)
     app.config.update(SECRET_KEY=secrets.token_urlsafe(48), TESTING=True)
@@ -114,9 +126,9 @@ def run_journey(app: Flask, service: OnboardingService, mailer: MemoryMailer,
     return elapsed, hasher.calls - calls
 
 
-def time_hashes(count: int) -> float:
-    """Seconds for ``count`` production Argon2id hashes, alone."""
-    hasher = PasswordHasher(PRODUCTION_PARAMS)
+def time_hashes(count: int, params: Argon2Params = PRODUCTION_PARAMS) -> float:
+    """Seconds for ``count`` Argon2id hashes with ``params`` (production), alone."""
+    hasher = PasswordHasher(params)
     salt = secrets.token_bytes(16)
     started = time.perf_counter()
     for _ in range(count):
@@ -144,16 +156,26 @@ def warm_up(app: Flask, service: OnboardingService, mailer: MemoryMailer,
     return 200
 
 
-def measure(repeat: int) -> dict[str, tuple[float, float, int]]:
-    """Per storage: median journey and hash-alone seconds (interleaved), and the hash count."""
-    results: dict[str, tuple[float, float, int]] = {}
+def measure(repeat: int) -> dict[str, tuple[float, float, int, float]]:
+    """Per storage: median journey and hash-alone seconds (interleaved), the hash count,
+    and the median of everything else timed on its own.
+
+    *On its own*: the same journey on another app whose Argon2id parameters are near
+    free, minus those cheap hashes timed alone; it leaves out the noise of 20 ms hashes
+    and their effect on the caches, as the other journey benchmarks do.
+    """
+    results: dict[str, tuple[float, float, int, float]] = {}
     with tempfile.TemporaryDirectory() as folder:
         apps = {}
+        cheap = {}
         for kind in ("sqlite", "memory"):
             (Path(folder) / kind).mkdir()
+            (Path(folder) / f"{kind}-cheap").mkdir()
             apps[kind] = build(Path(folder) / kind, kind)
+            cheap[kind] = build(Path(folder) / f"{kind}-cheap", kind, FAST_TEST_PARAMS)
         for kind, (app, service, mailer, _) in apps.items():
             warm_up(app, service, mailer, Path(folder) / kind)
+            warm_up(*cheap[kind][:3], Path(folder) / f"{kind}-cheap")
         samples: dict[str, list[tuple[float, float]]] = {kind: [] for kind in apps}
         counts: set[int] = set()
         for i in range(repeat):
@@ -163,14 +185,20 @@ def measure(repeat: int) -> dict[str, tuple[float, float, int]]:
                 samples[kind].append((elapsed, time_hashes(count)))
         assert len(counts) == 1, f"the journey's hash count varies: {counts}"
         count = counts.pop()
+        other: dict[str, list[float]] = {kind: [] for kind in apps}
+        for i in range(repeat * 3):
+            for kind, (app, service, mailer, _) in cheap.items():
+                elapsed, _ = run_journey(app, service, mailer, f"3{i + 1:08d}")
+                other[kind].append(elapsed - time_hashes(count, FAST_TEST_PARAMS))
         for kind, (_, _, _, label) in apps.items():
             journeys = [j for j, _ in samples[kind]]
             hashes = [h for _, h in samples[kind]]
-            results[label] = (statistics.median(journeys), statistics.median(hashes), count)
+            results[label] = (statistics.median(journeys), statistics.median(hashes), count,
+                              statistics.median(other[kind]))
     return results
 
 
-def run(repeat: int = 15) -> dict[str, tuple[float, float, int]]:
+def run(repeat: int = 15) -> dict[str, tuple[float, float, int, float]]:
     """The figures of :func:`measure`, keyed by storage label (SQLite first)."""
     return measure(repeat)
 
@@ -184,12 +212,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     repeat = args.repeat or (3 if args.quick else 15)
     print("Flask journey through the test client, production Argon2id, "
           f"median of {repeat} (load average {os.getloadavg()[0]:.1f})")
-    for label, (journey, hashes, count) in run(repeat).items():
+    for label, (journey, hashes, count, other) in run(repeat).items():
         overhead = (journey - hashes) / hashes * 100
+        own = other / hashes * 100
         verdict = "within" if overhead <= TARGET_PCT else "ABOVE"
         print(f"  {label} storage: journey {journey * 1000:.1f} ms; its {count} slow hashes "
-              f"alone {hashes * 1000:.1f} ms; overhead {overhead:.1f} % ({verdict} the "
-              f"{TARGET_PCT:.0f} % target)")
+              f"alone {hashes * 1000:.1f} ms; overhead {overhead:.1f} % paired ({verdict} the "
+              f"{TARGET_PCT:.0f} % target), {own:.1f} % on its own")
     return 0
 
 

@@ -293,8 +293,10 @@ def overhead_bars(results: Results) -> list[tuple[str, float, float]]:
         bars.append(("SQLite\npaired", s.paired_overhead / s.hashes_alone * 100,
                      SQLITE_TARGET_PCT))
     if not isinstance(results.flask, Failure):
-        for label, (journey, hashes, _count) in results.flask.items():
+        for label, (journey, hashes, _count, other) in results.flask.items():
             if label == "SQLite":
+                bars.append(("Flask + SQLite\non its own", other / hashes * 100,
+                             FLASK_TARGET_PCT))
                 bars.append(("Flask + SQLite\npaired", (journey - hashes) / hashes * 100,
                              FLASK_TARGET_PCT))
     return bars
@@ -408,7 +410,9 @@ def page(results: Results, images: dict[str, str], command: str) -> str:
         "Two figures: *paired*, the median of (journey minus the hashes alone); and *on its",
         "own*, everything else timed without the noise of 20 ms hashes (the same journey",
         "with near-free test hash parameters, minus those cheap hashes). Both are a",
-        "percentage of the hashes alone. The Flask benchmark has the paired figure only.",
+        "percentage of the hashes alone. SQLite is measured in its steady state: journeys",
+        "run first until the write-ahead log is written again from its start, as in a",
+        "running portal (before that, every flush also grows the file).",
         "",
         "| Storage | Hashes per journey | Whole journey | Hashes alone | Paired | On its own "
         "| Target |",
@@ -449,20 +453,23 @@ def page(results: Results, images: dict[str, str], command: str) -> str:
         out.append(f"| Flask test client + SQLite | not measured | | | | "
                    f"| ≤ {FLASK_TARGET_PCT:.0f} % |")
     else:
-        for label, (journey, hashes, count) in results.flask.items():
+        for label, (journey, hashes, count, other) in results.flask.items():
             pct = (journey - hashes) / hashes * 100
+            own = other / hashes * 100
             name = f"Flask test client + {label}"
             target_cell = f"≤ {FLASK_TARGET_PCT:.0f} %" if label == "SQLite" else "(context)"
             out.append(f"| {name} | {count} | {journey * 1000:.1f} ms | {hashes * 1000:.1f} ms "
-                       f"| {pct:+.1f} % | | {target_cell} |")
+                       f"| {pct:+.1f} % | {own:.1f} % | {target_cell} |")
             if label != "SQLite":
                 continue
-            met = pct <= FLASK_TARGET_PCT
-            summary.append(f"| Journey overhead, Flask test client + SQLite (paired) "
-                           f"| {pct:.1f} % | ≤ {FLASK_TARGET_PCT:.0f} % | {verdict(met)} |")
+            met, met_own = pct <= FLASK_TARGET_PCT, own <= FLASK_TARGET_PCT
+            summary.append(f"| Journey overhead, Flask test client + SQLite (on its own / "
+                           f"paired) | {own:.1f} % / {pct:.1f} % | ≤ {FLASK_TARGET_PCT:.0f} % "
+                           f"| {verdict(met_own)} on its own, {verdict(met)} paired |")
             line = (f"- Flask test client with SQLite: target ≤ {FLASK_TARGET_PCT:.0f} %: "
-                    f"{verdict(met)} ({pct:+.1f} %, paired).")
-            if not met:
+                    f"{verdict(met_own)} on its own ({own:.1f} %), {verdict(met)} paired "
+                    f"({pct:+.1f} %).")
+            if not (met and met_own):
                 line += (" Why: the SQLite flushes above, plus routing, templates, CSRF "
                          "tokens and cookies for every page the journey GETs and POSTs.")
             notes.append(line)

@@ -17,7 +17,8 @@ def test_the_report_writes_its_targets_table_and_plots(tmp_path: Path) -> None:
     assert status == 0
     text = page.read_text(encoding="utf-8")
     assert "## Targets" in text and "nproc" in text
-    for word in ("Pure transition", "Provisioning", "itsdangerous"):
+    for word in ("Pure transition", "Provisioning", "itsdangerous",
+                 "Flask test client + SQLite (on its own / paired)"):
         assert word in text
     images = sorted(p.name for p in (tmp_path / "img").glob("*.png"))
     assert len(images) >= 3, images
