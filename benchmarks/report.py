@@ -477,9 +477,15 @@ def page(results: Results, images: dict[str, str], command: str) -> str:
             *notes, ""]
     if notes:
         out += [
-            "The paired figure is usually larger than the work timed on its own: most",
-            "likely each 19 MiB Argon2id pass evicts the CPU caches and the work that",
-            "follows runs cold (a likely explanation, not a verified one).",
+            "The paired figure is usually larger than the work timed on its own. The",
+            "same code runs slower when long pauses separate its bursts, and that is not",
+            "Argon2id's memory: on the development machine (a shared virtual machine),",
+            "the Flask journey's work beside its hashes, in memory, took 9.8 ms with",
+            "near-free hashes, 15–16 ms with production Argon2id (19 MiB) and about the",
+            "same with a 1 MiB Argon2id of equal duration, 13 ms with a 19 ms busy-wait in",
+            "place of each hash, and 14 ms with a 19 ms sleep. Disk flushes add their own",
+            "share: this machine's disk answers a flush in about 0.2 ms back to back but",
+            "0.8–1 ms after 20 ms of idleness, and each step of the journey flushes once.",
             "",
         ]
 
