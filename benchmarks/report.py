@@ -422,9 +422,8 @@ def page(results: Results, images: dict[str, str], command: str) -> str:
     for label, figures, target, why in (
         ("in memory", None if isinstance(results.flow, Failure) else results.flow.journey,
          MEMORY_TARGET_PCT,
-         "beyond the hashes, most of the time goes to rendering the journey's mails and "
-         "building them with the stdlib `email` package (multipart text and HTML), then to "
-         "the password policy and the flow."),
+         "beyond the hashes, the largest parts are writing the journey's two mails (text "
+         "and HTML, then encrypted for the outbox), the password policy and the flow."),
         ("SQLite (file, WAL)", None if isinstance(results.sql, Failure) else results.sql,
          SQLITE_TARGET_PCT,
          "each step of the journey waits for a disk flush (SQLite's default "
