@@ -591,9 +591,9 @@ def page(results: Results, images: dict[str, str], command: str) -> str:
                 "", "Every account lookup should be an index search:", "", *plan_lines, "",
                 f"Load average after each backend: {'; '.join(loads)}.", ""]
         if results.scale_members != 1_000_000:
-            out += ["With SQLite's default `synchronous=FULL`, each commit waits for a disk",
-                    "flush and a login makes three commits, so the flush dominates these",
-                    "figures at any size.", ""]
+            out += ["With SQLite's default `synchronous=FULL`, a durable commit waits for a disk",
+                    "flush; a login makes two commits, one of them flushed, so the flush",
+                    "dominates these figures at any size.", ""]
 
     # ------------------------------------------------------------------ tokens
     out += ["## Issuing and verifying a link, side by side", ""]
