@@ -103,8 +103,6 @@ class LiteOps:
         self._generation = 0
         event.listen(engine, "engine_disposed", self._disposed)
         dialect = engine.dialect
-        self._stamp: Callable[[datetime | None], Any] = stamp
-        self._read_time: Callable[[Any], datetime | None] = read_time
         # A host that gave the engine its own JSON functions gets them here too.
         self._dumps: Callable[[Any], str] = (getattr(dialect, "_json_serializer", None)
                                              or _COMPACT_JSON)
@@ -220,7 +218,7 @@ class LiteOps:
             row = conn.execute(_THROTTLE, (key,)).fetchone()
         if row is None:
             return Throttle(key=key)
-        return Throttle(key=key, failures=row[0], last_failure_at=self._read_time(row[1]),
+        return Throttle(key=key, failures=row[0], last_failure_at=read_time(row[1]),
                         version=row[2])
 
     def _account(self, row: tuple[int, str]) -> Account:
@@ -232,7 +230,6 @@ class LiteOps:
 
     def commit(self, changes: Changes) -> None:
         """SqlStorage.commit, with the same rules and errors."""
-        stamp = self._stamp
         with self._transaction(changes.durable) as cursor:
             for account, expected in changes.accounts:
                 self._save_account(cursor, account, expected)
@@ -265,7 +262,7 @@ class LiteOps:
         email = account.email
         indexed = (account.member_number, email_key(email) if email else None,
                    account.stage.value,
-                   self._stamp(account.activation_requested_at or account.created_at))
+                   stamp(account.activation_requested_at or account.created_at))
         try:
             if expected is None:
                 cursor.execute(_INSERT_ACCOUNT, (account.account_id, *indexed, 1,
@@ -282,7 +279,6 @@ class LiteOps:
             raise ConcurrentUpdate("account changed since it was loaded")
 
     def _message_row(self, m: OutboxMessage) -> tuple[Any, ...]:
-        stamp = self._stamp
         return (m.message_id, m.account_id, m.channel.value, m.kind, stamp(m.created_at),
                 m.payload, m.recipient, m.status.value, m.attempts,
                 stamp(m.next_attempt_at), m.last_error, stamp(m.sent_at))
@@ -291,7 +287,7 @@ class LiteOps:
 
     def claim(self, message_id: str, now: datetime) -> OutboxMessage | None:
         """SqlStorage.claim: one pending message by id, marked SENDING under a lease."""
-        lease = self._stamp(now + _CLAIM_LEASE)
+        lease = stamp(now + _CLAIM_LEASE)
         with self._transaction(True) as cursor:
             row = cursor.execute(_CLAIM, (OutboxStatus.SENDING.value, lease, message_id,
                                           OutboxStatus.PENDING.value)).fetchone()
@@ -302,14 +298,14 @@ class LiteOps:
                payload: bytes | None = None) -> None:
         """Record a delivery outcome without a flush: losing one means a resend at worst."""
         with self._transaction(False) as cursor:
-            cursor.execute(_FINISH, (status, self._stamp(next_attempt_at), last_error,
-                                     self._stamp(sent_at), payload, message_id))
+            cursor.execute(_FINISH, (status, stamp(next_attempt_at), last_error,
+                                     stamp(sent_at), payload, message_id))
             if cursor.rowcount != 1:
                 # The memory adapter raises KeyError for an unknown id too.
                 raise KeyError(message_id)
 
     def _message(self, row: tuple[Any, ...]) -> OutboxMessage:
-        read = self._read_time
+        read = read_time
         created = read(row[4])
         assert created is not None
         return OutboxMessage(
