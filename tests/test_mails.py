@@ -123,6 +123,15 @@ def test_naive_datetimes_are_refused() -> None:
         password_changed(changed_at=datetime(2026, 3, 2, 9, 52))
 
 
+@pytest.mark.parametrize("build", [validation, password_changed])
+def test_a_lone_surrogate_in_the_name_is_refused_as_input(build: Any) -> None:
+    # From surrogateescape decoding: it cannot be written as UTF-8, so say so up front
+    # instead of failing deep inside the email package.
+    with pytest.raises(InvalidInput) as info:
+        build(name="Zo\udce9 Lef\u00e8vre")
+    assert (info.value.field, info.value.reason) == ("name", "encoding")
+
+
 def test_same_arguments_build_the_same_bytes() -> None:
     assert validation().as_bytes() == validation().as_bytes()
     assert validation().as_bytes() != validation(message_id="<other@portail.example>").as_bytes()

@@ -51,6 +51,7 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 _URL_FORBIDDEN: Final = re.compile(r"[\x00-\x20\x7f-\x9f\"'<>\\`]")
 # RFC 5322 dot-atom text for the left of a Message-ID, a host name for the right.
 _ID_LEFT: Final = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,200}")
@@ -190,6 +191,9 @@ def _single_line(value: object, field: str, max_len: int = 500) -> str:
         raise InvalidInput(field, "type")
     if len(value) > max_len:
         raise InvalidInput(field, "too_long")
+    if _SURROGATE.search(value):
+        # A lone surrogate (from surrogateescape decoding) cannot be written as UTF-8.
+        raise InvalidInput(field, "encoding")
     return " ".join(_CONTROL.sub(" ", value).split())
 
 
