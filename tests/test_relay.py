@@ -11,7 +11,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -282,6 +282,30 @@ def test_crash_between_commit_and_send_loses_nothing(tmp_path: Path, engine: Eng
     assert isinstance(result, Ok)
 
 
+def test_housekeeping_runs_between_passes_at_most_every_interval(
+        caplog: pytest.LogCaptureFixture) -> None:
+    service = OnboardingService(MemoryStorage(), MemoryMailer(), settings=make_settings(),
+                                clock=ManualClock(START), deliver_inline=False)
+    chores: list[int] = []
+
+    def housekeeping() -> str:
+        chores.append(1)
+        if len(chores) == 2:
+            raise StorageError("database is down: postgresql://user:hunter2@db/x")
+        return "swept"
+
+    relay = Relay(service, housekeeping=housekeeping, housekeeping_interval=3600)
+    relay.run(once=True)
+    relay.run(once=True)
+    assert chores == [1]  # the second pass came before the interval was over
+    eager = Relay(service, housekeeping=housekeeping, housekeeping_interval=0)
+    eager.run(once=True)  # raises inside: logged, deliveries go on
+    eager.run(once=True)
+    assert len(chores) == 3 and eager.totals.passes == 2
+    assert "housekeeping failed (StorageError)" in caplog.text
+    assert "hunter2" not in caplog.text
+
+
 # ---------------------------------------------------------------------- the commands
 
 
@@ -327,6 +351,38 @@ def test_relay_command_configuration_errors(tmp_path: Path, monkeypatch: pytest.
                  "--smtp-security", "none"]) == 2
     err = capsys.readouterr().err
     assert "allow_insecure_auth" in err and "pw-value-123" not in err
+
+
+def test_relay_command_purges_ended_rate_limit_windows(
+        tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cegema_onboarding.adapters.sql import SqlRateLimiter
+
+    limiter = SqlRateLimiter(engine)
+    now = datetime.now(UTC)  # the command purges against the real clock
+    assert limiter.hit("login:old", 5, timedelta(minutes=5), now - timedelta(days=2))
+    assert limiter.hit("login:recent", 5, timedelta(minutes=5), now - timedelta(hours=2))
+    for key, value in relay_env(tmp_path / "onboarding.db").items():
+        monkeypatch.setenv(key, value)
+    args = ["relay", "--once", "--smtp-host", "127.0.0.1", "--smtp-security", "none"]
+    assert main([*args, "--rate-limit-retention", "0"]) == 0  # off: nothing deleted
+    assert _windows(engine) == {"login:old", "login:recent"}
+    assert main(args) == 0  # the default keeps a day
+    assert _windows(engine) == {"login:recent"}
+    monkeypatch.setenv("CEGEMA_RATE_LIMIT_RETENTION", "3600")
+    assert main(args) == 0
+    assert _windows(engine) == set()
+    monkeypatch.setenv("CEGEMA_RATE_LIMIT_RETENTION", "soon")
+    assert main(args) == 2
+    assert main([*args, "--rate-limit-retention", "-1"]) == 2
+
+
+def _windows(engine: Engine) -> set[str]:
+    import sqlalchemy as sa
+
+    from cegema_onboarding.adapters.sql.schema import rate_limits
+
+    with engine.connect() as conn:
+        return set(conn.execute(sa.select(rate_limits.c.key)).scalars())
 
 
 def test_settings_from_env() -> None:

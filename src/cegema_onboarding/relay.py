@@ -26,8 +26,9 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import timedelta
 from types import FrameType
 from typing import Any, TextIO
 
@@ -43,6 +44,8 @@ from .service import DeliveryReport, OnboardingService
 __all__ = [
     "DEFAULT_BATCH",
     "DEFAULT_INTERVAL",
+    "DEFAULT_RATE_LIMIT_RETENTION",
+    "HOUSEKEEPING_INTERVAL",
     "Relay",
     "RelayTotals",
     "add_subcommands",
@@ -58,6 +61,11 @@ DEFAULT_INTERVAL = 5.0
 # can take ~10 SMTP round trips of up to the timeout each against a stalling server, so
 # the default claims messages one by one: the lease can then never run out mid-send.
 DEFAULT_BATCH = 1
+# Chores between passes (purging ended rate-limit windows) run at most this often (seconds).
+HOUSEKEEPING_INTERVAL = 300.0
+# Rate-limit windows that started longer ago than this are deleted by the relay command:
+# a day outlasts every window in use (the defaults are five minutes at most).
+DEFAULT_RATE_LIMIT_RETENTION = timedelta(days=1)
 
 
 @attrs.frozen
@@ -81,12 +89,18 @@ class Relay:
     """Delivers due outbox messages every ``poll_interval`` seconds until :meth:`stop`."""
 
     def __init__(self, service: OnboardingService, *, poll_interval: float = DEFAULT_INTERVAL,
-                 batch_size: int = DEFAULT_BATCH) -> None:
-        if poll_interval <= 0 or batch_size < 1:
+                 batch_size: int = DEFAULT_BATCH,
+                 housekeeping: Callable[[], object] | None = None,
+                 housekeeping_interval: float = HOUSEKEEPING_INTERVAL) -> None:
+        """Deliver with ``service``; run ``housekeeping`` too, at most every so often."""
+        if poll_interval <= 0 or batch_size < 1 or housekeeping_interval < 0:
             raise ConfigurationError("the relay needs a positive interval and batch size")
         self.service = service
         self.poll_interval = poll_interval
         self.batch_size = batch_size
+        self.housekeeping = housekeeping
+        self.housekeeping_interval = housekeeping_interval
+        self._chores_due = time.monotonic()
         self._stop = threading.Event()
         # Set by the signal handler, which must not take the Event's lock: the signal may
         # land while this very thread holds it inside Event.wait, and that would deadlock.
@@ -146,10 +160,23 @@ class Relay:
                 if report.sent or report.retried or report.parked:
                     log.info("relay pass: %d sent, %d to retry, %d parked",
                              report.sent, report.retried, report.parked)
+            self._chores()
             if once:
                 break
             self._pause()
         return self.totals
+
+    def _chores(self) -> None:
+        if self.housekeeping is None or time.monotonic() < self._chores_due:
+            return
+        self._chores_due = time.monotonic() + self.housekeeping_interval
+        try:
+            done = self.housekeeping()
+        except Exception as exc:
+            # Chores never stop deliveries; the type only, as for a failed pass.
+            log.error("relay housekeeping failed (%s)", type(exc).__name__)
+        else:
+            log.info("relay housekeeping: %s", done)
 
     def _pause(self) -> None:
         # In short slices, so that a signal (which only sets a flag) is seen quickly.
@@ -305,6 +332,11 @@ def add_subcommands(sub: Any) -> None:
                             f"else {DEFAULT_INTERVAL:g})")
     relay.add_argument("--batch", type=int, default=DEFAULT_BATCH,
                        help=f"messages claimed at a time (default {DEFAULT_BATCH})")
+    relay.add_argument("--rate-limit-retention", type=float, metavar="SECONDS",
+                       help="every 5 minutes, delete the shared rate-limit windows "
+                            "(SqlRateLimiter) that started longer ago than this; 0 turns it "
+                            "off (default: $CEGEMA_RATE_LIMIT_RETENTION, else "
+                            f"{int(DEFAULT_RATE_LIMIT_RETENTION.total_seconds())}, a day)")
     relay.add_argument("-v", "--verbose", action="store_true", help="log every pass")
     _add_smtp(relay)
     relay.set_defaults(handler=run_relay_command)
@@ -351,7 +383,8 @@ def run_relay_command(args: argparse.Namespace, *, env: Mapping[str, str] | None
         storage = storage_from_url(args.database or _env(env, "CEGEMA_DATABASE_URL"))
         relay = Relay(OnboardingService(storage, _mailer(args, env), settings=settings,
                                         deliver_inline=False),
-                      poll_interval=_interval(args, env), batch_size=args.batch)
+                      poll_interval=_interval(args, env), batch_size=args.batch,
+                      housekeeping=_rate_limit_purge(storage, _retention(args, env)))
     except ConfigurationError as exc:
         print(f"cegema-onboarding relay: {exc}", file=sys.stderr)
         return 2
@@ -364,6 +397,36 @@ def run_relay_command(args: argparse.Namespace, *, env: Mapping[str, str] | None
     print(f"relay stopped after {totals.passes} pass(es): {totals.sent} sent, "
           f"{totals.retried} to retry, {totals.parked} parked", file=out)
     return 0
+
+
+def _retention(args: argparse.Namespace, env: Mapping[str, str]) -> timedelta:
+    value: float | None = args.rate_limit_retention
+    if value is None:
+        text = _env(env, "CEGEMA_RATE_LIMIT_RETENTION")
+        try:
+            value = float(text) if text else DEFAULT_RATE_LIMIT_RETENTION.total_seconds()
+        except ValueError:
+            raise ConfigurationError(
+                "CEGEMA_RATE_LIMIT_RETENTION must be a number of seconds") from None
+    if value < 0:
+        raise ConfigurationError("the rate-limit retention cannot be negative")
+    return timedelta(seconds=value)
+
+
+def _rate_limit_purge(storage: Storage, retention: timedelta) -> Callable[[], str] | None:
+    """Deleting ended windows of the shared rate-limit table, when there is one."""
+    engine = getattr(storage, "engine", None)
+    if engine is None or not retention:
+        return None
+    from .adapters.memory import SystemClock
+    from .adapters.sql import SqlRateLimiter
+
+    limiter, clock = SqlRateLimiter(engine), SystemClock()
+
+    def purge() -> str:
+        return f"{limiter.purge(clock.now() - retention)} ended rate-limit window(s) deleted"
+
+    return purge
 
 
 def _mask(address: str | None) -> str:
