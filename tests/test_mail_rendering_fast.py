@@ -120,7 +120,7 @@ def test_fast_bytes_equal_reference_bytes(
     kwargs = {**_envelope(lang), **extra}
     mails._fast_path_sound()
     # The standard mails must not quietly take the fallback: it would hide a lost speed-up.
-    with mock.patch.object(mails, "_build_reference", side_effect=AssertionError("fallback")):
+    with mock.patch.object(mails, "_assemble_reference", side_effect=AssertionError("fallback")):
         fast = builder(mail_settings, **kwargs)
     with reference_assembly():
         reference = builder(mail_settings, **kwargs)
@@ -187,14 +187,14 @@ def test_fast_messages_copy_and_pickle_like_the_reference() -> None:
 @contextmanager
 def spy_fast_path(results: list[EmailMessage | None]) -> Iterator[None]:
     """Records what the fast path returns (None: it handed over to the reference)."""
-    original = mails._build_fast
+    original = mails._assemble_fast
 
     def spy(*args: Any, **kw: Any) -> EmailMessage | None:
         result = original(*args, **kw)
         results.append(result)
         return result
 
-    with mock.patch.object(mails, "_build_fast", spy):
+    with mock.patch.object(mails, "_assemble_fast", spy):
         yield
 
 

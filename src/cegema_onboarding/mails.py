@@ -384,7 +384,26 @@ def _contact(composer: _Composer, settings: MailSettings) -> None:
         composer.para("mail.contact_if_not_you_no_link", {"brand": settings.brand})
 
 
-def _build(
+@attrs.frozen
+class _Draft:
+    """A mail checked and written, before its assembly into a message."""
+
+    lang: str
+    recipient: Address
+    msg_id: str
+    date: datetime
+    subject: str
+    plain: str
+    document: str
+    sender: str
+
+    @property
+    def boundary(self) -> str:
+        """A boundary derived from the Message-ID: the same bytes for the same mail."""
+        return "=_" + hashlib.sha256(self.msg_id.encode("ascii")).hexdigest()[:40]
+
+
+def _draft(
     settings: MailSettings,
     *,
     lang: str,
@@ -394,76 +413,62 @@ def _build(
     sent_at: datetime,
     message_id: str,
     compose: Callable[[_Composer, str], None],
-) -> EmailMessage:
-    """Check the envelope, write the body with ``compose`` and assemble the message."""
-    if _fast_path_sound():
-        built = _build_fast(
-            settings,
-            lang=lang,
-            to=to,
-            name=name,
-            subject_key=subject_key,
-            sent_at=sent_at,
-            message_id=message_id,
-            compose=compose,
-        )
-        if built is not None:
-            return built
-    return _build_reference(
-        settings,
-        lang=lang,
-        to=to,
-        name=name,
-        subject_key=subject_key,
-        sent_at=sent_at,
-        message_id=message_id,
-        compose=compose,
-    )
-
-
-def _build_reference(
-    settings: MailSettings,
-    *,
-    lang: str,
-    to: str,
-    name: str,
-    subject_key: str,
-    sent_at: datetime,
-    message_id: str,
-    compose: Callable[[_Composer, str], None],
-) -> EmailMessage:
-    """The message built the plain stdlib way: the bytes the fast path must reproduce."""
+) -> _Draft:
+    """Check the envelope and write both bodies with ``compose``."""
     resolved = resolve_lang(lang)
     clean_name = _single_line(name, "name")
     recipient = _recipient(to, clean_name)
     date = _check_aware(sent_at, "sent_at").astimezone(UTC)
     msg_id = _check_message_id(message_id)
     subject = text(subject_key, resolved, brand=settings.brand)
-
     composer = _Composer(resolved)
     compose(composer, clean_name)
     composer.footer(settings)
+    return _Draft(lang=resolved, recipient=recipient, msg_id=msg_id, date=date,
+                  subject=subject, plain=composer.plain_text(),
+                  document=composer.html_document(settings, subject),
+                  sender=settings.sender)
 
+
+def _build(settings: MailSettings, **envelope: Any) -> EmailMessage:
+    """Check the envelope, write the body with ``compose`` and assemble the message."""
+    draft = _draft(settings, **envelope)
+    if _fast_path_sound():
+        built = _assemble_fast(draft)
+        if built is not None:
+            return built
+    return _assemble_reference(draft)
+
+
+def _build_reference(settings: MailSettings, **envelope: Any) -> EmailMessage:
+    """The message built the plain stdlib way: the bytes the fast path must reproduce."""
+    return _assemble_reference(_draft(settings, **envelope))
+
+
+def _build_fast(settings: MailSettings, **envelope: Any) -> EmailMessage | None:
+    """The message assembled by the fast path, or None where it hands over."""
+    return _assemble_fast(_draft(settings, **envelope))
+
+
+def _assemble_reference(draft: _Draft) -> EmailMessage:
     msg = EmailMessage(policy=SMTP)
-    msg["From"] = _parse_sender(settings.sender)
-    msg["To"] = recipient
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(date)
-    msg["Message-ID"] = msg_id
+    msg["From"] = _parse_sender(draft.sender)
+    msg["To"] = draft.recipient
+    msg["Subject"] = draft.subject
+    msg["Date"] = format_datetime(draft.date)
+    msg["Message-ID"] = draft.msg_id
     # RFC 3834: tells auto-responders and out-of-office replies to stay quiet.
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
-    plain = composer.plain_text()
-    document = composer.html_document(settings, subject)
-    msg.set_content(plain, subtype="plain", charset="utf-8")
-    msg.add_alternative(document, subtype="html", charset="utf-8")
-    # A boundary derived from the Message-ID keeps the bytes reproducible (the outbox and
-    # tests rely on that); the stdlib's random one is kept in the unlikely case of a clash.
-    boundary = "=_" + hashlib.sha256(msg_id.encode("ascii")).hexdigest()[:40]
-    if boundary not in plain and boundary not in document:
+    msg.set_content(draft.plain, subtype="plain", charset="utf-8")
+    msg.add_alternative(draft.document, subtype="html", charset="utf-8")
+    # The derived boundary keeps the bytes reproducible (the outbox and tests rely on
+    # that); the stdlib's random one is kept in the unlikely case of a clash.
+    boundary = draft.boundary
+    if boundary not in draft.plain and boundary not in draft.document:
         msg.set_boundary(boundary)
     # After the content: set_content clears every Content-* header, this one included.
-    msg["Content-Language"] = resolved
+    msg["Content-Language"] = draft.lang
     for part in msg.iter_parts():
         # add_alternative copies MIME-Version into the part; it belongs on the message only.
         del part["MIME-Version"]
@@ -486,7 +491,7 @@ def _build_reference(
 # - the bodies are encoded with the choices set_content makes.
 # The result is byte-for-byte the reference message: the tests compare both over generated
 # inputs and _fast_path_sound compares them once per process. What the fast path does not
-# reproduce (a body containing the boundary) goes to _build_reference.
+# reproduce (a body containing the boundary) goes to _assemble_reference.
 
 _LINESEP: Final[str] = SMTP.linesep
 _MAXLEN: Final[int] = SMTP.max_line_length or 78
@@ -674,47 +679,25 @@ def _text_part(subtype: str, body: str) -> EmailMessage:
     return part
 
 
-def _build_fast(
-    settings: MailSettings,
-    *,
-    lang: str,
-    to: str,
-    name: str,
-    subject_key: str,
-    sent_at: datetime,
-    message_id: str,
-    compose: Callable[[_Composer, str], None],
-) -> EmailMessage | None:
+def _assemble_fast(draft: _Draft) -> EmailMessage | None:
     """The reference message, assembled without header parsing; None where not vouched for."""
-    # Same checks in the same order as _build_reference: same errors for the same input.
-    resolved = resolve_lang(lang)
-    clean_name = _single_line(name, "name")
-    recipient = _recipient(to, clean_name)
-    date = _check_aware(sent_at, "sent_at").astimezone(UTC)
-    msg_id = _check_message_id(message_id)
-    subject = text(subject_key, resolved, brand=settings.brand)
-
-    composer = _Composer(resolved)
-    compose(composer, clean_name)
-    composer.footer(settings)
-    plain = composer.plain_text()
-    document = composer.html_document(settings, subject)
-    boundary = "=_" + hashlib.sha256(msg_id.encode("ascii")).hexdigest()[:40]
+    boundary = draft.boundary
     multipart = _multipart_fold()
-    if multipart is None or boundary in plain or boundary in document:
+    if multipart is None or boundary in draft.plain or boundary in draft.document:
         # The reference then leaves the boundary to the generator: not reproduced here.
         return None
+    recipient, msg_id = draft.recipient, draft.msg_id
     # Values that vary: raw when the folder provably keeps them as they are (most mails),
     # else a header object built as the reference builds it, folded once by the stdlib.
     recipient_raw = _verbatim("To", str(recipient), _VERBATIM_TO) or _encoded_recipient(recipient)
-    date_value = format_datetime(date)
+    date_value = format_datetime(draft.date)
     date_raw = _verbatim("Date", date_value, _VERBATIM_DATE)
     id_raw = _verbatim("Message-ID", msg_id, _VERBATIM_ID)
 
     msg = EmailMessage(policy=SMTP)
-    msg.set_raw("From", _sender_header(settings.sender))
+    msg.set_raw("From", _sender_header(draft.sender))
     msg.set_raw("To", _prefolded("To", recipient) if recipient_raw is None else recipient_raw)
-    msg.set_raw("Subject", _shared_header("Subject", subject))
+    msg.set_raw("Subject", _shared_header("Subject", draft.subject))
     msg.set_raw("Date", _prefolded("Date", date_value) if date_raw is None else date_raw)
     msg.set_raw("Message-ID", _prefolded("Message-ID", msg_id) if id_raw is None else id_raw)
     # RFC 3834: tells auto-responders and out-of-office replies to stay quiet.
@@ -725,9 +708,9 @@ def _build_fast(
     content_type = f'multipart/alternative; boundary="{boundary}"'
     folded_type = multipart[0] + boundary + multipart[1]
     msg.set_raw("Content-Type", _prefolded("Content-Type", content_type, folded_type))
-    msg.set_raw("Content-Language", _shared_header("Content-Language", resolved))
-    msg.attach(_text_part("plain", plain))
-    msg.attach(_text_part("html", document))
+    msg.set_raw("Content-Language", _shared_header("Content-Language", draft.lang))
+    msg.attach(_text_part("plain", draft.plain))
+    msg.attach(_text_part("html", draft.document))
     return msg
 
 
