@@ -35,6 +35,7 @@ from typing import Any
 
 from flask import Flask
 
+from benchmarks.steady import until_steady
 from cegema_onboarding.adapters.memory import ManualClock, MemoryMailer, MemoryStorage
 from cegema_onboarding.config import Settings
 from cegema_onboarding.hashing import (
@@ -138,22 +139,12 @@ def time_hashes(count: int, params: Argon2Params = PRODUCTION_PARAMS) -> float:
 
 def warm_up(app: Flask, service: OnboardingService, mailer: MemoryMailer,
             folder: Path) -> int:
-    """Run journeys until the storage is in its steady state; return how many ran.
-
-    One journey compiles the templates and fills the caches. On SQLite, more run until
-    one leaves the write-ahead log's size unchanged: after the first checkpoint (1,000
-    pages), SQLite writes the log again from its start, and commits overwrite blocks of a
-    file of stable size, as in a running portal. Before that, every commit also grows
-    the file, and its flush then includes file-system metadata (measured here: about
-    twice the time per flush), a cost only a new database pays.
-    """
-    wal = folder / "bench.sqlite3-wal"
-    for n in range(1, 201):
-        before = wal.stat().st_size if wal.exists() else None
-        run_journey(app, service, mailer, f"2{n:08d}")
-        if before is None or (wal.exists() and wal.stat().st_size == before):
-            return n
-    return 200
+    """Run journeys until the storage is in its steady state (see ``until_steady``)."""
+    database = folder / "bench.sqlite3"
+    numbers = iter(range(1, 1_000_000))
+    return until_steady(
+        lambda: run_journey(app, service, mailer, f"2{next(numbers):08d}"),
+        database if database.exists() else None)
 
 
 def measure(repeat: int) -> dict[str, tuple[float, float, int, float]]:

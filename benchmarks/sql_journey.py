@@ -50,6 +50,7 @@ from benchmarks.scale import (
     ok,
     session_of,
 )
+from benchmarks.steady import until_steady
 from cegema_onboarding.adapters.memory import ManualClock, MemoryMailer
 from cegema_onboarding.adapters.sql import SqlStorage, create_schema, sqlite_engine
 from cegema_onboarding.hashing import (
@@ -111,22 +112,6 @@ class JourneyRunner:
         return elapsed, hasher.calls - calls
 
 
-def steady(runner: JourneyRunner, path: Path, limit: int = 200) -> int:
-    """Run journeys until one leaves the write-ahead log's size unchanged; return how many.
-
-    After its first checkpoint (1,000 pages) SQLite writes the log again from its start,
-    so commits overwrite blocks of a file of stable size, as in a running portal; before
-    that, every flush also grows the file, a cost only a new database pays.
-    """
-    wal = path.with_name(path.name + "-wal")
-    for n in range(1, limit + 1):
-        before = wal.stat().st_size if wal.exists() else None
-        runner.run()
-        if before is not None and wal.exists() and wal.stat().st_size == before:
-            return n
-    return limit
-
-
 def time_hashes(count: int, params: Argon2Params) -> float:
     """Seconds for ``count`` Argon2id computations alone, with these parameters."""
     hasher = PasswordHasher(params)
@@ -155,8 +140,8 @@ def measure(workdir: Path, journeys: int, synchronous: str | None = None) -> Fig
     cheap = JourneyRunner(workdir / "journey-cheap.db", FAST_TEST_PARAMS, synchronous)
     try:
         # Warm-up: engine, caches, first statements, and the file's steady state.
-        steady(production, workdir / "journey.db")
-        steady(cheap, workdir / "journey-cheap.db")
+        until_steady(production.run, workdir / "journey.db")
+        until_steady(cheap.run, workdir / "journey-cheap.db")
         elapsed_all, alone_all, diffs, counts = [], [], [], set()
         for i in range(journeys):
             if i % 2:
