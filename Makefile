@@ -1,34 +1,63 @@
-# One entry point. Every target builds .venv itself, so each works on a fresh machine.
+# One entry point. Every target builds .venv itself, so each works on a fresh machine, and
+# installs exactly what requirements/dev.txt pins (with hashes): a fresh machine next month
+# gets what passed today. `make lock` refreshes the pins on purpose.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+UV := $(BIN)/uv
+LOWEST := .venv-lowest
+LOCKS := pyproject.toml requirements/dev.txt requirements/uv.txt
+STAMP := $(VENV)/.installed-$(shell cat $(LOCKS) | cksum | cut -d' ' -f1)
+LOWEST_STAMP := $(LOWEST)/.installed-$(shell cat pyproject.toml requirements/lowest.txt | cksum | cut -d' ' -f1)
+# `make demo STAFF=1` adds the staff page; `make demo FRESH=1` starts again with new demo members.
+DEMO_FLAGS := $(if $(STAFF),--staff) $(if $(FRESH),--fresh) $(if $(PORT),--port $(PORT))
+# What the lowest-versions run leaves out: the browser and PostgreSQL suites, and the checks
+# of the project's own tooling (catalogues, docs, performance page), which need dev tools.
+LOWEST_MARKERS := not browser and not postgres and not tooling
 
-.PHONY: demo test lint typecheck unit bench perf docs i18n clean
+.PHONY: demo test test-lowest lint typecheck unit bench perf docs i18n lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCKS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+	    --require-hashes -r requirements/uv.txt
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes requirements/dev.txt
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-## demo: serve the demo portal on http://127.0.0.1:8000 (the terminal walk-through:
-## python -m cegema_onboarding demo)
-demo: $(STAMP)
-	$(BIN)/python -m cegema_onboarding portal
+$(LOWEST_STAMP): $(STAMP) pyproject.toml requirements/lowest.txt
+	rm -rf $(LOWEST)
+	$(UV) venv --quiet --python $(BIN)/python $(LOWEST)
+	$(UV) pip sync --quiet --python $(LOWEST)/bin/python --require-hashes requirements/lowest.txt
+	$(UV) pip install --quiet --python $(LOWEST)/bin/python --no-deps --no-build-isolation -e .
+	touch $(LOWEST_STAMP)
 
-## test: lint, type-check and run the whole suite
+## demo: serve the demo portal on http://127.0.0.1:8000 (STAFF=1 adds the staff page,
+## FRESH=1 starts again with new demo members, PORT=8080 another port; the terminal
+## walk-through: .venv/bin/python -m cegema_onboarding demo)
+demo: $(STAMP)
+	$(BIN)/python -m cegema_onboarding portal $(DEMO_FLAGS)
+
+## test: lint, type-check and run the whole suite, then the core, SQLite, Flask and Django
+## suites again at the lowest declared versions of the dependencies
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/mypy --strict src
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	bash scripts/check-package
 	sh scripts/ensure-chromium
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory test-lowest
+
+## test-lowest: the suites that do not need a browser or PostgreSQL, at the lowest versions
+## of attrs, cryptography, itsdangerous, email-validator, SQLAlchemy, alembic, Flask and Django
+## that pyproject.toml declares (requirements/lowest.txt)
+test-lowest: $(LOWEST_STAMP)
+	$(LOWEST)/bin/python -m pytest -q -p no:cacheprovider -m "$(LOWEST_MARKERS)"
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
@@ -41,17 +70,21 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 ## perf: run every benchmark and write docs/performance.md with its plots (docs/img/);
-## `python -m benchmarks --report --full` measures at 1,000,000 members
+## `.venv/bin/python -m benchmarks --report --full` measures at 1,000,000 members
 perf: $(STAMP)
 	$(BIN)/python -m benchmarks --report
 
 ## i18n: extract the text keys, merge them into the .po catalogues, compile the .mo files
 i18n: $(STAMP)
-	bash scripts/i18n
+	$(BIN)/python scripts/i18n.py
+
+## lock: re-resolve requirements/*.txt to today's newest versions (commit with the suite green)
+lock: $(STAMP)
+	UV=$(UV) bash scripts/lock
 
 ## docs: build the documentation site into site/
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(LOWEST) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

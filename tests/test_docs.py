@@ -11,7 +11,7 @@ from cegema_onboarding import diagram, flow
 from cegema_onboarding.model import Stage
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-REGENERATE = "python -m cegema_onboarding.diagram --write docs/journey.md"
+REGENERATE = ".venv/bin/python -m cegema_onboarding.diagram --write docs/journey.md"
 MY_PAGES = tuple(sorted(p.name for p in (Path(__file__).parent.parent / "docs").glob("*.md")))
 
 

@@ -671,6 +671,30 @@ def test_demo_provisioning_is_idempotent_and_stops_showing_dead_passwords(
     assert provision_demo_members(service, tmp_path)[DEMO_MEMBER] is None
 
 
+def test_a_fresh_demo_forgets_its_members_and_issues_new_initial_passwords(
+        tmp_path: Path) -> None:
+    from cegema_onboarding.demo_portal import (
+        DEMO_MEMBER,
+        build_demo,
+        forget_demo,
+        provision_demo_members,
+    )
+
+    settings = make_settings(base_url="http://127.0.0.1:8000")
+    service, _, _, _ = build_demo(tmp_path, 8000, settings=settings, clock=ManualClock(START))
+    before = provision_demo_members(service, tmp_path)[DEMO_MEMBER]
+    assert before is not None
+    (tmp_path / "unrelated.txt").write_text("kept", encoding="utf-8")
+    service.storage.engine.dispose()  # type: ignore[attr-defined]
+    forget_demo(tmp_path)
+    assert (tmp_path / "unrelated.txt").read_text(encoding="utf-8") == "kept"
+    assert not (tmp_path / "members.json").exists()
+    service, _, _, _ = build_demo(tmp_path, 8000, settings=settings, clock=ManualClock(START))
+    after = provision_demo_members(service, tmp_path)[DEMO_MEMBER]
+    assert after is not None and after != before
+    assert isinstance(service.login(DEMO_MEMBER, after), Ok)
+
+
 def test_rejected_no_email_request_is_explained_at_the_email_step(env: Env,
                                                                   client: FlaskClient) -> None:
     member = env.service.provision("100234567", "Jean Martin")

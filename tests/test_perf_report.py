@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# Checks a tool of the project (the benchmarks and their plots), not the library.
+pytestmark = pytest.mark.tooling
+
 
 @pytest.mark.slow
 def test_the_report_writes_its_targets_table_and_plots(tmp_path: Path) -> None:

@@ -1,4 +1,8 @@
-"""The command line: ``cegema-onboarding demo`` walks the guide's journey in a terminal."""
+"""The command line of cegema_onboarding: the demo portal and walk-through, bulk provisioning,
+and the outbox relay.
+
+Its help is plain text (argparse prints the module's first paragraph), so no markup here.
+"""
 
 from __future__ import annotations
 
@@ -140,15 +144,29 @@ def run_demo(out: TextIO | None = None) -> int:
     return 0
 
 
+def add_portal_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the demo portal, shared by ``portal`` and ``python -m ...demo_portal``."""
+    parser.add_argument("--port", type=int, default=8000,
+                        help="port on 127.0.0.1 to serve on (default 8000)")
+    parser.add_argument("--data-dir", default=".demo",
+                        help="where the demo keeps its database, keys and mailbox "
+                             "(default .demo)")
+    parser.add_argument("--staff", action="store_true",
+                        help="enable the staff page (no-email queue, unlock)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="delete the demo's data first and start with new demo members")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``cegema-onboarding`` and ``python -m cegema_onboarding``."""
-    parser = argparse.ArgumentParser(prog="cegema-onboarding", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="cegema-onboarding",
+        description="The first-connection journey of a member portal: a demo portal, the "
+                    "journey walked in the terminal, bulk provisioning and the outbox relay.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="walk the first-connection journey in the terminal")
     portal = sub.add_parser("portal", help="serve the demo portal in a browser (flask extra)")
-    portal.add_argument("--port", type=int, default=8000)
-    portal.add_argument("--data-dir", default=".demo")
-    portal.add_argument("--staff", action="store_true", help="enable the staff page")
+    add_portal_arguments(portal)
     relay.add_subcommands(sub)
     provisioning.add_subcommand(sub)
     args = parser.parse_args(argv)
@@ -160,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from .demo_portal import serve
 
-        return serve(Path(args.data_dir), args.port, staff=args.staff)
+        return serve(Path(args.data_dir), args.port, staff=args.staff, fresh=args.fresh)
     handler = getattr(args, "handler", None)
     if handler is not None:
         code: int = handler(args)

@@ -365,18 +365,32 @@ def _deliver_loop(service: OnboardingService, stop: threading.Event) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``cegema-onboarding portal``: serve the demo portal on 127.0.0.1."""
+    from .cli import add_portal_arguments
+
     parser = argparse.ArgumentParser(prog="cegema-onboarding portal",
                                      description="Serve the demo member portal.")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--data-dir", default=".demo")
-    parser.add_argument("--staff", action="store_true",
-                        help="enable the staff page (no-email queue, unlock)")
+    add_portal_arguments(parser)
     args = parser.parse_args(argv)
-    return serve(Path(args.data_dir), args.port, staff=args.staff)
+    return serve(Path(args.data_dir), args.port, staff=args.staff, fresh=args.fresh)
 
 
-def serve(data_dir: Path, port: int, *, staff: bool) -> int:
+def forget_demo(data_dir: Path) -> None:
+    """Delete what the demo keeps in ``data_dir`` (and only that), to start again."""
+    names = ("keys.json", "members.json", "portal.sqlite3", "portal.sqlite3-wal",
+             "portal.sqlite3-shm", "portal.sqlite3-journal")
+    for name in names:
+        (data_dir / name).unlink(missing_ok=True)
+    mailbox = data_dir / "mailbox"
+    if mailbox.is_dir():
+        for item in mailbox.iterdir():
+            if item.is_file():
+                item.unlink()
+
+
+def serve(data_dir: Path, port: int, *, staff: bool, fresh: bool = False) -> int:
     """Build the demo, print how to use it, and run Flask's development server."""
+    if fresh:
+        forget_demo(data_dir)
     service, mailbox, keys, where = build_demo(data_dir, port)
     members = provision_demo_members(service, data_dir)
     app = create_app(service, mailbox, secret_key=keys["session_key"],
@@ -391,11 +405,15 @@ def serve(data_dir: Path, port: int, *, staff: bool) -> int:
         password = members.get(number)
         print(f"  {label} : identifiant {number}, mot de passe initial "
               f"{password or '(déjà remplacé par le mot de passe choisi)'}", file=out)
+    if not all(members.values()):
+        print("  pour repartir de zéro avec de nouveaux adhérents : make demo FRESH=1 "
+              "(ou --fresh)", file=out)
     if staff:
         print(f"  page conseiller : {url}staff (mot de passe {keys['staff_password']})",
               file=out)
     else:
-        print("  page conseiller : désactivée (relancez avec --staff)", file=out)
+        print("  page conseiller : désactivée (relancez avec make demo STAFF=1, ou --staff)",
+              file=out)
     print("Arrêt : Ctrl+C", file=out, flush=True)
     logging.getLogger("werkzeug").addFilter(RedactTokens())
     stop = threading.Event()

@@ -9,7 +9,7 @@ cannot drift from the code: ``tests/test_docs.py`` fails when the committed page
 Usage::
 
     python -m cegema_onboarding.diagram                        # print the diagram
-    python -m cegema_onboarding.diagram --write docs/journey.md  # refresh the page
+    .venv/bin/python -m cegema_onboarding.diagram --write docs/journey.md  # refresh the page
     python -m cegema_onboarding.diagram --check docs/journey.md  # exit 1 when stale
 """
 
@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fresh = render_sections(current)
     if args.check:
         if fresh != current:
-            print(f"{page} is out of date; run: python -m cegema_onboarding.diagram "
+            print(f"{page} is out of date; run: .venv/bin/python -m cegema_onboarding.diagram "
                   f"--write {page}", file=sys.stderr)
             return 1
         return 0

@@ -347,9 +347,11 @@ def add_subcommands(sub: Any) -> None:
     listing = actions.add_parser("list", help="list messages, newest first")
     listing.add_argument("--status", choices=[s.value for s in OutboxStatus],
                          default=OutboxStatus.PARKED.value, help="default: parked")
-    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--limit", type=int, default=100,
+                         help="how many messages to list at most (default 100)")
     retry = actions.add_parser("retry", help="queue a parked message for one more attempt")
-    retry.add_argument("message_id", metavar="MESSAGE_ID")
+    retry.add_argument("message_id", metavar="MESSAGE_ID",
+                       help="the message's id, as 'outbox list' prints it")
     outbox.set_defaults(handler=run_outbox_command)
 
 
