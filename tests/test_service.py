@@ -611,7 +611,7 @@ def test_only_the_counted_attempt_skips_the_flush(right: bool) -> None:
     password = member.initial_password if right else "not the password at all"
     service.login(member.member_number, password, ip=IP)
     # The counted attempt alone may wait for the next flush; the outcome (account saved
-    # with the counter cleared, or the failure's audit record) is flushed, which makes
-    # the attempt durable too.
+    # with the counter cleared, or the failure confirmed on the counter with its audit
+    # record) is flushed, which makes the attempt durable too.
     assert storage.commits[0] == ("T", False)
-    assert storage.commits[1:] == ([("ATU", True)] if right else [("U", True)])
+    assert storage.commits[1:] == ([("ATU", True)] if right else [("TU", True)])

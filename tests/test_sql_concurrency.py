@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from cegema_onboarding.adapters.memory import ManualClock, MemoryMailer
+from cegema_onboarding.adapters.memory import ManualClock, MemoryMailer, MemoryStorage
 from cegema_onboarding.config import LockoutPolicy
 from cegema_onboarding.errors import ConcurrentUpdate
 from cegema_onboarding.flow import Reason, Refused
@@ -26,7 +26,7 @@ from cegema_onboarding.ports import Changes, OutboxStatus
 from cegema_onboarding.ratelimit import Limit, RateLimits
 from cegema_onboarding.service import Ok, OnboardingService
 
-from .conftest import START, link_token, make_settings
+from .conftest import GOOD_PASSWORD, START, link_token, make_settings
 from .pg import sql_adapter
 
 sql = sql_adapter()
@@ -36,6 +36,7 @@ T = TypeVar("T")
 LINK_THREADS = 8
 LINK_ROUNDS = 100
 PASSWORD_ATTEMPTS = 200
+RIGHT_LOGINS = 64
 PROCESS_STEPS = 25
 
 
@@ -160,6 +161,126 @@ def test_a_burst_of_wrong_passwords_cannot_pass_the_default_lockout(
     assert storage.get_throttle(f"login:{member.member_number}").failures == admitted
     assert reasons[Reason.LOCKED.value] == PASSWORD_ATTEMPTS - admitted
     assert _audit_outcomes(storage)["bad_credentials"] == admitted
+
+
+# ---------------------------------------------------------------------- right passwords
+
+
+@pytest.fixture(params=["memory", "sqlite",
+                        pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """An empty storage of each kind: memory, SQLite, PostgreSQL."""
+    if request.param == "memory":
+        yield MemoryStorage()
+        return
+    url = (f"sqlite:///{tmp_path / 'right.db'}" if request.param == "sqlite"
+           else str(request.getfixturevalue("pg_url")))
+    engine = _engine(url)
+    sql.create_schema(engine)
+    yield sql.SqlStorage(engine)
+    engine.dispose()
+
+
+def _active_member(storage: Any, clock: ManualClock, **overrides: object
+                   ) -> tuple[OnboardingService, str]:
+    """A service on ``storage`` and the member number of a member through the journey."""
+    from .test_recovery import onboard
+
+    mailer = MemoryMailer()
+    service = OnboardingService(storage, mailer, settings=make_settings(**overrides),
+                                clock=clock)
+    member, _session = onboard(service, mailer, "500000001", "marie@example.org")
+    return service, member.member_number
+
+
+def _in_flight(storage: Any, number: str) -> int:
+    # Read apart from the dataclass so that this module also runs on a Throttle without it.
+    return int(getattr(storage.get_throttle(f"login:{number}"), "in_flight", 0))
+
+
+def _right_logins(service: OnboardingService, number: str) -> list[Any]:
+    # One address each, as from many devices of one household behind different networks.
+    return _race(RIGHT_LOGINS, lambda i: service.login(number, GOOD_PASSWORD, remember=True,
+                                                       ip=f"198.51.100.{i}"))
+
+
+@pytest.mark.slow
+def test_concurrent_right_logins_of_one_member_all_succeed(any_storage: Any,
+                                                           clock: ManualClock) -> None:
+    # Room for every device, so that each token's series must be stored.
+    service, number = _active_member(any_storage, clock, remember_max_devices=100)
+
+    results = _right_logins(service, number)
+
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert errors == []
+    refused = [r for r in results if not isinstance(r, Ok)]
+    assert refused == []
+    tokens = {r.remember_token for r in results if isinstance(r, Ok)}
+    assert None not in tokens and len(tokens) == RIGHT_LOGINS
+    account = any_storage.find_by_member_number(number)
+    assert len(account.remember) == RIGHT_LOGINS
+    # Every returned token is a live one: each logs in once.
+    for token in list(tokens)[:4]:
+        assert isinstance(service.login_with_token(token), Ok)
+    throttle = any_storage.get_throttle(f"login:{number}")
+    assert throttle.failures == 0 and _in_flight(any_storage, number) == 0
+    logins = Counter(r.outcome for r in any_storage.audit_records(limit=10_000)
+                     if r.action == "login")
+    assert logins["ok"] == RIGHT_LOGINS + 1  # the journey's own first login, then these
+
+
+@pytest.mark.slow
+def test_right_and_wrong_passwords_racing_within_the_policy_are_all_answered_right(
+        any_storage: Any, clock: ManualClock) -> None:
+    wrong = 16
+    policy = LockoutPolicy(free_attempts=wrong + 1, hard_limit=30)
+    service, number = _active_member(any_storage, clock, lockout=policy,
+                                     remember_max_devices=100)
+
+    results = _race(RIGHT_LOGINS, lambda i: service.login(
+        number, "NOT-THE-PASSWORD-1234" if i % 4 == 0 else GOOD_PASSWORD,
+        remember=True, ip=f"198.51.100.{i}"))
+
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    for i, r in enumerate(results):
+        if i % 4 == 0:
+            assert isinstance(r, Refused) and r.reason is Reason.BAD_CREDENTIALS, (i, r)
+        else:
+            assert isinstance(r, Ok), (i, r)
+    outcomes = _audit_outcomes(any_storage)
+    assert outcomes["bad_credentials"] == wrong
+    assert outcomes["ok"] == RIGHT_LOGINS - wrong + 1
+    assert outcomes["locked"] == 0
+    assert _in_flight(any_storage, number) == 0
+    # Right passwords clear the failures; only those confirmed after the last one remain.
+    assert any_storage.get_throttle(f"login:{number}").failures <= wrong
+
+
+@pytest.mark.slow
+def test_a_burst_of_wrong_passwords_still_locks_and_right_ones_then_wait_their_turn(
+        any_storage: Any, clock: ManualClock) -> None:
+    service, number = _active_member(any_storage, clock, remember_max_devices=100)
+    policy = service.settings.lockout
+
+    reasons = _wrong_passwords(service, number)
+
+    # The lock at the threshold holds: the free attempts, then every other one refused.
+    assert reasons[Reason.BAD_CREDENTIALS.value] == policy.free_attempts
+    assert reasons[Reason.LOCKED.value] == PASSWORD_ATTEMPTS - policy.free_attempts
+    throttle = any_storage.get_throttle(f"login:{number}")
+    assert throttle.failures == policy.free_attempts
+    # While the delay runs, the right password is refused like any other: the policy.
+    early = _right_logins(service, number)
+    assert all(isinstance(r, Refused) and r.reason is Reason.LOCKED for r in early), early
+    # Once it has run, one attempt may be checked at a time (the next delay would start
+    # with its failure); the right ones queue for it instead of being told LOCKED.
+    clock.advance(policy.base_delay)
+    late = _right_logins(service, number)
+    assert [r for r in late if isinstance(r, BaseException)] == []
+    assert all(isinstance(r, Ok) for r in late), [r for r in late if not isinstance(r, Ok)]
+    assert any_storage.get_throttle(f"login:{number}").failures == 0
+    assert _in_flight(any_storage, number) == 0
 
 
 # ---------------------------------------------------------------------- two processes

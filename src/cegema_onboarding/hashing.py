@@ -7,11 +7,14 @@ tells the caller when a successful login should re-hash.
 Salts are arguments, never drawn here, so that the functional core stays deterministic.
 
 Equal work for known and unknown accounts: every call of :meth:`PasswordHasher.hash`,
-:meth:`PasswordHasher.verify` and :meth:`PasswordHasher.dummy_verify` performs exactly one
-Argon2id computation, and :attr:`PasswordHasher.calls` counts them. When ``verify`` is handed a
-stored value it cannot use (malformed, another algorithm), it still performs one computation
-against an internal dummy with the current parameters before returning ``False``, so a broken or
-missing record costs the same as a wrong password.
+:meth:`PasswordHasher.verify` and :meth:`PasswordHasher.dummy_verify` performs one Argon2id
+check, and :attr:`PasswordHasher.calls` counts them. When ``verify`` is handed a stored value it
+cannot use (malformed, another algorithm), it still performs one computation against an internal
+dummy with the current parameters before returning ``False``, so a broken or missing record costs
+the same as a wrong password. When a wrong secret was checked against a hash made with cheaper
+parameters than the current ones (they were raised since), ``verify`` then does the difference
+in extra Argon2id work, so that the check costs what the current parameters cost, as the dummy
+of an unknown account does (Django's ``harden_runtime``; Django does it for PBKDF2 only).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ __all__ = [
     "Argon2Params",
     "ParsedPHC",
     "PasswordHasher",
+    "ReplayHasher",
+    "argon2_blocks",
     "parse_phc",
 ]
 
@@ -179,6 +184,16 @@ def parse_phc(phc: str) -> ParsedPHC:
     )
 
 
+def argon2_blocks(memory_kib: int, iterations: int, lanes: int) -> int:
+    """The 1 KiB blocks one Argon2 computation fills: its work, in the unit it is paid in.
+
+    Argon2 rounds the memory down to a multiple of four blocks per lane and fills it once
+    per pass; its time grows with this number.
+    """
+    segment = 4 * lanes
+    return (memory_kib // segment) * segment * iterations
+
+
 def _encode_secret(secret: str) -> bytes:
     if not isinstance(secret, str):
         raise InvalidInput("secret", "type")
@@ -209,6 +224,7 @@ class PasswordHasher:
         # them on purpose, and the result is thrown away anyway.
         self._dummy_salt = (b"cegema-dummy-salt" * 4)[: params.salt_bytes]
         self._dummy_digest = bytes(params.hash_bytes)
+        self._blocks = argon2_blocks(params.memory_kib, params.iterations, params.lanes)
 
     def __repr__(self) -> str:
         return f"PasswordHasher(params={self._params!r})"
@@ -283,8 +299,34 @@ class PasswordHasher:
         try:
             kdf.verify(data, parsed.digest)
         except InvalidKey:
+            # Only after a failure, as Django does: a success re-hashes with the current
+            # parameters anyway, and costs more than an unknown account's check whatever
+            # is done here (but then the secret was known).
+            self._harden(data, parsed)
             return False
         return True
+
+    def _harden(self, data: bytes, parsed: ParsedPHC) -> None:
+        """Top a check against older, cheaper parameters up to what the current ones cost.
+
+        Without it, an unknown account's check (the dummy, current parameters) takes
+        longer than a known one's whose hash predates a raise: the time would tell
+        whether the account exists. The extra computation fills the missing blocks with
+        the current lanes, in as few passes as the current memory allows, within one
+        rounding step of four blocks per lane and pass.
+        """
+        missing = self._blocks - argon2_blocks(parsed.memory_kib, parsed.iterations,
+                                              parsed.lanes)
+        if missing <= 0:
+            return
+        p = self._params
+        segment = 4 * p.lanes
+        per_pass = max(argon2_blocks(p.memory_kib, 1, p.lanes), 2 * segment)
+        iterations = min(-(-missing // per_pass), MAX_ITERATIONS)
+        memory = max(round(missing / iterations / segment) * segment, 2 * segment)
+        kdf = self._kdf(self._dummy_salt, memory, iterations, p.lanes, p.hash_bytes)
+        with contextlib.suppress(InvalidKey):
+            kdf.verify(data, self._dummy_digest)
 
     def dummy_verify(self, secret: str) -> None:
         """Perform one Argon2id computation with the current params and discard the result."""
@@ -314,3 +356,54 @@ class PasswordHasher:
             p.salt_bytes,
             p.hash_bytes,
         )
+
+
+class ReplayHasher(PasswordHasher):
+    """The hasher of one request that may have to run again after a lost race.
+
+    A request that loses a compare-and-set reads the record again and applies the flow
+    again; the flow then asks the same questions of the hasher (this secret against this
+    stored hash, this secret under this salt). This hasher answers them again from
+    memory, as ``inner`` answered them the first time, and asks ``inner`` only what is
+    new (a stored hash that changed meanwhile is checked afresh). A retry therefore costs
+    no second Argon2id computation, and ``inner``'s count shows each check once. It holds
+    the secrets it was given: make one per request and drop it with the request.
+    """
+
+    def __init__(self, inner: PasswordHasher) -> None:
+        """Answer from ``inner``, each question once."""
+        super().__init__(inner.params)
+        self._inner = inner
+        self._verified: dict[tuple[str, str], bool] = {}
+        self._hashed: dict[tuple[str, bytes], str] = {}
+        self._dummies: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"ReplayHasher({self._inner!r})"
+
+    @property
+    def calls(self) -> int:
+        """Return the computations of the hasher this one answers for."""
+        return self._inner.calls
+
+    def hash(self, secret: str, salt: bytes) -> str:
+        """``inner.hash``, computed once per secret and salt."""
+        key = (secret, salt)
+        found = self._hashed.get(key)
+        if found is None:
+            found = self._hashed[key] = self._inner.hash(secret, salt)
+        return found
+
+    def verify(self, secret: str, phc: str) -> bool:
+        """``inner.verify``, computed once per secret and stored hash."""
+        key = (secret, phc)
+        found = self._verified.get(key)
+        if found is None:
+            found = self._verified[key] = self._inner.verify(secret, phc)
+        return found
+
+    def dummy_verify(self, secret: str) -> None:
+        """``inner.dummy_verify``, once per secret."""
+        if secret not in self._dummies:
+            self._inner.dummy_verify(secret)
+            self._dummies.add(secret)

@@ -27,6 +27,11 @@ class OutboxStatus(enum.Enum):
     SENDING = "sending"
     SENT = "sent"
     PARKED = "parked"
+    #: A stand-in that an enumeration-safe request stores when it sends nothing, so that
+    #: it writes what a request that sends a mail writes. Never claimed nor delivered, left
+    #: out of :meth:`OutboxStore.list_messages` unless asked for by this status, and purged
+    #: by the adapters' ``purge_discarded``.
+    DISCARDED = "discarded"
 
 
 @attrs.frozen
@@ -77,6 +82,13 @@ class Changes:
     The service uses it for the attempt it counts before a password check: a machine
     crash can give back at most the attempts counted since the last durable commit of
     any request, and a wrong answer's audit record is itself a durable commit.
+
+    ``decoys`` are stand-in account records of enumeration-safe requests (forgotten
+    password or identifier) that have no account change of their own to save: each is
+    written over the row of its ``account_id`` (inserted the first time) in a table laid
+    out like the accounts', without compare-and-set, and nothing ever reads it back. The
+    request then writes the same kind of row at the same cost whether or not the member
+    exists. An adapter that ignores them stays correct, only less uniform in its timing.
     """
 
     accounts: tuple[tuple[Account, int | None], ...] = ()
@@ -84,6 +96,7 @@ class Changes:
     outbox: tuple[OutboxMessage, ...] = ()
     audit: tuple[AuditRecord, ...] = ()
     durable: bool = True
+    decoys: tuple[Account, ...] = ()
 
 
 @runtime_checkable
@@ -135,7 +148,7 @@ class OutboxStore(Protocol):
 
     def list_messages(self, status: OutboxStatus | None = None,
                       *, limit: int = 100) -> Sequence[OutboxMessage]:
-        """Messages, newest first, optionally of one status."""
+        """Messages, newest first, optionally of one status; DISCARDED ones only by name."""
 
 
 @runtime_checkable

@@ -26,6 +26,8 @@ class MemoryStorage:
         self._throttles: dict[str, Throttle] = {}
         self._outbox: dict[str, OutboxMessage] = {}
         self._audit: list[AuditRecord] = []
+        # Changes.decoys: written, never read back (kept so that tests can look).
+        self._decoys: dict[str, Account] = {}
 
     # accounts
     def get(self, account_id: str) -> Account | None:
@@ -90,6 +92,8 @@ class MemoryStorage:
             for message in changes.outbox:
                 self._outbox[message.message_id] = message
             self._audit.extend(changes.audit)
+            for decoy in changes.decoys:
+                self._decoys[decoy.account_id] = decoy
 
     def insert_accounts(self, accounts: Sequence[Account],
                         audit: Sequence[AuditRecord]) -> Sequence[str]:
@@ -168,9 +172,20 @@ class MemoryStorage:
                       *, limit: int = 100) -> Sequence[OutboxMessage]:
         """Messages, newest first."""
         with self._lock:
-            found = [m for m in self._outbox.values() if status is None or m.status is status]
+            found = [m for m in self._outbox.values()
+                     if m.status is status or (status is None
+                                               and m.status is not OutboxStatus.DISCARDED)]
         found.sort(key=lambda m: (m.created_at, m.message_id), reverse=True)
         return found[:limit]
+
+    def purge_discarded(self, before: datetime) -> int:
+        """Delete the DISCARDED stand-ins created before ``before``; returns how many."""
+        with self._lock:
+            gone = [k for k, m in self._outbox.items()
+                    if m.status is OutboxStatus.DISCARDED and m.created_at < before]
+            for k in gone:
+                del self._outbox[k]
+            return len(gone)
 
     # audit
     def audit_records(self, *, account_id: str | None = None,

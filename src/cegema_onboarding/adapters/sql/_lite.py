@@ -34,7 +34,7 @@ from ...errors import ConcurrentUpdate, DuplicateAccount, StorageError
 from ...model import Account, Channel, Throttle
 from ...normalize import email_key
 from ...ports import Changes, OutboxMessage, OutboxStatus
-from .schema import accounts, audit, outbox, throttles
+from .schema import accounts, audit, decoys, outbox, throttles
 
 _CLAIM_LEASE = timedelta(minutes=5)
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":")).encode
@@ -42,22 +42,29 @@ _COMPACT_JSON = json.JSONEncoder(separators=(",", ":")).encode
 _NORMAL = 1
 
 # Only the schema's own table and column names go into the text.
-_A, _T, _O, _U = accounts.name, throttles.name, outbox.name, audit.name
+_A, _T, _O, _U, _D = accounts.name, throttles.name, outbox.name, audit.name, decoys.name
 _OUTBOX_COLUMNS = ("message_id", "account_id", "channel", "kind", "created_at", "payload",
                    "recipient", "status", "attempts", "next_attempt_at", "last_error",
                    "sent_at")
 _GET = f"SELECT version, data FROM {_A} WHERE account_id = ?"  # noqa: S608
 _BY_NUMBER = f"SELECT version, data FROM {_A} WHERE member_number = ?"  # noqa: S608
-_THROTTLE = f"SELECT failures, last_failure_at, version FROM {_T} WHERE key = ?"  # noqa: S608
+_THROTTLE = (f"SELECT failures, last_failure_at, version, in_flight, in_flight_at "  # noqa: S608
+             f"FROM {_T} WHERE key = ?")
 _INSERT_ACCOUNT = (f"INSERT INTO {_A} (account_id, member_number, email_key, stage, "  # noqa: S608
                    "queue_at, version, data) VALUES (?, ?, ?, ?, ?, ?, ?)")
 _UPDATE_ACCOUNT = (f"UPDATE {_A} SET member_number = ?, email_key = ?, stage = ?, "  # noqa: S608
                    "queue_at = ?, data = ?, version = version + 1 "
                    "WHERE account_id = ? AND version = ?")
-_INSERT_THROTTLE = (f"INSERT INTO {_T} (key, failures, last_failure_at, version) "  # noqa: S608
-                    "VALUES (?, ?, ?, ?)")
-_UPDATE_THROTTLE = (f"UPDATE {_T} SET failures = ?, last_failure_at = ?, "  # noqa: S608
-                    "version = ? WHERE key = ? AND version = ?")
+_INSERT_THROTTLE = (f"INSERT INTO {_T} (key, failures, last_failure_at, in_flight, "  # noqa: S608
+                    "in_flight_at, version) VALUES (?, ?, ?, ?, ?, ?)")
+_UPDATE_THROTTLE = (f"UPDATE {_T} SET failures = ?, last_failure_at = ?, in_flight = ?, "  # noqa: S608
+                    "in_flight_at = ?, version = ? WHERE key = ? AND version = ?")
+# A stand-in row (Changes.decoys): the account update's statement, without the version
+# condition, and an insert the first time a slot is used.
+_UPDATE_DECOY = (f"UPDATE {_D} SET member_number = ?, email_key = ?, stage = ?, "  # noqa: S608
+                 "queue_at = ?, data = ?, version = version + 1 WHERE account_id = ?")
+_INSERT_DECOY = (f"INSERT INTO {_D} (account_id, member_number, email_key, stage, "  # noqa: S608
+                 "queue_at, version, data) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
 _INSERT_OUTBOX = (f"INSERT INTO {_O} ({', '.join(_OUTBOX_COLUMNS)}) "  # noqa: S608
                   f"VALUES ({', '.join('?' * len(_OUTBOX_COLUMNS))})")
 _INSERT_AUDIT = (f"INSERT INTO {_U} (at, action, outcome, actor, account_id, ip, "  # noqa: S608
@@ -219,7 +226,7 @@ class LiteOps:
         if row is None:
             return Throttle(key=key)
         return Throttle(key=key, failures=row[0], last_failure_at=read_time(row[1]),
-                        version=row[2])
+                        version=row[2], in_flight=row[3], in_flight_at=read_time(row[4]))
 
     def _account(self, row: tuple[int, str]) -> Account:
         data = self._loads(row[1])
@@ -233,8 +240,12 @@ class LiteOps:
         with self._transaction(changes.durable) as cursor:
             for account, expected in changes.accounts:
                 self._save_account(cursor, account, expected)
+            # Where the account writes are: a stand-in takes an account write's place.
+            for decoy in changes.decoys:
+                self._save_decoy(cursor, decoy)
             for throttle, expected_t in changes.throttles:
-                values = (throttle.failures, stamp(throttle.last_failure_at))
+                values = (throttle.failures, stamp(throttle.last_failure_at),
+                          throttle.in_flight, stamp(throttle.in_flight_at))
                 try:
                     if expected_t == 0:
                         cursor.execute(_INSERT_THROTTLE, (throttle.key, *values, 1))
@@ -254,8 +265,8 @@ class LiteOps:
                     (stamp(r.at), r.action, r.outcome, r.actor, r.account_id, r.ip, r.detail)
                     for r in changes.audit])
 
-    def _save_account(self, cursor: sqlite3.Cursor, account: Account,
-                      expected: int | None) -> None:
+    def _indexed(self, account: Account) -> tuple[tuple[Any, ...], str]:
+        """The indexed columns and the JSON of an account row."""
         data = codec.to_data(account)
         # The column is the truth: a version inside the JSON could only disagree with it.
         data.pop("version", None)
@@ -263,13 +274,22 @@ class LiteOps:
         indexed = (account.member_number, email_key(email) if email else None,
                    account.stage.value,
                    stamp(account.activation_requested_at or account.created_at))
+        return indexed, self._dumps(data)
+
+    def _save_decoy(self, cursor: sqlite3.Cursor, decoy: Account) -> None:
+        indexed, data = self._indexed(decoy)
+        cursor.execute(_UPDATE_DECOY, (*indexed, data, decoy.account_id))
+        if cursor.rowcount == 0:
+            cursor.execute(_INSERT_DECOY, (decoy.account_id, *indexed, 1, data))
+
+    def _save_account(self, cursor: sqlite3.Cursor, account: Account,
+                      expected: int | None) -> None:
+        indexed, data = self._indexed(account)
         try:
             if expected is None:
-                cursor.execute(_INSERT_ACCOUNT, (account.account_id, *indexed, 1,
-                                                 self._dumps(data)))
+                cursor.execute(_INSERT_ACCOUNT, (account.account_id, *indexed, 1, data))
                 return
-            cursor.execute(_UPDATE_ACCOUNT, (*indexed, self._dumps(data), account.account_id,
-                                             expected))
+            cursor.execute(_UPDATE_ACCOUNT, (*indexed, data, account.account_id, expected))
         except sqlite3.IntegrityError:
             if expected is None:
                 raise DuplicateAccount(

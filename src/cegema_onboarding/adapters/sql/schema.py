@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-__all__ = ["VERSION_TABLE", "UtcDateTime", "accounts", "audit", "metadata", "outbox",
+__all__ = ["VERSION_TABLE", "UtcDateTime", "accounts", "audit", "decoys", "metadata", "outbox",
            "rate_limits", "throttles"]
 
 # Alembic's default "alembic_version" would clash with a host that migrates its own
@@ -56,19 +56,29 @@ metadata = sa.MetaData(naming_convention={
     "pk": "pk_%(table_name)s",
 })
 
-accounts = sa.Table(
-    "cegema_accounts", metadata,
-    sa.Column("account_id", sa.String(64), primary_key=True),
-    sa.Column("member_number", sa.String(64), nullable=False, unique=True),
-    # normalize.email_key of the verified address; several family members may share it.
-    sa.Column("email_key", sa.String(320), nullable=True, index=True),
-    sa.Column("stage", sa.String(32), nullable=False),
-    # The activation queue's order: when activation was requested, else creation time.
-    sa.Column("queue_at", UtcDateTime(), nullable=False),
-    sa.Column("version", sa.Integer(), nullable=False),
-    sa.Column("data", sa.JSON(), nullable=False),
-    sa.Index(None, "stage", "queue_at", "account_id"),
-)
+def _account_table(name: str) -> sa.Table:
+    return sa.Table(
+        name, metadata,
+        sa.Column("account_id", sa.String(64), primary_key=True),
+        sa.Column("member_number", sa.String(64), nullable=False, unique=True),
+        # normalize.email_key of the verified address; several family members may share it.
+        sa.Column("email_key", sa.String(320), nullable=True, index=True),
+        sa.Column("stage", sa.String(32), nullable=False),
+        # The activation queue's order: when activation was requested, else creation time.
+        sa.Column("queue_at", UtcDateTime(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Index(None, "stage", "queue_at", "account_id"),
+    )
+
+
+accounts = _account_table("cegema_accounts")
+
+# Stand-in account rows of enumeration-safe requests (Changes.decoys), written when a
+# forgotten password or identifier request has no account change of its own. Laid out
+# like the accounts, with the same indexes, so that such a write costs what an account
+# update costs; a few rows only, overwritten again and again, and never read.
+decoys = _account_table("cegema_decoys")
 
 throttles = sa.Table(
     "cegema_throttles", metadata,
@@ -76,6 +86,9 @@ throttles = sa.Table(
     sa.Column("failures", sa.Integer(), nullable=False),
     sa.Column("last_failure_at", UtcDateTime(), nullable=True),
     sa.Column("version", sa.Integer(), nullable=False),
+    # Attempts counted but still being checked (see cegema_onboarding.lockout).
+    sa.Column("in_flight", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("in_flight_at", UtcDateTime(), nullable=True),
 )
 
 outbox = sa.Table(

@@ -26,7 +26,7 @@ from ...normalize import email_key
 from ...ports import AuditRecord, Changes, OutboxMessage, OutboxStatus
 from ._lite import LiteOps
 from .engine import BEGIN_OPTION
-from .schema import accounts, audit, outbox, throttles
+from .schema import accounts, audit, decoys, outbox, throttles
 
 __all__ = ["SqlStorage"]
 
@@ -37,6 +37,7 @@ _LOOKUP = 500
 _CLAIM_LEASE = timedelta(minutes=5)
 _PENDING = OutboxStatus.PENDING.value
 _SENDING = OutboxStatus.SENDING.value
+_DISCARDED = OutboxStatus.DISCARDED.value
 
 
 class SqlStorage:
@@ -137,7 +138,8 @@ class SqlStorage:
         if row is None:
             return Throttle(key=key)
         return Throttle(key=row.key, failures=row.failures,
-                        last_failure_at=row.last_failure_at, version=row.version)
+                        last_failure_at=row.last_failure_at, version=row.version,
+                        in_flight=row.in_flight, in_flight_at=row.in_flight_at)
 
     # ------------------------------------------------------------------ the one write
 
@@ -147,7 +149,8 @@ class SqlStorage:
         ``changes.durable=False`` skips the flush to disk (SQLite: ``synchronous=NORMAL``
         for this transaction; PostgreSQL: ``synchronous_commit=off``).
         """
-        if not (changes.accounts or changes.throttles or changes.outbox or changes.audit):
+        if not (changes.accounts or changes.throttles or changes.outbox or changes.audit
+                or changes.decoys):
             return
         if self._lite is not None:
             self._lite.commit(changes)
@@ -155,12 +158,25 @@ class SqlStorage:
         with self._write(changes.durable) as conn:
             for account, expected in changes.accounts:
                 self._save_account(conn, account, expected)
+            # Where the account writes are: a stand-in takes an account write's place.
+            for decoy in changes.decoys:
+                self._save_decoy(conn, decoy)
             for throttle, expected_t in changes.throttles:
                 self._save_throttle(conn, throttle, expected_t)
             if changes.outbox:
                 conn.execute(_INSERT_OUTBOX, [_message_values(m) for m in changes.outbox])
             if changes.audit:
                 conn.execute(_INSERT_AUDIT, [_audit_values(r) for r in changes.audit])
+
+    def _save_decoy(self, conn: Connection, decoy: Account) -> None:
+        # The account update's statement without its version condition; an insert the
+        # first time a slot is used (racing first inserts: one wins, none fails).
+        values = _account_values(decoy, version=None)
+        result = conn.execute(_UPDATE_DECOY, {**values, "b_account_id": decoy.account_id})
+        if result.rowcount == 0:
+            insert = postgresql.insert if self._postgres else sqlite.insert
+            conn.execute(insert(decoys).on_conflict_do_nothing(),
+                         {**values, "version": 1})
 
     @staticmethod
     def _save_account(conn: Connection, account: Account, expected: int | None) -> None:
@@ -184,6 +200,7 @@ class SqlStorage:
     @staticmethod
     def _save_throttle(conn: Connection, throttle: Throttle, expected: int) -> None:
         values = {"failures": throttle.failures, "last_failure_at": throttle.last_failure_at,
+                  "in_flight": throttle.in_flight, "in_flight_at": throttle.in_flight_at,
                   "version": expected + 1}
         if expected == 0:
             try:
@@ -277,10 +294,25 @@ class SqlStorage:
         query = sa.select(outbox)
         if status is not None:
             query = query.where(outbox.c.status == status.value)
+        else:
+            # Stand-ins are no mail: only listed when asked for by their status.
+            query = query.where(outbox.c.status != _DISCARDED)
         query = query.order_by(outbox.c.created_at.desc(), outbox.c.message_id.desc())
         with self._read() as conn:
             rows = conn.execute(query.limit(limit)).all()
         return [_message(r) for r in rows]
+
+    def purge_discarded(self, before: datetime) -> int:
+        """Delete the DISCARDED stand-ins created before ``before``; returns how many.
+
+        They are written by forgotten password and identifier requests that send nothing
+        (see :attr:`OutboxStatus.DISCARDED`) and are of no use once committed; call this
+        now and then, from the same schedule as other housekeeping.
+        """
+        with self._write() as conn:
+            result = conn.execute(sa.delete(outbox).where(outbox.c.status == _DISCARDED,
+                                                          outbox.c.created_at < before))
+        return int(result.rowcount)
 
     # ------------------------------------------------------------------ audit
 
@@ -465,6 +497,9 @@ _UPDATE_ACCOUNT = (sa.update(accounts)
                           accounts.c.version == sa.bindparam("b_expected"))
                    .values(version=accounts.c.version + 1))
 _INSERT_THROTTLE = sa.insert(throttles)
+_UPDATE_DECOY = (sa.update(decoys)
+                 .where(decoys.c.account_id == sa.bindparam("b_account_id"))
+                 .values(version=decoys.c.version + 1))
 _INSERT_OUTBOX = sa.insert(outbox)
 _INSERT_AUDIT = sa.insert(audit)
 # One statement (RETURNING: SQLite 3.35+, PostgreSQL): the inline delivery of each mail.

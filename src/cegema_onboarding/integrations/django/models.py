@@ -68,6 +68,34 @@ class NoEmailQueue(OnboardingAccount):
         verbose_name_plural = "no-email activation queue"
 
 
+class OnboardingDecoy(models.Model):
+    """A stand-in account row of enumeration-safe requests (``Changes.decoys``).
+
+    A forgotten password or identifier request with no account change of its own writes
+    one of these instead, so that it does the same database work whether or not the
+    member exists. Laid out like :class:`OnboardingAccount` (the same columns and indexes,
+    so the same cost per update); a few rows, overwritten again and again, never read.
+    Not registered in the admin.
+    """
+
+    account_id: _Str = models.CharField(max_length=64, primary_key=True)
+    member_number: _Str = models.CharField(max_length=64, unique=True)
+    name: _Str = models.CharField(max_length=300, blank=True)
+    email_key: _OptStr = models.CharField(max_length=320, null=True, blank=True, db_index=True)
+    stage: _Str = models.CharField(max_length=32, choices=STAGE_CHOICES, db_index=True)
+    disabled: models.BooleanField[bool, bool] = models.BooleanField(default=False)
+    queue_at: _When = models.DateTimeField(db_index=True)
+    created_at: _When = models.DateTimeField()
+    version: _Count = models.PositiveIntegerField(default=1)
+    data: models.JSONField[Any, Any] = models.JSONField()
+
+    class Meta:
+        verbose_name = "stand-in record"
+
+    def __str__(self) -> str:
+        return str(self.account_id)
+
+
 class OnboardingThrottle(models.Model):
     """A failed-attempt counter for one normalised identifier, known or not."""
 
@@ -75,6 +103,9 @@ class OnboardingThrottle(models.Model):
     failures: _Count = models.PositiveIntegerField(default=0)
     last_failure_at: _OptWhen = models.DateTimeField(null=True, blank=True)
     version: _Count = models.PositiveIntegerField(default=1)
+    # Attempts counted but still being checked (see cegema_onboarding.lockout).
+    in_flight: _Count = models.PositiveIntegerField(default=0)
+    in_flight_at: _OptWhen = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "attempt counter"

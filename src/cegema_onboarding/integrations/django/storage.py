@@ -22,7 +22,13 @@ from ...errors import ConcurrentUpdate, DuplicateAccount
 from ...model import Account, Channel, Stage, Throttle
 from ...normalize import email_key
 from ...ports import AuditRecord, Changes, OutboxMessage, OutboxStatus
-from .models import OnboardingAccount, OnboardingAudit, OnboardingOutbox, OnboardingThrottle
+from .models import (
+    OnboardingAccount,
+    OnboardingAudit,
+    OnboardingDecoy,
+    OnboardingOutbox,
+    OnboardingThrottle,
+)
 
 _LEASE = timedelta(minutes=5)
 
@@ -97,7 +103,8 @@ class DjangoStorage:
         if row is None:
             return Throttle(key=key)
         return Throttle(key=row.key, failures=row.failures,
-                        last_failure_at=_from_db(row.last_failure_at), version=row.version)
+                        last_failure_at=_from_db(row.last_failure_at), version=row.version,
+                        in_flight=row.in_flight, in_flight_at=_from_db(row.in_flight_at))
 
     # ------------------------------------------------------------------ the one write
 
@@ -115,6 +122,9 @@ class DjangoStorage:
                         cursor.execute("SET LOCAL synchronous_commit TO OFF")
                 for account, expected in changes.accounts:
                     self._save_account(account, expected)
+                # Where the account writes are: a stand-in takes an account write's place.
+                for decoy in changes.decoys:
+                    self._save_decoy(decoy)
                 for throttle, expected_t in changes.throttles:
                     self._save_throttle(throttle, expected_t)
                 if changes.outbox:
@@ -169,10 +179,28 @@ class DjangoStorage:
         if updated != 1:
             raise ConcurrentUpdate("account changed since it was loaded")
 
+    def _save_decoy(self, decoy: Account) -> None:
+        # The account update without its version condition; an insert the first time a
+        # slot is used (racing first inserts: one wins, none fails).
+        row = _account_row(decoy, version=1)
+        objects = OnboardingDecoy.objects.using(self.using)
+        updated = objects.filter(account_id=decoy.account_id).update(
+            member_number=row.member_number, name=row.name, email_key=row.email_key,
+            stage=row.stage, disabled=row.disabled, queue_at=row.queue_at,
+            created_at=row.created_at, version=F("version") + 1, data=row.data)
+        if updated == 0:
+            objects.bulk_create([OnboardingDecoy(
+                account_id=row.account_id, member_number=row.member_number, name=row.name,
+                email_key=row.email_key, stage=row.stage, disabled=row.disabled,
+                queue_at=row.queue_at, created_at=row.created_at, version=1, data=row.data,
+            )], ignore_conflicts=True)
+
     def _save_throttle(self, throttle: Throttle, expected: int) -> None:
         objects = OnboardingThrottle.objects.using(self.using)
         fields = {"failures": throttle.failures,
                   "last_failure_at": _to_db(throttle.last_failure_at),
+                  "in_flight": throttle.in_flight,
+                  "in_flight_at": _to_db(throttle.in_flight_at),
                   "version": expected + 1}
         if expected == 0:
             # A concurrent first insert raises IntegrityError, turned into ConcurrentUpdate.
@@ -247,12 +275,26 @@ class DjangoStorage:
         rows = self._outbox()
         if status is not None:
             rows = rows.filter(status=status.value)
+        else:
+            # Stand-ins are no mail: only listed when asked for by their status.
+            rows = rows.exclude(status=OutboxStatus.DISCARDED.value)
         return [_message(r) for r in rows.order_by("-created_at", "-message_id")[:limit]]
 
     def purge_sent(self, before: datetime) -> int:
-        """Delete messages sent before ``before``; returns how many went."""
+        """Delete messages sent before ``before``; returns how many went.
+
+        The DISCARDED stand-ins created before ``before`` go too (not counted: they were
+        never mail), so that ``cegema_purge_tokens`` keeps both in check.
+        """
+        self.purge_discarded(before)
         deleted, _ = self._outbox().filter(status=OutboxStatus.SENT.value,
                                            sent_at__lt=_to_db(before)).delete()
+        return int(deleted)
+
+    def purge_discarded(self, before: datetime) -> int:
+        """Delete the DISCARDED stand-ins created before ``before``; returns how many."""
+        deleted, _ = self._outbox().filter(status=OutboxStatus.DISCARDED.value,
+                                           created_at__lt=_to_db(before)).delete()
         return int(deleted)
 
     # ------------------------------------------------------------------ audit
