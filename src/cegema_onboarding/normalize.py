@@ -16,6 +16,7 @@ import re
 import unicodedata
 from typing import Final
 
+import idna
 from email_validator import EmailNotValidError, validate_email
 
 from cegema_onboarding.credentials import ALPHABET
@@ -30,6 +31,8 @@ __all__ = [
     "MAX_NAME",
     "MAX_PASSWORD",
     "MAX_TOKEN",
+    "ascii_domain",
+    "ascii_email",
     "check_text",
     "email_key",
     "fold_for_comparison",
@@ -48,6 +51,8 @@ MAX_ANSWER: Final = 256
 MAX_TOKEN: Final = 512
 MAX_CODE: Final = 32
 MAX_NAME: Final = 200
+# RFC 1035: a domain name on the wire. Checked before IDNA, whose work grows with the length.
+_MAX_DOMAIN: Final = 253
 # Printed as 19 characters with dashes; room for stray spaces, but nothing more.
 MAX_INITIAL_PASSWORD: Final = 64
 
@@ -142,7 +147,13 @@ def normalize_initial_password(raw: str) -> str:
 
 
 def normalize_email(raw: str, *, check_deliverability: bool = False) -> str:
-    """Validate an email address and return email-validator's normalised form."""
+    """Validate an email address and return email-validator's normalised form.
+
+    This is the form stored and shown: the domain in Unicode (IDNA 2008 U-labels, UTS #46
+    mapped), readable by the member. Mail goes to :func:`ascii_email` of it, the A-label
+    form email-validator computes as ``ascii_email``; the two are in one-to-one
+    correspondence, so storing either names the same mailbox.
+    """
     field = "email"
     check_text(raw, field, MAX_EMAIL)
     # Fullwidth forms from an IME ("ａ＠ｂ.fr") are the same address to the member.
@@ -163,8 +174,76 @@ def normalize_email(raw: str, *, check_deliverability: bool = False) -> str:
 
 
 def email_key(normalized: str) -> str:
-    """Return the lookup and uniqueness key of an already normalised address (casefolded)."""
-    return normalized.casefold()
+    """Return the lookup and uniqueness key of an already normalised address.
+
+    The local part is casefolded; the domain keeps its IDNA 2008 form (UTS #46 mapping, which
+    already folds case). casefold() would turn "straße.de" into "strasse.de" and a final
+    sigma into a medial one: other domains, with other owners, whose members must never
+    share a key (a forgotten-identifier lookup would find the wrong accounts). Two
+    normalised addresses get one key exactly when mail to them goes to one ASCII address,
+    up to the case of the local part.
+    """
+    local, at, domain = normalized.rpartition("@")
+    if not at:
+        return normalized.casefold()
+    return f"{local.casefold()}@{_domain_key(domain)}"
+
+
+def _domain_key(domain: str) -> str:
+    if domain.isascii():
+        return domain.lower()
+    try:
+        # The identity on what normalize_email returns; a text it never returns is left as
+        # it is rather than raising inside a storage adapter.
+        return idna.uts46_remap(domain, std3_rules=False, transitional=False)
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return domain
+
+
+def ascii_domain(domain: str, *, field: str = "email") -> str:
+    """Return the domain as mail carries it: email-validator's ``ascii_domain``.
+
+    That is IDNA 2008 with UTS #46 non-transitional mapping, as normalize_email validated
+    it. Never Python's "idna" codec (also behind Django's ``sanitize_address``): it is
+    IDNA 2003, which writes "straße.de" as "strasse.de", reads a final sigma as a medial
+    one and drops ZWJ/ZWNJ, each time naming another domain with another owner. An
+    all-ASCII domain is only lower-cased, as email-validator does. Raises InvalidInput
+    (``field``, "malformed") for a domain IDNA 2008 refuses.
+    """
+    if not isinstance(domain, str) or len(domain) > _MAX_DOMAIN:
+        raise InvalidInput(field, "malformed")
+    if domain.isascii():
+        wire = domain.lower()
+    else:
+        # Invisible characters (ZWJ, ZWNJ, soft hyphen, spaces, controls) are refused as
+        # email-validator refuses them: mapping them away would name a look-alike domain.
+        if any(unicodedata.category(c)[0] not in "LMNPS" for c in domain):
+            raise InvalidInput(field, "malformed")
+        try:
+            mapped = idna.uts46_remap(domain, std3_rules=False, transitional=False)
+            # email-validator's own steps: UTS #46 mapping, then each label to its A-label.
+            wire = ".".join(label if label.isascii() else idna.alabel(label).decode("ascii")
+                            for label in mapped.split("."))
+        except (idna.IDNAError, UnicodeError, ValueError):
+            wire = ""
+    # What the "idna" codec refused too: an empty label ("a..b"), one over 63 octets.
+    if not wire or len(wire) > _MAX_DOMAIN or any(not 0 < len(label) < 64
+                                                  for label in wire.split(".")):
+        raise InvalidInput(field, "malformed")
+    return wire
+
+
+def ascii_email(address: str, *, field: str = "email") -> str:
+    """Return ``local@ascii_domain``: the address as the SMTP envelope and To header carry it.
+
+    The local part is kept as it is (normalize_email only accepts ASCII ones).
+    """
+    if not isinstance(address, str):
+        raise InvalidInput(field, "type")
+    local, at, domain = address.rpartition("@")
+    if not at or not local:
+        raise InvalidInput(field, "malformed")
+    return f"{local}@{ascii_domain(domain, field=field)}"
 
 
 def normalize_password(raw: str, *, max_len: int = MAX_PASSWORD) -> str:

@@ -10,16 +10,22 @@ end up in logs or in the outbox's ``last_error``.
 
 from __future__ import annotations
 
+import copy
+import email.policy
 import logging
 import smtplib
 import socket
 import ssl
+from collections.abc import Sequence
+from email.headerregistry import Address
 from email.message import EmailMessage
+from email.utils import formataddr
 from typing import Literal, get_args
 
 import attrs
 
-from ..errors import ConfigurationError, SmtpError
+from ..errors import ConfigurationError, InvalidInput, SmtpError
+from ..normalize import ascii_domain
 
 __all__ = ["Security", "SmtpMailer", "SmtpSettings"]
 
@@ -28,6 +34,10 @@ log = logging.getLogger("cegema_onboarding.smtp")
 Security = Literal["ssl", "starttls", "none"]
 
 _MAX_HOST = 253
+# The headers smtplib.send_message takes the envelope from (Resent-* when the message has a
+# Resent-Date): their domains must already be what the envelope carries.
+_ENVELOPE_HEADERS = ("From", "Sender", "To", "Cc", "Bcc", "Resent-From", "Resent-Sender",
+                     "Resent-To", "Resent-Cc", "Resent-Bcc")
 
 
 def _check_host(_: object, __: object, value: str) -> None:
@@ -147,6 +157,8 @@ class SmtpMailer:
 
     def _send(self, message: EmailMessage) -> None:
         s = self.settings
+        # Before connecting: an address that cannot be written costs no connection.
+        message = _ascii_domains(message)
         if self._local_hostname is None:
             # smtplib would look the name up (reverse DNS, maybe slow) on every connection.
             self._local_hostname = socket.getfqdn()
@@ -179,6 +191,49 @@ class SmtpMailer:
         if refused:
             # The others got it and a retry would send it to them twice: log, do not raise.
             log.warning("SMTP server refused %d of the message's recipients", len(refused))
+
+
+def _addresses(name: str, value: object) -> Sequence[Address]:
+    found = getattr(value, "addresses", None)
+    if found is None:
+        # A compat32 message keeps plain strings (or Header objects): parse them the same way.
+        found = email.policy.default.header_factory(name, str(value)).addresses
+    return tuple(found)
+
+
+def _ascii_domains(message: EmailMessage) -> EmailMessage:
+    """The message with every envelope address's domain in email-validator's ASCII form.
+
+    smtplib takes the envelope from these headers, and a non-ASCII domain there would make
+    it ask for SMTPUTF8 and hand the Unicode name to the relay, whose IDNA choice (2003 in
+    many) would decide where the mail goes. The mails of this library already carry the
+    A-label (IDNA 2008, as email-validator computes it): those come back untouched. Any
+    other gets a copy with the A-label in the header, so header and envelope agree and no
+    one re-encodes the domain differently later.
+    """
+    changed: dict[str, list[str]] = {}
+    for name in _ENVELOPE_HEADERS:
+        values = message.get_all(name) or []
+        groups = [_addresses(name, v) for v in values]
+        if all(a.domain.isascii() for group in groups for a in group):
+            continue
+        try:
+            changed[name] = [", ".join(
+                formataddr((a.display_name,
+                            Address(username=a.username, domain=ascii_domain(a.domain)).addr_spec))
+                for a in group) for group in groups]
+        except (InvalidInput, ValueError):
+            raise SmtpError("an address has a domain IDNA 2008 refuses",
+                            permanent=True) from None
+    if not changed:
+        return message
+    # A deep copy: the caller's message (the outbox's) stays as it was.
+    clone = copy.deepcopy(message)
+    for name, rewritten in changed.items():
+        del clone[name]
+        for value in rewritten:
+            clone[name] = value
+    return clone
 
 
 def _reply_error(what: str, code: int | None) -> SmtpError:

@@ -6,11 +6,14 @@ third-party backend), so the library needs no mail settings of its own in a Djan
 
 from __future__ import annotations
 
+import email.policy
+from email.headerregistry import Address
 from email.message import EmailMessage
 
 from django.core.mail import EmailMultiAlternatives, get_connection
 
-from ...errors import MailError
+from ...errors import InvalidInput, MailError
+from ...normalize import ascii_domain
 
 # Headers Django builds itself from the message's parts and addresses.
 _OWN_HEADERS = frozenset({
@@ -33,12 +36,18 @@ class DjangoMailer:
         headers = {k: str(v) for k, v in message.items() if k.lower() not in _OWN_HEADERS}
         if message.get("Content-Language"):
             headers["Content-Language"] = str(message["Content-Language"])
+        try:
+            senders = _ascii_addresses(message, "From")
+            to = _ascii_addresses(message, "To")
+            reply_to = _ascii_addresses(message, "Reply-To")
+        except (InvalidInput, ValueError):
+            raise MailError("an address has a domain IDNA 2008 refuses") from None
         django_message = EmailMultiAlternatives(
             subject=str(message.get("Subject", "")),
             body=body,
-            from_email=str(message["From"]) if message.get("From") else None,
-            to=[str(a) for a in message.get_all("To", [])],
-            reply_to=[str(a) for a in message.get_all("Reply-To", [])],
+            from_email=", ".join(senders) if senders else None,
+            to=to,
+            reply_to=reply_to,
             headers=headers,
         )
         if isinstance(html, EmailMessage):
@@ -51,3 +60,24 @@ class DjangoMailer:
             raise MailError(f"the email backend failed ({type(exc).__name__})") from None
         if sent == 0:
             raise MailError("the email backend sent nothing")
+
+
+def _ascii_addresses(message: EmailMessage, name: str) -> list[str]:
+    """Each address of the ``name`` headers, its domain in email-validator's ASCII form.
+
+    Django's sanitize_address, which writes the To header and the SMTP backend's envelope,
+    encodes a non-ASCII domain with Python's "idna" codec: IDNA 2003, which mails
+    "straße.de" to "strasse.de". Handed an A-label (IDNA 2008, as email-validator and the
+    library's mails compute it), it has nothing left to encode.
+    """
+    found: list[str] = []
+    for value in message.get_all(name, []):
+        addresses = getattr(value, "addresses", None)
+        if addresses is None:
+            # A compat32 message keeps plain strings: parse them as the modern policy does.
+            addresses = email.policy.default.header_factory(name, str(value)).addresses
+        for a in addresses:
+            wire = Address(display_name=a.display_name, username=a.username,
+                           domain=ascii_domain(a.domain))
+            found.append(str(wire))
+    return found
