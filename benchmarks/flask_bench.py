@@ -85,7 +85,9 @@ def build(folder: Path, kind: str = "sqlite", params: Argon2Params = PRODUCTION_
 def _post(client: Any, path: str, data: dict[str, str], page: str | None = None, *,
           shown: str | None = None) -> Any:
     """GET the form's page (unless its HTML is already ``shown``), then POST the form."""
-    html = shown if shown is not None else client.get(page or path).get_data(as_text=True)
+    # Followed: a mailed link's GET first moves its token to a cookie (a 303).
+    html = shown if shown is not None else client.get(
+        page or path, follow_redirects=True).get_data(as_text=True)
     match = _CSRF.search(html)
     assert match is not None, f"no CSRF token on {page or path}"
     response = client.post(path, data={**data, "csrf_token": match.group(1)})

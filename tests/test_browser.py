@@ -222,6 +222,37 @@ def test_re_clicked_link_says_it_was_used(browser: Any, portal: Portal, shots: S
     shots(page, "link-used")
 
 
+def test_a_link_opened_from_a_webmail_on_another_site(browser: Any, portal: Portal,
+                                                     shots: Shots) -> None:
+    """The token leaves the address bar at once, and no later request carries it."""
+    member = portal.provision("100234574")
+    page = new_page(browser)
+    log_in(page, portal, "100234574", member.initial_password)
+    page.get_by_label("Email", exact=True).fill("webmail@example.com")
+    page.get_by_label("Confirmer votre email").fill("webmail@example.com")
+    page.get_by_role("button", name="Valider").click()
+    token = portal.last_token()
+    sent: list[tuple[str, str]] = []
+    page.on("request", lambda request: sent.append(
+        (request.url, request.headers.get("referer", ""))))
+    # The demo's mailbox served under "localhost" is another site than the portal's
+    # 127.0.0.1, as a webmail is: the click is a cross-site navigation, which withholds
+    # SameSite=Strict cookies all along its redirects.
+    webmail = portal.url.replace("127.0.0.1", "localhost")
+    page.goto(f"{webmail}/mailbox")
+    page.get_by_role("link", name=fr("mail.validation.subject")).first.click()
+    page.locator("#mail-text a[href*='/premiere-connexion/valider']").click()
+    assert heading(page) == "Vérification de l'adresse mail"
+    assert page.url == f"{portal.url}/premiere-connexion/valider"  # no token to copy or log
+    shots(page, "link-page-without-token")
+    page.get_by_role("button", name=fr("button.confirm_link")).click()
+    assert heading(page) == "Choisissez votre nouveau mot de passe"
+    carried = [i for i, (url, _) in enumerate(sent) if token in url]
+    assert len(carried) == 1, sent  # the click on the mailed link, and nothing after it
+    for url, referer in sent[carried[0] + 1:]:
+        assert token not in url and token not in referer, (url, referer)
+
+
 def test_expired_link_and_email_step_again(browser: Any, portal: Portal, shots: Shots) -> None:
     member = portal.provision("100234571")
     page = new_page(browser, DESKTOP)

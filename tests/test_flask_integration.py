@@ -99,7 +99,8 @@ class Env:
 
 
 def csrf(client: FlaskClient, path: str = "/connexion") -> str:
-    page = client.get(path)
+    # Followed: a mailed link first moves its token from the URL to a cookie (303).
+    page = client.get(path, follow_redirects=True)
     match = CSRF.search(page.get_data(as_text=True))
     assert match is not None, f"no CSRF token on {path}"
     return match.group(1)
@@ -165,7 +166,7 @@ def test_whole_journey_through_the_routes(env: Env, client: FlaskClient) -> None
 
     # GET on the link only shows a page, twice over; POST spends it.
     for _ in range(2):
-        opened = client.get(env.path_of(link))
+        opened = client.get(env.path_of(link), follow_redirects=True)
         assert opened.status_code == 200
         assert fr("button.confirm_link") in text_of(opened)
     token = link.split("token=")[1]
@@ -239,7 +240,8 @@ def test_resend_change_address_and_code(env: Env, client: FlaskClient) -> None:
     assert fr("notice.link_resent") in text_of(client.get(r.location))
     assert env.last_link() != first
     # The old link now says it was replaced.
-    assert fr("reason.link_superseded") in text_of(client.get(env.path_of(first)))
+    assert fr("reason.link_superseded") in text_of(client.get(env.path_of(first),
+                                                                   follow_redirects=True))
 
     r = post(client, "/premiere-connexion/modifier", {},
              token_from="/premiere-connexion/boite-mail")
@@ -300,7 +302,7 @@ def test_forgotten_password_and_reset_link(env: Env, client: FlaskClient) -> Non
     assert fr("notice.forgotten_password_sent") in text_of(client.get("/connexion"))
     env.service.deliver_due()
     link = env.last_link()
-    page = client.get(env.path_of(link))
+    page = client.get(env.path_of(link), follow_redirects=True)
     assert page.status_code == 200 and fr("label.reset_answer") in text_of(page)
     question = next(iter(env.service.settings.questions)).label("fr")
     assert question in text_of(page)  # the member's own question is named
@@ -479,7 +481,7 @@ def test_security_headers_on_every_page(env: Env, client: FlaskClient) -> None:
 
 
 def test_bad_links_say_so(client: FlaskClient) -> None:
-    r = client.get("/premiere-connexion/valider?token=forged.token")
+    r = client.get("/premiere-connexion/valider?token=forged.token", follow_redirects=True)
     assert r.status_code == 400 and fr("reason.link_invalid") in text_of(r)
     assert fr("button.confirm_link") not in text_of(r)
 
@@ -710,7 +712,7 @@ def test_rejected_no_email_request_is_explained_at_the_email_step(env: Env,
 def test_not_me_link_locks_the_account(env: Env, client: FlaskClient) -> None:
     env.active_member()
     link = env.link_to("/securite/ce-n-etait-pas-moi")
-    page = client.get(env.path_of(link))
+    page = client.get(env.path_of(link), follow_redirects=True)
     assert page.status_code == 200 and fr("button.not_me") in text_of(page)
     assert page.headers["Referrer-Policy"] == "no-referrer"
     r = post(client, env.path_of(link).split("?")[0], {"token": link.split("token=")[1]},

@@ -105,7 +105,8 @@ def test_the_flask_quick_start_serves_the_first_connection(
     link = re.search(r"(\S+)/premiere-connexion/valider\?token=([A-Za-z0-9_.\-]+)", mail)
     assert link is not None, mail
     assert link.group(1) == BASE_URL
-    page = page_text(client.get(f"/premiere-connexion/valider?token={link.group(2)}"))
+    page = page_text(client.get(f"/premiere-connexion/valider?token={link.group(2)}",
+                                follow_redirects=True))
     response = client.post("/premiere-connexion/valider", data={
         "token": link.group(2), "csrf_token": csrf_of(page)})
     assert response.status_code == 303 and response.location == "/mot-de-passe"

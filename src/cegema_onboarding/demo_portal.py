@@ -39,6 +39,7 @@ from .flow import Reason, Refused
 from .hashing import PRODUCTION_PARAMS
 from .integrations.flask import Onboarding
 from .integrations.flask.extension import form_errors, render, state
+from .integrations.logfilter import RedactTokens as RedactTokens  # the old import path
 from .model import Adviser, Stage
 from .normalize import normalize_member_number
 from .ports import Clock, Storage
@@ -340,20 +341,6 @@ def provision_demo_members(service: OnboardingService, data_dir: Path
     return out
 
 
-class RedactTokens(logging.Filter):
-    """Hides link and remember-me tokens in log lines (the server logs each request line)."""
-
-    _TOKEN = re.compile(r"(token=)[^\s&\"']+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record with its tokens redacted; never drop it."""
-        message = record.getMessage()
-        redacted = self._TOKEN.sub(r"\1<redacted>", message)
-        if redacted != message:
-            record.msg, record.args = redacted, ()
-        return True
-
-
 def _deliver_loop(service: OnboardingService, stop: threading.Event) -> None:
     # The outbox worker a real portal would run: retries and queued-only mails.
     while not stop.wait(2.0):
@@ -415,7 +402,8 @@ def serve(data_dir: Path, port: int, *, staff: bool, fresh: bool = False) -> int
         print("  page conseiller : désactivée (relancez avec make demo STAFF=1, ou --staff)",
               file=out)
     print("Arrêt : Ctrl+C", file=out, flush=True)
-    logging.getLogger("werkzeug").addFilter(RedactTokens())
+    # Werkzeug's request lines (the first GET of a link carries its token) go through
+    # RedactTokens: Onboarding(app) installed it on the "werkzeug" logger.
     stop = threading.Event()
     threading.Thread(target=_deliver_loop, args=(service, stop), daemon=True).start()
     app.run(host="127.0.0.1", port=port, debug=False, use_reloader=False)

@@ -6,14 +6,16 @@ import re
 
 import pytest
 from django.core import mail
-from django.test import Client
+from django.test import Client, override_settings
 
 from cegema_onboarding.adapters.memory import ManualClock
+from cegema_onboarding.integrations.django.conf import get_service
 from cegema_onboarding.integrations.django.views import REMEMBER_COOKIE
 from cegema_onboarding.model import Channel
 from cegema_onboarding.service import OnboardingService
 
 from ..conftest import GOOD_PASSWORD
+from .conftest import onboarding_config
 from .helpers import body, csrf_client, html, path_of, post_form, without_csrf
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +80,7 @@ def test_reset_link_sets_a_new_password_with_the_answer(
     (link,) = links_in(mail.outbox[-1])
     assert "/mot-de-passe/reinitialiser?token=" in link
     client = csrf_client()
-    page = client.get(path_of(link))
+    page = client.get(path_of(link), follow=True)
     assert html("label.reset_answer") in body(page)
     token = link.split("token=")[1]
     wrong = post_form(client, path_of(link), "/mot-de-passe/reinitialiser",
@@ -91,7 +93,7 @@ def test_reset_link_sets_a_new_password_with_the_answer(
                      {"token": token, "answer": "Martin", "password": NEW_PASSWORD,
                       "password_confirm": NEW_PASSWORD})
     assert done.status_code == 302 and done["Location"] == "/connexion/"
-    assert html("reason.link_used") in body(client.get(path_of(link)))
+    assert html("reason.link_used") in body(client.get(path_of(link), follow=True))
     clock.advance(minutes=2)
     assert log_in(csrf_client(), "100234567", NEW_PASSWORD)["Location"] == "/profil/"  # type: ignore[index]
 
@@ -122,7 +124,7 @@ def test_not_me_link_locks_the_account(dj_service: OnboardingService,
     not_me = [u for u in links_in(changed) if "ce-n-etait-pas-moi" in u]
     assert not_me, "the password-changed mail carries a 'this wasn't me' link"
     other = csrf_client()
-    assert html("button.not_me") in body(other.get(path_of(not_me[0])))
+    assert html("button.not_me") in body(other.get(path_of(not_me[0]), follow=True))
     response = post_form(other, path_of(not_me[0]), "/securite/ce-n-etait-pas-moi",
                          {"token": not_me[0].split("token=")[1]})
     assert response.status_code == 302
@@ -167,6 +169,48 @@ def test_remember_me_logs_a_returning_browser_in_and_rotates(
     assert thief.get("/profil/")["Location"] == "/connexion/"
 
 
+def test_the_remember_me_cookie_is_host_prefixed_as_flasks(
+        dj_service: OnboardingService) -> None:
+    onboard(dj_service)
+    response = log_in(csrf_client(), "100234567", GOOD_PASSWORD, remember=True)
+    cookies = response.cookies  # type: ignore[attr-defined]
+    assert "cegema_remember" not in cookies
+    cookie = cookies["__Host-cegema_remember"]
+    # What the __Host- prefix requires: Secure, Path=/ and no Domain.
+    assert cookie["secure"] and cookie["path"] == "/" and not cookie["domain"]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["max-age"]
+
+
+def test_on_plain_http_the_remember_me_cookie_has_no_prefix(clock: ManualClock) -> None:
+    # Browsers drop Secure cookies on http, and refuse __Host- without Secure.
+    with override_settings(CEGEMA_ONBOARDING=onboarding_config(CLOCK=clock,
+                                                               COOKIE_SECURE=False)):
+        onboard(get_service())
+        response = log_in(csrf_client(), "100234567", GOOD_PASSWORD, remember=True)
+    cookies = response.cookies  # type: ignore[attr-defined]
+    assert "__Host-cegema_remember" not in cookies
+    assert not cookies["cegema_remember"]["secure"] and cookies["cegema_remember"].value
+
+
+def test_a_browser_remembered_under_the_old_name_stays_remembered(
+        dj_service: OnboardingService) -> None:
+    onboard(dj_service)
+    response = log_in(csrf_client(), "100234567", GOOD_PASSWORD, remember=True)
+    token = response.cookies["__Host-cegema_remember"].value  # type: ignore[attr-defined]
+    returning = csrf_client()
+    returning.cookies["cegema_remember"] = token  # as the previous release named it
+    page = returning.get("/profil/")
+    assert page.status_code == 200 and html("screen.profile.title") in body(page)
+    # Rewritten under the new name (rotated, as every use does); the old one deleted.
+    moved = page.cookies["__Host-cegema_remember"]
+    assert moved.value not in ("", token) and moved["path"] == "/" and moved["secure"]
+    assert page.cookies["cegema_remember"].value == ""
+    assert page.cookies["cegema_remember"]["max-age"] == 0
+    again = csrf_client()
+    again.cookies["__Host-cegema_remember"] = moved.value
+    assert again.get("/profil/").status_code == 200
+
+
 def test_without_remember_me_the_session_ends_with_the_browser(
         dj_service: OnboardingService) -> None:
     onboard(dj_service)
@@ -205,7 +249,7 @@ def test_email_change_goes_through_a_link_to_the_new_address(
     to_new = [m for m in mail.outbox if any(new in t for t in m.to)]
     assert to_new
     (link,) = [u for u in links_in(to_new[-1]) if "/profil/email/valider" in u]
-    assert html("button.confirm_link") in body(client.get(path_of(link)))
+    assert html("button.confirm_link") in body(client.get(path_of(link), follow=True))
     account = dj_service.storage.get(account_id)
     assert account is not None and account.email == EMAIL
     post_form(client, path_of(link), "/profil/email/valider",

@@ -40,7 +40,7 @@ assert "Connectez-vous à votre boîte mail" in page, page
 link = re.search(r"(http\\S+)/premiere-connexion/valider\\?token=([\\w.-]+)", printed.getvalue())
 print("LINK BASE", link.group(1))
 path = "/premiere-connexion/valider?token=" + link.group(2)
-page = client.get(path).content.decode()
+page = client.get(path, follow=True).content.decode()
 token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
 response = client.post("/premiere-connexion/valider", {"token": link.group(2),
                                                        "csrfmiddlewaretoken": token})

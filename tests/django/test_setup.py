@@ -46,9 +46,28 @@ LONG_SECRET = "a-signing-key-long-enough-for-the-checks-0123456789-abcdef"
 LONG_PEPPER = "a-pepper-key-long-enough-for-the-checks-0123456789-abcdefgh"
 
 
+SAFE_CONFIG = {"SECRET_KEYS": [LONG_SECRET], "PEPPER_KEYS": [("p1", LONG_PEPPER)]}
+
+
 def test_safe_settings_pass_every_check() -> None:
-    assert check_ids(**onboarding_config(SECRET_KEYS=[LONG_SECRET],
-                                         PEPPER_KEYS=[("p1", LONG_PEPPER)])) == set()
+    with override_settings(SESSION_COOKIE_SECURE=True, CSRF_COOKIE_SECURE=True):
+        assert check_ids(**onboarding_config(**SAFE_CONFIG)) == set()
+
+
+@pytest.mark.parametrize("setting", ["SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"])
+def test_cookies_that_may_travel_over_http_are_flagged(setting: str) -> None:
+    other = ({"SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"} - {setting}).pop()
+    with override_settings(CEGEMA_ONBOARDING=onboarding_config(**SAFE_CONFIG),
+                           **{setting: False, other: True}):
+        found = [m for m in run_checks() if m.id == "cegema_onboarding.W008"]
+        assert len(found) == 1
+        assert setting in found[0].msg and other not in found[0].msg
+        assert f"Set {setting} = True" in (found[0].hint or "")
+        with override_settings(**{setting: True}):
+            assert not [m for m in run_checks() if m.id == "cegema_onboarding.W008"]
+        # In development (DEBUG) the site runs on plain http: nothing to say.
+        with override_settings(DEBUG=True):
+            assert not [m for m in run_checks() if m.id == "cegema_onboarding.W008"]
 
 
 def test_a_missing_base_url_is_an_error() -> None:

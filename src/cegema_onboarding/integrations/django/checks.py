@@ -92,4 +92,15 @@ def _check() -> list[checks.CheckMessage]:
             "member's other logged-in sessions.",
             hint=f"Add {epoch!r} after AuthenticationMiddleware.",
             id="cegema_onboarding.W007"))
+    if not settings.DEBUG:
+        # Django's own warnings for these (security.W012, W016) only run with --deploy;
+        # the member's session and CSRF cookies must not travel over plain http.
+        for name in ("SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
+            if not getattr(settings, name, False):
+                out.append(checks.Warning(
+                    f"{name} is off while DEBUG is off: the browser would send that cookie "
+                    "over plain http too, where anyone on the way can read it.",
+                    hint=f"Set {name} = True in the settings (the site is served over "
+                         "https).",
+                    id="cegema_onboarding.W008"))
     return out

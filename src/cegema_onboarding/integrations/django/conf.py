@@ -43,6 +43,8 @@ APP_DEFAULTS: Mapping[str, Any] = {
     "DELIVER_INLINE": True,
     # The database alias the storage uses.
     "DATABASE": "default",
+    # Secure cookies and their __Host- / __Secure- prefix; None: whenever DEBUG is off.
+    "COOKIE_SECURE": None,
 }
 
 _FIELDS = {f.name for f in attrs.fields(Settings)}
@@ -63,6 +65,16 @@ def raw_config() -> dict[str, Any]:
 def option(name: str) -> Any:
     """One of this app's own options (see :data:`APP_DEFAULTS`)."""
     return raw_config().get(name, APP_DEFAULTS[name])
+
+
+def cookies_secure() -> bool:
+    """Whether the app's own cookies are Secure (and so prefixed): ``COOKIE_SECURE``.
+
+    By default whenever ``DEBUG`` is off, as the Flask extension does outside debug and
+    testing: browsers drop Secure cookies on the plain http of a development server.
+    """
+    value = option("COOKIE_SECURE")
+    return not django_settings.DEBUG if value is None else bool(value)
 
 
 def library_settings() -> Settings:

@@ -14,13 +14,13 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings as django_settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.encoding import escape_uri_path
 from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -30,8 +30,16 @@ from ... import texts
 from ...flow import Reason, Refused, reset_checks_answer
 from ...model import Channel, LinkPurpose, Session, Step
 from ...service import Ok, OnboardingService, ProfileView, Screen, describe
+from .._web import (
+    LINK_COOKIE_MAX_AGE,
+    LINK_PARAM,
+    host_cookie,
+    link_cookie,
+    query_without_token,
+    storable_token,
+)
 from .backends import OnboardingBackend, user_for_account
-from .conf import get_service, option
+from .conf import cookies_secure, get_service, option
 from .session import (
     BACKEND_PATH,
     clear_session,
@@ -50,7 +58,11 @@ _TEMPLATES: dict[Step, str] = {
 }
 # Form fields are bounded well before the library's own limits reject them.
 _MAX_FIELD = 4096
-REMEMBER_COOKIE = "cegema_remember"
+#: The remember-me cookie, prefixed like the Flask extension's whenever it is Secure.
+REMEMBER_COOKIE = host_cookie("cegema_remember", secure=True)
+#: Its name without Secure (DEBUG), and before the prefix: read for one more release, so
+#: that browsers remembered under it stay remembered; each use rewrites it under the new one.
+PLAIN_REMEMBER_COOKIE = "cegema_remember"
 _View = Callable[..., HttpResponse]
 
 
@@ -177,17 +189,36 @@ def _step_context(service: OnboardingService, screen: Screen) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- remember me
 
 
-def _remember_cookie(response: HttpResponse, token: str) -> None:
+def _app_root() -> str:
+    # Where the app is mounted: the plain cookie's path, as it always was.
+    return _url("login").rsplit("/", 2)[0] + "/"
+
+
+def _remembered_token(request: HttpRequest) -> str | None:
+    """This browser's remember-me token, under the current name or the plain one."""
+    name = host_cookie("cegema_remember", cookies_secure())
+    value = request.COOKIES.get(name) or request.COOKIES.get(PLAIN_REMEMBER_COOKIE)
+    return value[:_MAX_FIELD] if value else None
+
+
+def _remember_cookie(request: HttpRequest, response: HttpResponse, token: str) -> None:
     lifetime = get_service().settings.remember_lifetime
+    secure = cookies_secure()
+    # __Host- needs Secure, Path=/ and no Domain (Django sets no Domain unless asked).
     response.set_cookie(
-        REMEMBER_COOKIE, token, max_age=int(lifetime.total_seconds()),
-        secure=not django_settings.DEBUG, httponly=True, samesite="Lax",
-        path=_url("login").rsplit("/", 2)[0] + "/")
+        host_cookie("cegema_remember", secure), token, max_age=int(lifetime.total_seconds()),
+        secure=secure, httponly=True, samesite="Lax", path="/" if secure else _app_root())
+    if secure and PLAIN_REMEMBER_COOKIE in request.COOKIES:
+        # Moved under the prefixed name: the old cookie goes.
+        response.delete_cookie(PLAIN_REMEMBER_COOKIE, path=_app_root(), samesite="Lax")
 
 
-def _forget_cookie(response: HttpResponse) -> None:
-    response.delete_cookie(REMEMBER_COOKIE, path=_url("login").rsplit("/", 2)[0] + "/",
-                           samesite="Lax")
+def _forget_cookie(request: HttpRequest, response: HttpResponse) -> None:
+    secure = cookies_secure()
+    response.delete_cookie(host_cookie("cegema_remember", secure),
+                           path="/" if secure else _app_root(), samesite="Lax")
+    if secure and PLAIN_REMEMBER_COOKIE in request.COOKIES:
+        response.delete_cookie(PLAIN_REMEMBER_COOKIE, path=_app_root(), samesite="Lax")
 
 
 def remembered(view: _View) -> _View:
@@ -195,22 +226,22 @@ def remembered(view: _View) -> _View:
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        cookie = request.COOKIES.get(REMEMBER_COOKIE)
+        cookie = _remembered_token(request)
         # Only page loads log in from the cookie: a POST carries its own credentials.
         if request.method != "GET" or not cookie or load_session(request) is not None:
             return view(request, *args, **kwargs)
-        result = get_service().login_with_token(cookie[:_MAX_FIELD], ip=client_ip(request),
+        result = get_service().login_with_token(cookie, ip=client_ip(request),
                                                 user_agent=user_agent(request))
         if isinstance(result, Ok) and result.session is not None:
             _grant(request, result.session, new_login=True)
             if result.step is Step.PROFILE:
                 _complete(request, result.session)
             response = view(request, *args, **kwargs)
-            if result.remember_token:
-                _remember_cookie(response, result.remember_token)
+            # Written again even when not rotated: a cookie under the old name moves.
+            _remember_cookie(request, response, result.remember_token or cookie)
             return response
         response = view(request, *args, **kwargs)
-        _forget_cookie(response)
+        _forget_cookie(request, response)
         return response
 
     return wrapper
@@ -254,7 +285,7 @@ def login(request: HttpRequest) -> HttpResponse:
     else:
         response = redirect(_url("journey"))
     if result.remember_token:
-        _remember_cookie(response, result.remember_token)
+        _remember_cookie(request, response, result.remember_token)
     return response
 
 
@@ -263,16 +294,16 @@ def login(request: HttpRequest) -> HttpResponse:
 def logout(request: HttpRequest) -> HttpResponse:
     """Log out: the Django session, the journey session and this browser's remember-me."""
     member = _member(request)
-    cookie = request.COOKIES.get(REMEMBER_COOKIE)
+    cookie = _remembered_token(request)
     if member is not None and cookie:
         service = get_service()
-        claims = service.env.crypto.remember.parse(cookie[:_MAX_FIELD])
+        claims = service.env.crypto.remember.parse(cookie)
         if claims is not None and claims.account_id == member.account_id:
             service.revoke_remembered(member, claims.series_id, ip=client_ip(request))
     auth_logout(request)
     clear_session(request)
     response = redirect(_url("login"))
-    _forget_cookie(response)
+    _forget_cookie(request, response)
     return response
 
 
@@ -395,14 +426,57 @@ def set_question(request: HttpRequest) -> HttpResponse:
 
 
 def _token(request: HttpRequest) -> str:
-    source = request.GET if request.method == "GET" else request.POST
-    return str(source.get("token", ""))[:_MAX_FIELD]
+    """The token the link page's form posted."""
+    return str(request.POST.get("token", ""))[:_MAX_FIELD]
+
+
+def link_view(view: _View) -> _View:
+    """Wrap a mailed link's view so that the token leaves the URL at once (see ``_web``).
+
+    ``GET ...?token=`` gets a 303 to the same path without the token, which goes into a
+    short-lived cookie scoped to that path; the page reads it there. A POST that moves on
+    (a redirect) has spent the link, so its cookie goes.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method == "GET" and LINK_PARAM in request.GET:
+            return _stash_link_token(request)
+        response = view(request, *args, **kwargs)
+        if request.method == "POST" and isinstance(response, HttpResponseRedirect):
+            response.delete_cookie(link_cookie(cookies_secure()),
+                                   path=escape_uri_path(request.path), samesite="Lax")
+        return response
+
+    return wrapper
+
+
+def _stash_link_token(request: HttpRequest) -> HttpResponse:
+    path = escape_uri_path(request.path)
+    rest = query_without_token((key, value) for key, values in request.GET.lists()
+                               for value in values)
+    response = HttpResponseRedirect(f"{path}?{rest}" if rest else path, status=303)
+    # The redirect is a page of the link too: nothing may send its URL on.
+    response["Referrer-Policy"] = "no-referrer"
+    secure = cookies_secure()
+    token = storable_token(request.GET.get(LINK_PARAM))
+    if token is None:
+        # Not a token any mail carries: the page says the link is invalid, rather than
+        # showing a token an earlier link left behind.
+        response.delete_cookie(link_cookie(secure), path=path, samesite="Lax")
+    else:
+        # SameSite=Lax, not Strict: the member opens the link from a webmail on another
+        # site, and browsers withhold Strict cookies for the whole redirect chain of such a
+        # navigation, so the page would never see the token.
+        response.set_cookie(link_cookie(secure), token, max_age=LINK_COOKIE_MAX_AGE,
+                            path=path, secure=secure, httponly=True, samesite="Lax")
+    return response
 
 
 def _link_page(request: HttpRequest, purpose: LinkPurpose, template: str,
                extra: dict[str, Any] | None = None) -> HttpResponse:
     """GET on a link: a page with a button (POST), or the reason it cannot be used."""
-    token = _token(request)
+    token = storable_token(request.COOKIES.get(link_cookie(cookies_secure()))) or ""
     check = get_service().open_link(token, purpose)
     if not check.valid:
         reason = Refused(check.reason or Reason.LINK_INVALID)
@@ -413,6 +487,7 @@ def _link_page(request: HttpRequest, purpose: LinkPurpose, template: str,
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
+@link_view
 def confirm_link(request: HttpRequest) -> HttpResponse:
     """The validation link: GET shows a confirmation page, POST spends the link."""
     template = "cegema_onboarding/confirm_link.html"
@@ -434,6 +509,7 @@ def confirm_link(request: HttpRequest) -> HttpResponse:
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
+@link_view
 def reset_link(request: HttpRequest) -> HttpResponse:
     """The password-reset link: GET shows the form, POST sets the new password."""
     service = get_service()
@@ -464,6 +540,7 @@ def reset_link(request: HttpRequest) -> HttpResponse:
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
+@link_view
 def not_me_link(request: HttpRequest) -> HttpResponse:
     """"Ce n'était pas moi": GET explains, POST locks the account and starts recovery."""
     template = "cegema_onboarding/not_me.html"
@@ -482,6 +559,7 @@ def not_me_link(request: HttpRequest) -> HttpResponse:
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
+@link_view
 def email_change_link(request: HttpRequest) -> HttpResponse:
     """The link sent to a new address: GET shows a button, POST changes the address."""
     template = "cegema_onboarding/confirm_link.html"
@@ -666,5 +744,5 @@ def forget_devices(request: HttpRequest) -> HttpResponse:
     if isinstance(result, Refused):
         return _profile_refusal(request, result)
     response = redirect(_url("profile"))
-    _forget_cookie(response)
+    _forget_cookie(request, response)
     return response

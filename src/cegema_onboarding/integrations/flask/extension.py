@@ -8,9 +8,11 @@ No rule of the journey lives here.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, Final, cast
+from urllib.parse import quote
 
 import attrs
 from flask import Blueprint, Flask, Response, abort, g, redirect, render_template, request, url_for
@@ -22,6 +24,15 @@ from ...errors import ConfigurationError
 from ...flow import Reason, Refused
 from ...model import Session, Step
 from ...service import Ok, OnboardingService, Screen
+from .._web import (
+    LINK_COOKIE_MAX_AGE,
+    LINK_PARAM,
+    host_cookie,
+    link_cookie,
+    query_without_token,
+    storable_token,
+)
+from ..logfilter import redact_tokens_in
 from .websession import CookieCodec, WebState
 
 EXTENSION_KEY: Final = "cegema_onboarding"
@@ -55,17 +66,22 @@ class WebConfig:
     @property
     def session_cookie(self) -> str:
         """``__Host-`` needs Secure, path / and no Domain: all three hold when secure."""
-        return "__Host-cegema_session" if self.secure else "cegema_session"
+        return host_cookie("cegema_session", self.secure)
 
     @property
     def remember_cookie(self) -> str:
         """The remember-me cookie's name, prefixed like the session cookie."""
-        return "__Host-cegema_remember" if self.secure else "cegema_remember"
+        return host_cookie("cegema_remember", self.secure)
 
     @property
     def lang_cookie(self) -> str:
         """The language preference cookie's name."""
-        return "__Host-cegema_lang" if self.secure else "cegema_lang"
+        return host_cookie("cegema_lang", self.secure)
+
+    @property
+    def link_cookie(self) -> str:
+        """The cookie that carries a mailed link's token from its redirect to its page."""
+        return link_cookie(self.secure)
 
 
 class Onboarding:
@@ -113,6 +129,8 @@ class Onboarding:
         app.extensions[EXTENSION_KEY] = cfg
         app.register_blueprint(_build_blueprint(service.settings), url_prefix=prefix or None)
         app.after_request(_save_state)
+        # Werkzeug's server logs each request line, the first GET of a link included.
+        redact_tokens_in("werkzeug")
 
     # ------------------------------------------------------------------ helpers for hosts
 
@@ -353,6 +371,58 @@ def forget_remembered() -> None:
         if claims is not None:
             cfg.service.revoke_remembered(session, claims.series_id, ip=client_ip())
     g.cegema_remember = ""
+
+
+def link_view(view: Callable[[], Response | WerkzeugResponse]
+              ) -> Callable[[], Response | WerkzeugResponse]:
+    """Wrap a mailed link's view so that the token leaves the URL at once (see ``_web``).
+
+    ``GET ...?token=`` gets a 303 to the same path without the token, which goes into a
+    short-lived cookie scoped to that path; the view then reads it with :func:`link_token`.
+    A POST that moves on (303) has spent the link, so its cookie goes.
+    """
+
+    @functools.wraps(view)
+    def wrapper() -> Response | WerkzeugResponse:
+        if request.method == "GET" and LINK_PARAM in request.args:
+            return _stash_link_token()
+        response = view()
+        if request.method == "POST" and response.status_code == 303:
+            cfg = config()
+            response.delete_cookie(cfg.link_cookie, path=_link_cookie_path(),
+                                   secure=cfg.secure, httponly=True, samesite="Lax")
+        return response
+
+    return wrapper
+
+
+def link_token() -> str:
+    """The token of the link this page was opened from ("" when there is none)."""
+    return storable_token(request.cookies.get(config().link_cookie)) or ""
+
+
+def _link_cookie_path() -> str:
+    return quote(request.script_root + request.path)
+
+
+def _stash_link_token() -> WerkzeugResponse:
+    cfg = config()
+    path = _link_cookie_path()
+    rest = query_without_token(request.args.items(multi=True))
+    response = redirect(f"{path}?{rest}" if rest else path, code=303)
+    token = storable_token(request.args.get(LINK_PARAM))
+    if token is None:
+        # Not a token any mail carries: the page says the link is invalid, rather than
+        # showing a token an earlier link left behind.
+        response.delete_cookie(cfg.link_cookie, path=path, secure=cfg.secure, httponly=True,
+                               samesite="Lax")
+    else:
+        # SameSite=Lax, not Strict: the member opens the link from a webmail on another
+        # site, and browsers withhold Strict cookies for the whole redirect chain of such a
+        # navigation, so the page would never see the token.
+        response.set_cookie(cfg.link_cookie, token, max_age=LINK_COOKIE_MAX_AGE, path=path,
+                            secure=cfg.secure, httponly=True, samesite="Lax")
+    return response
 
 
 def session_lost() -> WerkzeugResponse:

@@ -19,6 +19,8 @@ from .extension import (
     go,
     go_step,
     lang,
+    link_token,
+    link_view,
     refused_redirect,
     render,
     service,
@@ -54,8 +56,8 @@ def register(bp: Blueprint, settings: Settings) -> None:
                     methods=["POST"])
     bp.add_url_rule("/premiere-connexion/code", "code", code, methods=["GET", "POST"])
     bp.add_url_rule("/premiere-connexion/en-attente", "awaiting", awaiting)
-    bp.add_url_rule(settings.link_paths[LinkPurpose.VERIFY_EMAIL], "verify_link", verify_link,
-                    methods=["GET", "POST"])
+    bp.add_url_rule(settings.link_paths[LinkPurpose.VERIFY_EMAIL], "verify_link",
+                    link_view(verify_link), methods=["GET", "POST"])
     bp.add_url_rule("/mot-de-passe", "password", password, methods=["GET", "POST"])
     bp.add_url_rule("/question-secrete", "question", question, methods=["GET", "POST"])
     bp.add_url_rule("/profil", "profile", profile, methods=["GET", "POST"])
@@ -69,12 +71,13 @@ def register(bp: Blueprint, settings: Settings) -> None:
                     methods=["GET", "POST"])
     bp.add_url_rule("/mot-de-passe-oublie", "forgotten_password", forgotten_password,
                     methods=["GET", "POST"])
-    bp.add_url_rule(settings.link_paths[LinkPurpose.RESET_PASSWORD], "reset_link", reset_link,
-                    methods=["GET", "POST"])
-    bp.add_url_rule(settings.link_paths[LinkPurpose.NOT_ME], "not_me_link", not_me_link,
-                    methods=["GET", "POST"])
+    # The four mailed links: their token leaves the URL before the view runs (link_view).
+    bp.add_url_rule(settings.link_paths[LinkPurpose.RESET_PASSWORD], "reset_link",
+                    link_view(reset_link), methods=["GET", "POST"])
+    bp.add_url_rule(settings.link_paths[LinkPurpose.NOT_ME], "not_me_link",
+                    link_view(not_me_link), methods=["GET", "POST"])
     bp.add_url_rule(settings.link_paths[LinkPurpose.CHANGE_EMAIL], "email_change_link",
-                    email_change_link, methods=["GET", "POST"])
+                    link_view(email_change_link), methods=["GET", "POST"])
 
 
 # ---------------------------------------------------------------------- entry and login
@@ -237,7 +240,7 @@ def awaiting() -> View:
 def verify_link() -> View:
     """The mailed link. GET only shows a page (mail scanners open links); POST spends it."""
     if request.method == "GET":
-        token = request.args.get("token", "")[:_MAX_FIELD]
+        token = link_token()
         check = service().open_link(token)
         if not check.valid:
             refused = Refused(check.reason) if check.reason else None
@@ -459,7 +462,7 @@ def reset_link() -> View:
     """The reset link: GET shows the form (spends nothing); POST sets the new password."""
     asks_answer = reset_checks_answer(service().settings)
     if request.method == "GET":
-        token = request.args.get("token", "")[:_MAX_FIELD]
+        token = link_token()
         check = service().open_link(token, LinkPurpose.RESET_PASSWORD)
         if not check.valid:
             return _dead_link("reset.html", check.reason)
@@ -494,7 +497,7 @@ def _reset_question(token: str) -> str | None:
 def not_me_link() -> View:
     """"Ce n'était pas moi": GET explains; POST locks the account and ends its sessions."""
     if request.method == "GET":
-        token = request.args.get("token", "")[:_MAX_FIELD]
+        token = link_token()
         check = service().open_link(token, LinkPurpose.NOT_ME)
         if not check.valid:
             return _dead_link("not_me.html", check.reason)
@@ -509,7 +512,7 @@ def not_me_link() -> View:
 def email_change_link() -> View:
     """The link sent to a new address: GET shows a button; POST changes the address."""
     if request.method == "GET":
-        token = request.args.get("token", "")[:_MAX_FIELD]
+        token = link_token()
         check = service().open_link(token, LinkPurpose.CHANGE_EMAIL)
         if not check.valid:
             return _dead_link("email_change_link.html", check.reason)

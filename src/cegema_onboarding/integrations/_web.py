@@ -1,0 +1,59 @@
+"""What the Flask and Django integrations share: cookie names and the mailed links' token.
+
+Framework-free on purpose: each integration reads its own request and writes its own
+response; these helpers only name the cookies and shape the values, so that both
+frameworks behave alike.
+
+Mailed links carry their token in the query string, and every web server logs the request
+line. So the GET of ``<link path>?token=...`` is answered with a 303 to the same path
+without the token, which goes into a short-lived cookie scoped to that one path. Only that
+first request line carries the token (and :mod:`.logfilter` redacts it there); the page's
+URL, the browser's history and any Referer do not. The page's form then posts the token in
+its body, which servers do not log.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Final
+from urllib.parse import urlencode
+
+from ..normalize import MAX_TOKEN
+
+#: The query parameter of mailed links.
+LINK_PARAM: Final = "token"
+#: How long the token cookie lives, in seconds: the redirect and a reload of the page. The
+#: page's form carries the token itself, so a slow member still submits it in time.
+LINK_COOKIE_MAX_AGE: Final = 15 * 60
+# What a link token looks like (itsdangerous' URL-safe alphabet). Nothing else goes into a
+# cookie: no quoting surprises, and no 4 KB values from a forged URL.
+_TOKEN_SHAPE: Final = re.compile(rf"[A-Za-z0-9_.\-]{{1,{MAX_TOKEN}}}")
+
+
+def host_cookie(name: str, secure: bool) -> str:
+    """``__Host-<name>`` when the cookie is Secure, else ``name``.
+
+    Browsers accept ``__Host-`` only with Secure, ``Path=/`` and no ``Domain``, and drop
+    Secure cookies on plain http (development), where the prefix must go too.
+    """
+    return f"__Host-{name}" if secure else name
+
+
+def link_cookie(secure: bool) -> str:
+    """The name of the cookie that holds a mailed link's token between redirect and page."""
+    # __Secure-, not __Host-: __Host- demands Path=/, and this cookie is scoped to the one
+    # link path that reads it.
+    return "__Secure-cegema_link" if secure else "cegema_link"
+
+
+def storable_token(value: str | None) -> str | None:
+    """A link token fit for the cookie; ``None`` for anything no mailed link carries."""
+    if value is None or _TOKEN_SHAPE.fullmatch(value) is None:
+        return None
+    return value
+
+
+def query_without_token(pairs: Iterable[tuple[str, str]]) -> str:
+    """The query string less the token, so that ``?lang=en`` survives the redirect."""
+    return urlencode([(key, value) for key, value in pairs if key != LINK_PARAM])
