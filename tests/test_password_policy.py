@@ -7,6 +7,7 @@ import types
 import unicodedata
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -27,6 +28,8 @@ R = PasswordRejection
 A = AnswerRejection
 GOOD = "violet tramway sings at dawn"
 POLICY = PasswordPolicy()
+# The guessability floor off, for the tests of the other rules: each is then alone.
+CONTENT = PasswordPolicy(min_strength_bits=0)
 NOBODY = PasswordContext()
 MEMBER = PasswordContext(
     member_number="AB-123456",
@@ -35,8 +38,9 @@ MEMBER = PasswordContext(
 )
 
 
-def check(password: str, confirmation: str | None = None, context: PasswordContext = NOBODY) -> Any:
-    return POLICY.check(password, password if confirmation is None else confirmation, context)
+def check(password: str, confirmation: str | None = None, context: PasswordContext = NOBODY,
+          policy: PasswordPolicy = POLICY) -> Any:
+    return policy.check(password, password if confirmation is None else confirmation, context)
 
 
 # --- the common-password list --------------------------------------------------------------
@@ -64,6 +68,7 @@ def test_common_list_entry_long_enough_to_isolate() -> None:
 
 def test_defaults() -> None:
     assert (POLICY.min_length, POLICY.max_length, POLICY.site_names) == (12, 1024, ("cegema",))
+    assert POLICY.min_strength_bits == password_policy.DEFAULT_MIN_STRENGTH_BITS == 40
 
 
 @pytest.mark.parametrize(
@@ -78,6 +83,10 @@ def test_defaults() -> None:
         {"max_length": True},
         {"site_names": ("",)},
         {"site_names": (None,)},
+        {"min_strength_bits": -1},
+        {"min_strength_bits": 129},
+        {"min_strength_bits": 40.0},
+        {"min_strength_bits": True},
     ],
 )
 def test_bad_configuration(kwargs: dict[str, Any]) -> None:
@@ -94,10 +103,15 @@ def test_single_str_is_one_item() -> None:
 def test_limits_are_configurable() -> None:
     policy = PasswordPolicy(min_length=8, max_length=64, site_names=["acme"])
     assert policy.site_names == ("acme",)
-    assert policy.check("a" * 7 + "Z", "a" * 7 + "Z", NOBODY) == ()
+    assert policy.check("x7#qP2vL", "x7#qP2vL", NOBODY) == ()
+    assert policy.check("a" * 7 + "Z", "a" * 7 + "Z", NOBODY) == (R.TOO_GUESSABLE,)
     assert policy.check("a" * 65, "a" * 65, NOBODY) == (R.TOO_LONG,)
-    assert policy.check("my acme pass 1", "my acme pass 1", NOBODY) == (R.CONTAINS_SITE_NAME,)
-    assert PasswordPolicy(max_length=1024).check("x" * 1000, "x" * 1000, NOBODY) == ()
+    assert policy.check("my acme pass 1", "my acme pass 1", NOBODY) == (
+        R.CONTAINS_SITE_NAME, R.TOO_GUESSABLE)
+    assert attrs.evolve(policy, min_strength_bits=0).check(
+        "a" * 7 + "Z", "a" * 7 + "Z", NOBODY) == ()
+    long = "Vingt-neuf girafes mauves jouent au tarot sous la pluie de Quimper, " * 14
+    assert PasswordPolicy(max_length=1024).check(long, long, NOBODY) == ()
 
 
 # --- each reason ---------------------------------------------------------------------------
@@ -118,6 +132,7 @@ def test_enum_values() -> None:
         "contains_email",
         "contains_name",
         "contains_site_name",
+        "too_guessable",
         "same_as_initial",
     ]
     assert [a.value for a in A] == [
@@ -155,9 +170,13 @@ def test_too_long_returns_immediately(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_sixty_four_and_max_length_are_accepted() -> None:
-    assert check("q" * 63 + "z") == ()
-    long = "".join(chr(0x4E00 + i) for i in range(1024))
+    sixty_four = "Quatre hiboux verts lisent Proust dans un vieux phare breton ok!"
+    assert len(sixty_four) == 64
+    assert check(sixty_four) == ()
+    # Not a run of consecutive code points, which the estimator would price as a sequence.
+    long = "".join(chr(0x4E00 + i * 7919 % 20000) for i in range(1024))
     assert check(long) == ()
+    assert check("q" * 63 + "z") == (R.TOO_GUESSABLE,)
 
 
 def test_nfkc_expansion_past_the_cap_is_too_long() -> None:
@@ -195,7 +214,7 @@ def test_mismatch_uses_compare_digest(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_nothing_is_truncated() -> None:
     a = "z" * 1000 + "a"
     b = "z" * 1000 + "b"
-    assert check(a, b) == (R.MISMATCH,)
+    assert check(a, b, policy=CONTENT) == (R.MISMATCH,)
 
 
 @pytest.mark.parametrize(
@@ -208,7 +227,8 @@ def test_nothing_is_truncated() -> None:
     ],
 )
 def test_contains_member_number(password: str) -> None:
-    assert check(password, context=MEMBER) == (R.CONTAINS_MEMBER_NUMBER,)
+    assert check(password, context=MEMBER, policy=CONTENT) == (R.CONTAINS_MEMBER_NUMBER,)
+    assert check(password, context=MEMBER)[0] is R.CONTAINS_MEMBER_NUMBER
 
 
 @pytest.mark.parametrize(
@@ -239,7 +259,8 @@ def test_contains_email_local_part_only_when_long_enough() -> None:
     ],
 )
 def test_contains_name(password: str) -> None:
-    assert check(password, context=MEMBER) == (R.CONTAINS_NAME,)
+    assert check(password, context=MEMBER, policy=CONTENT) == (R.CONTAINS_NAME,)
+    assert check(password, context=MEMBER)[0] is R.CONTAINS_NAME
 
 
 def test_short_name_tokens_are_ignored() -> None:
@@ -248,8 +269,10 @@ def test_short_name_tokens_are_ignored() -> None:
 
 
 def test_contains_site_name() -> None:
-    assert check("I love CEGEMA portal") == (R.CONTAINS_SITE_NAME,)
-    assert check("ｃｅｇｅｍａ forever and ever") == (R.CONTAINS_SITE_NAME,)
+    assert check("I love CEGEMA portal", policy=CONTENT) == (R.CONTAINS_SITE_NAME,)
+    assert check("ｃｅｇｅｍａ forever and ever", policy=CONTENT) == (R.CONTAINS_SITE_NAME,)
+    # The site's name is also a word of the estimator, priced at almost nothing.
+    assert check("ｃｅｇｅｍａ forever and ever") == (R.CONTAINS_SITE_NAME, R.TOO_GUESSABLE)
 
 
 def test_several_reasons_in_enum_order() -> None:
@@ -259,8 +282,12 @@ def test_several_reasons_in_enum_order() -> None:
         R.CONTAINS_MEMBER_NUMBER,
         R.CONTAINS_NAME,
         R.CONTAINS_SITE_NAME,
+        R.TOO_GUESSABLE,
     )
+    # A listed password is guessable by definition: one reason says it.
     assert check("password", "x") == (R.TOO_SHORT, R.MISMATCH, R.COMMON)
+    assert check("azertyuiop", "x") == (R.TOO_SHORT, R.MISMATCH, R.COMMON)
+    assert check("azertyuiop1", "x") == (R.TOO_SHORT, R.MISMATCH, R.TOO_GUESSABLE)
 
 
 def test_same_as_initial_exists_but_is_not_computed_here() -> None:

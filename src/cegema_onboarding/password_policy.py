@@ -1,7 +1,8 @@
 """Rules for member-chosen passwords and secret answers (ASVS 6.2, NIST SP 800-63B).
 
 No composition rules. A password is refused only for a reason the member can act on, and every
-applicable reason is returned, in the order of the enum, so the screen can list them all.
+applicable reason is returned, in the order of the enum, so the screen can list them all. The
+last rule is a floor on the guessability estimate of :mod:`cegema_onboarding.strength`.
 
 Raw input that is not text at all (wrong type, control characters, lone surrogates) is not a
 "reason" but bad input, and raises :class:`~cegema_onboarding.errors.InvalidInput` like every
@@ -21,11 +22,12 @@ from typing import Final
 
 import attrs
 
-from cegema_onboarding import normalize
+from cegema_onboarding import normalize, strength
 from cegema_onboarding.errors import ConfigurationError, InvalidInput
 
 __all__ = [
     "ABSOLUTE_MAX_PASSWORD",
+    "DEFAULT_MIN_STRENGTH_BITS",
     "MIN_CONTAINS_LENGTH",
     "TRIVIAL_ANSWERS",
     "AnswerRejection",
@@ -43,6 +45,11 @@ ABSOLUTE_MAX_PASSWORD: Final = normalize.MAX_PASSWORD
 # Shorter fragments (a two-letter name, a one-digit member number) would reject half of all
 # passwords while protecting nothing.
 MIN_CONTAINS_LENGTH: Final = 3
+#: The default floor of :func:`cegema_onboarding.strength.estimate`, in bits (log2 of the
+#: guesses). Why 40 and not 50: see docs/security.md ("Password strength").
+DEFAULT_MIN_STRENGTH_BITS: Final = 40
+# A higher floor would ask more than the estimator measures exactly (strength.CAP_BITS).
+_MAX_STRENGTH_BITS: Final = 128
 _COMMON_DIR: Final = "data"
 _COMMON_FILE: Final = "common-passwords.txt.gz"
 _NAME_SPLIT = re.compile(r"[\s\-'’‘ʼ.,]+")
@@ -70,6 +77,8 @@ class PasswordRejection(enum.Enum):
     CONTAINS_EMAIL = "contains_email"
     CONTAINS_NAME = "contains_name"
     CONTAINS_SITE_NAME = "contains_site_name"
+    # The guessability estimate is under the policy's floor (not given with COMMON).
+    TOO_GUESSABLE = "too_guessable"
     # Computed by the flow, which holds the pepper and the stored initial digest.
     SAME_AS_INITIAL = "same_as_initial"
 
@@ -112,15 +121,20 @@ def _same(a: str, b: str) -> bool:
 
 @attrs.frozen
 class PasswordPolicy:
-    """Length bounds and the deny-lists; :meth:`check` returns every reason for refusal."""
+    """Length bounds, the deny-lists and the guessability floor; :meth:`check` gives every reason.
+
+    ``min_strength_bits`` is the least log2(guesses) that
+    :func:`cegema_onboarding.strength.estimate` must find; 0 turns that check off.
+    """
 
     min_length: int = 12
     max_length: int = 1024
     site_names: tuple[str, ...] = attrs.field(default=("cegema",), converter=_str_tuple)
+    min_strength_bits: int = DEFAULT_MIN_STRENGTH_BITS
 
     def __attrs_post_init__(self) -> None:
         """Validate the configuration."""
-        for name in ("min_length", "max_length"):
+        for name in ("min_length", "max_length", "min_strength_bits"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ConfigurationError(f"PasswordPolicy.{name} must be an int")
@@ -134,6 +148,9 @@ class PasswordPolicy:
             raise ConfigurationError("PasswordPolicy.min_length must not exceed max_length")
         if not all(isinstance(s, str) and s.strip() for s in self.site_names):
             raise ConfigurationError("PasswordPolicy.site_names must be non-empty strings")
+        if not 0 <= self.min_strength_bits <= _MAX_STRENGTH_BITS:
+            raise ConfigurationError(
+                f"PasswordPolicy.min_strength_bits must be in 0..{_MAX_STRENGTH_BITS}")
 
     def check(
         self, password: str, confirmation: str, context: PasswordContext
@@ -174,7 +191,17 @@ class PasswordPolicy:
             reasons.add(R.CONTAINS_NAME)
         if any(_contains(folded, _fold(site)) for site in self.site_names):
             reasons.add(R.CONTAINS_SITE_NAME)
+        # Last, and not for a listed password: being on the list already says it is guessable.
+        if self.min_strength_bits and R.COMMON not in reasons and (
+                self.estimate(value, context).bits < self.min_strength_bits):
+            reasons.add(R.TOO_GUESSABLE)
         return tuple(r for r in R if r in reasons)
+
+    def estimate(self, password: str, context: PasswordContext) -> strength.Estimate:
+        """The guessability of ``password`` (NFKC) for this member and this site."""
+        local = context.email.rpartition("@")[0]
+        inputs = (context.member_number, context.email, local, *context.names, *self.site_names)
+        return strength.estimate(password, (value for value in inputs if value))
 
     def _confirms(self, value: str, confirmation: object) -> bool:
         if not isinstance(confirmation, str) or len(confirmation) > self.max_length:

@@ -1,0 +1,274 @@
+"""How many guesses a password would take: a small estimator in the spirit of zxcvbn.
+
+The password (NFKC, casefolded, without diacritics for matching) is split into parts an
+attacker guesses as a whole: dictionary words (French and English common passwords,
+French first names and surnames, common French and English words, the places and clubs
+French passwords are made of), read forwards, backwards and in leetspeak; AZERTY, QWERTY
+and keypad walks; runs (abcd, 1234, 9876); repeats (aaaa, abab); dates and years; and the
+member's own data (member number, names, email, the site's name). What no pattern
+explains is bruteforce, priced by the alphabet its characters come from (26 for lower case
+letters, 10 for digits...), so that "1234" after a word costs 10**4, not 36**4.
+
+The estimate is zxcvbn's: the minimum, over every way to cover the password with parts,
+of ``l! x product(guesses of each part)``, where ``l!`` prices the order of the ``l``
+parts. Where we part from zxcvbn, and why:
+
+- zxcvbn adds ``10000 ** (l - 1)``, which prices any passphrase of five common first names
+  above 50 bits; we leave it out;
+- a separator between words (space, dash...) costs the choice among four but is not a part
+  to put in order, or "le chat de ma voisine" would be priced by its spaces;
+- bruteforce is priced per alphabet, so a bruteforce run right after another pays one bit
+  for the switch: otherwise a random string would be cut into letter and digit runs;
+- reversed and leetspeak readings need four or five characters, runs three, repeats three
+  (or two symbols, "!!"): shorter, they are mostly chance in a random string.
+
+The result is reported in bits, log2 of the guesses. Only the first :data:`MAX_ANALYSED`
+characters are analysed, which bounds the work; a password strong as a whole is strong in
+its first 128 characters. The word lists are read once, lazily (``data/README.md``).
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from typing import Final
+
+import attrs
+
+from .strength_match import (
+    POOL_BITS,
+    Lookup,
+    Match,
+    Text,
+    dates,
+    dictionary,
+    fold,
+    separators,
+    sequences,
+    spatial,
+)
+
+__all__ = ["CAP_BITS", "MAX_ANALYSED", "SOURCES", "Estimate", "Match", "estimate", "word_ranks"]
+
+MAX_ANALYSED: Final = 128
+#: The bundled word lists, most frequent word first in each (see data/README.md).
+SOURCES: Final = (
+    "common-passwords",
+    "fr-passwords",
+    "fr-places",
+    "fr-firstnames",
+    "fr-surnames",
+    "fr-words",
+    "en-words",
+    "en-names",
+)
+# zxcvbn's floors: a part shorter than the whole password costs at least this many guesses,
+# or any string could be shredded into one-letter "words" for free.
+_MIN_ONE_CHAR: Final = math.log2(10)
+_MIN_PART: Final = math.log2(50)
+#: Covers dearer than this are not followed: the estimate is exact up to it, and only known
+#: to be above it beyond. It bounds the work on long passwords; thresholds stay well below.
+CAP_BITS: Final = 160.0
+_GREEDY = re.compile(r"(.+)\1+", re.DOTALL)
+_LAZY = re.compile(r"(.+?)\1+", re.DOTALL)
+_LAZY_WHOLE = re.compile(r"^(.+?)\1+$", re.DOTALL)
+_USER_SPLIT = re.compile(r"[^0-9a-z]+")
+_SOURCE_BITS: Final = 4
+_LOG2_FACTORIAL: Final = tuple(math.lgamma(k + 1) / math.log(2) for k in range(MAX_ANALYSED + 2))
+
+
+@functools.cache
+def word_ranks() -> Mapping[str, int]:
+    """Every bundled word, with its best rank and the list it comes from, packed in one int.
+
+    One dict keeps the lookup to a single probe; the int is ``rank << 4 | source index``.
+    """
+    ranks: dict[str, int] = {}
+    base = resources.files("cegema_onboarding").joinpath("data")
+    for index, source in enumerate(SOURCES):
+        resource = base.joinpath(f"{source}.txt.gz")
+        with resource.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as text:
+            for rank, line in enumerate(text, 1):
+                # Entries are written folded already, except the common-password list.
+                word = fold(unicodedata.normalize("NFKC", line.strip()))
+                packed = rank << _SOURCE_BITS | index
+                if word and (word not in ranks or packed < ranks[word]):
+                    ranks[word] = packed
+    return ranks
+
+
+def _user_words(user_inputs: Iterable[str]) -> dict[str, int]:
+    # The member's own data comes first of all: rank 1, 2, 3... in the order given, whole
+    # (separators removed, "AB-123456" -> "ab123456") and in pieces ("jean", "dupont").
+    words: dict[str, int] = {}
+    for value in user_inputs:
+        folded = fold(unicodedata.normalize("NFKC", value))
+        for word in [_USER_SPLIT.sub("", folded), *_USER_SPLIT.split(folded)]:
+            if len(word) >= 2:
+                words.setdefault(word, len(words) + 1)
+    return words
+
+
+def _lookup(user: Mapping[str, int]) -> Lookup:
+    ranks = word_ranks()
+
+    def find(word: str) -> tuple[int, str] | None:
+        mine = user.get(word)
+        if mine is not None:
+            return mine, "user"
+        packed = ranks.get(word)
+        if packed is None:
+            return None
+        return packed >> _SOURCE_BITS, SOURCES[packed & ((1 << _SOURCE_BITS) - 1)]
+
+    return find
+
+
+@attrs.frozen
+class Estimate:
+    """The cheapest way found to guess a password: ``2 ** bits`` guesses, and its parts.
+
+    ``bits`` stops at :data:`CAP_BITS`: beyond it the search gives up being exact.
+    """
+
+    bits: float
+    sequence: tuple[Match, ...] = attrs.field(repr=False)
+    analysed: int
+
+    @property
+    def guesses(self) -> float:
+        """The number of guesses (2 ** bits)."""
+        return float(2.0 ** self.bits)
+
+
+def estimate(password: str, user_inputs: Iterable[str] = ()) -> Estimate:
+    """Estimate the guesses ``password`` (NFKC applied) needs, knowing ``user_inputs``.
+
+    Deterministic: the same password and inputs always give the same estimate.
+    """
+    text = Text.of(unicodedata.normalize("NFKC", password[:MAX_ANALYSED * 2])[:MAX_ANALYSED])
+    if not len(text):
+        return Estimate(0.0, (), 0)
+    bits, sequence = _cheapest(text, _lookup(_user_words(user_inputs)))
+    return Estimate(min(bits, CAP_BITS), sequence, len(text))
+
+
+def _repeats(text: Text, lookup: Lookup) -> list[Match]:
+    s = text.folded
+    out: list[Match] = []
+    position = 0
+    while position < len(s):
+        greedy = _GREEDY.search(s, position)
+        lazy = _LAZY.search(s, position)
+        if greedy is None or lazy is None:
+            break
+        if len(greedy.group(0)) > len(lazy.group(0)):
+            # "abcabcabc": the greedy run is longest; its shortest unit is the base.
+            whole = _LAZY_WHOLE.match(greedy.group(0))
+            found, base = greedy, whole.group(1) if whole else greedy.group(1)
+        else:
+            found, base = lazy, lazy.group(1)
+        start, end = found.span()
+        if end - start < 3 and base.isalnum():
+            position = start + 1  # "ff" or "mm" is chance as often as a pattern; "!!" is not
+            continue
+        unit = text.slice(start, start + len(base))
+        base_bits, _ = _cheapest(unit, lookup)
+        count = (end - start) / len(base)
+        out.append(Match("repeat", start, end, base_bits + math.log2(count)))
+        position = end
+    return out
+
+
+def _matches(text: Text, lookup: Lookup) -> list[Match]:
+    return [*dictionary(text, lookup), *spatial(text), *sequences(text), *_repeats(text, lookup),
+            *dates(text), *separators(text)]
+
+
+# A node of the search: (parts so far, log2 of their product, previous node, last part).
+_Node = tuple[int, float, "_Node | None", "Match | tuple[int, int, float]"]
+
+
+def _pareto(candidates: list[_Node]) -> list[_Node]:
+    # What follows multiplies every candidate by the same parts, and adds as many parts to
+    # each. One with more parts only wins if its total (product x parts!) is already lower
+    # now: the factorial's gap only widens with every part added. Keep those alone.
+    candidates.sort(key=lambda node: (node[0], node[1]))
+    kept: list[_Node] = []
+    for node in candidates:
+        if not kept or node[1] + _LOG2_FACTORIAL[node[0]] < kept[-1][1] + _LOG2_FACTORIAL[
+                kept[-1][0]]:
+            kept.append(node)
+    return kept
+
+
+def _total(node: _Node) -> float:
+    return node[1] + _LOG2_FACTORIAL[node[0]]
+
+
+def _cheapest(text: Text, lookup: Lookup) -> tuple[float, tuple[Match, ...]]:
+    """Bits of the cheapest cover of ``text`` by matches and bruteforce, and that cover."""
+    n = len(text)
+    ending: list[list[Match]] = [[] for _ in range(n)]
+    for match in _matches(text, lookup):
+        ending[match.end - 1].append(match)
+    # Two fronts per position: covers ending with a match, and covers ending with bruteforce.
+    # Bruteforce priced by the classes of its own characters could cut a random string into
+    # letter runs and digit runs for less than it costs: a bruteforce run right after
+    # another pays one bit more, the attacker's choice of switching alphabets there (the
+    # factorial already prices the order of the runs).
+    boundary = 1.0
+    fronts: list[tuple[list[_Node], list[_Node]]] = []
+    for k in range(n):
+        after_match: list[_Node] = []
+        after_brute: list[_Node] = []
+
+        def extend(into: list[_Node], start: int, bits: float,
+                   part: Match | tuple[int, int, float], counted: int = 1,
+                   switch: float = 0.0) -> None:
+            if start == 0:
+                into.append((counted, bits, None, part))
+                return
+            for which, extra in ((0, 0.0), (1, switch)):
+                for node in fronts[start - 1][which]:
+                    cost = node[1] + bits + extra
+                    if cost + _LOG2_FACTORIAL[node[0] + counted] <= CAP_BITS:
+                        into.append((node[0] + counted, cost, node, part))
+
+        for match in ending[k]:
+            floor = 0.0 if match.end - match.start == n or match.pattern == "separator" else (
+                _MIN_ONE_CHAR if match.end - match.start == 1 else _MIN_PART)
+            # A separator is priced, but is not one more part to put in order: the words
+            # around it are, and "word word word" is one way to write them.
+            extend(after_match, match.start, max(match.bits, floor), match,
+                   0 if match.pattern == "separator" else 1)
+        mask = 0
+        for start in range(k, -1, -1):
+            mask |= text.classes[start]
+            bits = (k - start + 1) * POOL_BITS[mask]
+            if bits > CAP_BITS and start < k:
+                break
+            extend(after_brute, start, bits, (start, k + 1, bits), switch=boundary)
+        if not after_match and not after_brute:
+            # Everything went over the cap: carry on with one bruteforce character, so that
+            # the estimate stays the cost of a real cover (above the cap: strong anyway).
+            ends = [f[-1] for f in fronts[-1] if f] if fronts else []
+            last = min(ends, key=_total) if ends else None
+            bits = POOL_BITS[text.classes[k]]
+            after_brute.append(((last[0] if last else 0) + 1, (last[1] if last else 0.0) + bits,
+                                last, (k, k + 1, bits)))
+        fronts.append((_pareto(after_match), _pareto(after_brute)))
+    best = min((f[-1] for f in fronts[-1] if f), key=_total)
+    total = _total(best)
+    parts: list[Match] = []
+    node: _Node | None = best
+    while node is not None:
+        part = node[3]
+        parts.append(part if isinstance(part, Match) else Match("bruteforce", *part))
+        node = node[2]
+    return total, tuple(reversed(parts))
