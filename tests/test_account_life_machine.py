@@ -127,6 +127,14 @@ class MemberM:
     reset_failures: int = 0
     links: list[LinkM] = attrs.Factory(list)
     series: list[SeriesM] = attrs.Factory(list)
+    #: The address was confirmed outside the member's session (the machine confirms
+    #: changes of address with no session): it gets no recovery mail.
+    unproven: bool = False
+    email_changed_at: datetime | None = None
+
+    @property
+    def recovery_email(self) -> str | None:
+        return None if self.unproven else self.email
 
     def live(self, purpose: LinkPurpose, address: str | None = None) -> LinkM | None:
         for link in reversed(self.links):
@@ -446,8 +454,10 @@ class AccountLifeMachine(RuleBasedStateMachine):
         grace = (old_index == len(s.tokens) - 2
                  and self.now - s.last_used_at <= timedelta(seconds=10))
         if not grace:
-            # A copied token came back: the series dies and its sessions end.
-            s.alive = False
+            # A copied token came back: every remembered device is forgotten (whoever
+            # copied one cookie may hold the others) and the sessions end.
+            for other in m.series:
+                other.alive = False
             self._end_sessions(m)
 
     @rule(i=st.integers(0, 2), pick=st.integers(0, 20), every=st.booleans())
@@ -473,7 +483,7 @@ class AccountLifeMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------------ recovery
 
     def _reset_possible(self, m: MemberM) -> bool:
-        return m.email is not None and m.stage is Stage.ACTIVE and not m.disabled
+        return m.recovery_email is not None and m.stage is Stage.ACTIVE and not m.disabled
 
     @rule(i=st.integers(0, 2), known=st.booleans())
     def forgot_password(self, i: int, known: bool) -> None:
@@ -568,7 +578,7 @@ class AccountLifeMachine(RuleBasedStateMachine):
         if m.disabled:
             self._refused(result, Reason.DISABLED)
             return
-        if m.email is not None or not self.QUESTIONS:
+        if m.recovery_email is not None or not self.QUESTIONS:
             self._refused(result, Reason.RESET_NOT_AVAILABLE)
             return
         if m.login_failures >= HARD_LIMIT:
@@ -590,7 +600,7 @@ class AccountLifeMachine(RuleBasedStateMachine):
         self._ok(self._call(None, self.service.forgot_identifier, address), Step.LOGIN)
         for other in self.model:
             new = self._queued(before, other, "identifier")
-            expected = (other.email == address and not other.disabled
+            expected = (other.recovery_email == address and not other.disabled
                         and other.stage in (Stage.PASSWORD_REQUIRED, Stage.ACTIVE))
             assert len(new) == int(expected), (other.key, new, expected)
 
@@ -652,7 +662,7 @@ class AccountLifeMachine(RuleBasedStateMachine):
             self._refused(result, Reason.BAD_CREDENTIALS)
             return
         m.login_failures = 0
-        if m.email == address:
+        if m.email == address and not m.unproven:
             self._refused(result, Reason.EMAIL_UNCHANGED)
         elif (live is not None and live.address == address
               and self.now < live.issued_at + self.settings.resend_cooldown):
@@ -664,8 +674,9 @@ class AccountLifeMachine(RuleBasedStateMachine):
             [link] = self._queued(before, m, "email_change")
             self._track(m, link, LinkPurpose.CHANGE_EMAIL, address)
             notices = self._queued(before, m, "email_change_notice")
-            assert len(notices) == int(m.email is not None)
-            if m.email is not None:
+            # The same (unproven) address again is no change to report.
+            assert len(notices) == int(m.email is not None and m.email != address)
+            if m.email is not None and m.email != address:
                 old = m.live(LinkPurpose.NOT_ME, m.email)
                 if old is not None:
                     old.status = SUPERSEDED
@@ -684,8 +695,16 @@ class AccountLifeMachine(RuleBasedStateMachine):
             return
         self._ok(result, Step.PROFILE)
         link.status = USED
+        if link.address != m.email:
+            m.email_changed_at = self.now
         m.email = link.address
-        m.retire(LinkPurpose.RESET_PASSWORD, REVOKED)
+        # Confirmed with no session: not a recovery channel until the member logs in.
+        m.unproven = True
+        # Every link sent to another address dies with the change.
+        for other in m.links:
+            if (other.status == LIVE and other.purpose is not LinkPurpose.NOT_ME
+                    and other.address != link.address):
+                other.status = REVOKED
 
     @rule(i=st.integers(0, 2), pick=st.integers(0, 20))
     def confirm_not_me(self, i: int, pick: int) -> None:
@@ -703,14 +722,21 @@ class AccountLifeMachine(RuleBasedStateMachine):
         m.retire(LinkPurpose.RESET_PASSWORD, REVOKED)
         m.retire(LinkPurpose.CHANGE_EMAIL, REVOKED)
         m.retire(LinkPurpose.NOT_ME, REVOKED)
+        current = (m.recovery_email is not None and link.address == m.recovery_email
+                   and (m.email_changed_at is None or link.issued_at >= m.email_changed_at))
         link.status = USED
         m.hard_locked = True
         self._end_sessions(m)
         for s in m.series:
             s.alive = False
-        m.email = link.address
-        [reset] = self._queued(before, m, "reset")
-        self._track(m, reset, LinkPurpose.RESET_PASSWORD, m.email)
+        # The account never moves back to the link's address; recovery starts at the
+        # current proven address only for a link sent there after its last change.
+        if current:
+            [reset] = self._queued(before, m, "reset")
+            self._track(m, reset, LinkPurpose.RESET_PASSWORD, m.email)
+        else:
+            note("not me from a left address: staff recovery")
+            assert self._queued(before, m, "reset") == []
 
     # ------------------------------------------------------------------ staff
 
@@ -881,7 +907,7 @@ class AccountLifeMachine(RuleBasedStateMachine):
             credential, kind = self._credential(m)
             expired = kind == "initial" and self._initial_expired(m)
             expect_password = not (m.disabled or login_locked or m.hard_locked or expired)
-            expect_reset = not (m.disabled or reset_locked or m.email is None
+            expect_reset = not (m.disabled or reset_locked or m.recovery_email is None
                                 or m.stage is not Stage.ACTIVE)
             assert credential is not None
             by_password = not login_locked and self._opens_session(account, credential)
@@ -892,8 +918,8 @@ class AccountLifeMachine(RuleBasedStateMachine):
                 # Only these leave the member to staff (whose path is checked above).
                 note("way back in: staff only")
                 assert m.disabled or login_locked or m.hard_locked or expired
-                assert m.disabled or reset_locked or m.email is None or m.stage is not \
-                    Stage.ACTIVE
+                assert m.disabled or reset_locked or m.recovery_email is None \
+                    or m.stage is not Stage.ACTIVE
 
     def _reset_works(self, account: Account, m: MemberM) -> bool:
         # A minute later, past any resend cooldown: no guessing, just patience.

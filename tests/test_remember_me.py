@@ -63,7 +63,7 @@ def test_replayed_rotated_token_revokes_the_series_and_is_audited() -> None:
     assert isinstance(dead, Refused)
     assert not service.check_session(legit.session)
     outcomes = [(r.action, r.outcome) for r in storage.audit_records(account_id=member.account_id)]
-    assert ("remember_theft", "series_revoked") in outcomes
+    assert ("remember_theft", "all_series_revoked") in outcomes
 
 
 def test_parallel_requests_on_one_rotation_are_not_taken_for_theft() -> None:

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from . import normalize
+from . import lockout, normalize
 from .config import Crypto, LockoutPolicy, RecoveryPolicy, Settings
 from .credentials import initial_password_from_bytes
 from .errors import BadToken, InvalidInput
@@ -76,6 +76,7 @@ class Reason(enum.Enum):
     PASSWORD_CONTAINS_EMAIL = "password_contains_email"
     PASSWORD_CONTAINS_NAME = "password_contains_name"
     PASSWORD_CONTAINS_SITE_NAME = "password_contains_site_name"
+    PASSWORD_TOO_GUESSABLE = "password_too_guessable"
     PASSWORD_SAME_AS_INITIAL = "password_same_as_initial"
     ANSWERS_DIFFER = "answers_differ"
     ANSWER_EMPTY = "answer_empty"
@@ -101,6 +102,7 @@ _PASSWORD_REASONS: Mapping[PasswordRejection, Reason] = {
     PasswordRejection.CONTAINS_EMAIL: Reason.PASSWORD_CONTAINS_EMAIL,
     PasswordRejection.CONTAINS_NAME: Reason.PASSWORD_CONTAINS_NAME,
     PasswordRejection.CONTAINS_SITE_NAME: Reason.PASSWORD_CONTAINS_SITE_NAME,
+    PasswordRejection.TOO_GUESSABLE: Reason.PASSWORD_TOO_GUESSABLE,
     PasswordRejection.SAME_AS_INITIAL: Reason.PASSWORD_SAME_AS_INITIAL,
 }
 
@@ -269,9 +271,14 @@ class RequestEmailChange:
 
 @attrs.frozen
 class ConfirmEmailChange:
-    """The member confirmed the link sent to the new address (POST)."""
+    """The member confirmed the link sent to the new address (POST).
+
+    ``same_session`` as for :class:`ConfirmLink`: confirmed elsewhere, the new address is
+    verified but is no recovery channel until the member next logs in.
+    """
 
     nonce_hash: str = attrs.field(repr=False)
+    same_session: bool = False
 
 
 @attrs.frozen
@@ -380,6 +387,7 @@ class Notice(enum.Enum):
     IDENTIFIER = "identifier"
     EMAIL_CHANGE = "email_change"
     EMAIL_CHANGE_NOTICE = "email_change_notice"
+    REMEMBER_THEFT = "remember_theft"
 
 
 @attrs.frozen
@@ -657,34 +665,29 @@ def inspect_link(
 def lockout_wait(throttle: Throttle, now: datetime, policy: LockoutPolicy) -> timedelta | None:
     """How long the identifier must wait before its next attempt; ``None`` when free.
 
-    Past the hard limit the wait is unbounded, returned as ``timedelta.max``.
+    Attempts still being checked count as failures here (see :mod:`.lockout`). Past the
+    hard limit the wait is unbounded, returned as ``timedelta.max``.
     """
-    if throttle.failures >= policy.hard_limit:
-        return timedelta.max
-    if throttle.failures < policy.free_attempts or throttle.last_failure_at is None:
-        return None
-    exponent = throttle.failures - policy.free_attempts
-    # Capping the exponent keeps the multiplication small; the max_delay cap applies anyway.
-    delay = min(policy.base_delay * (2 ** min(exponent, 30)), policy.max_delay)
-    ready_at = throttle.last_failure_at + delay
-    return None if now >= ready_at else ready_at - now
+    return lockout.wait(throttle, now, policy)
 
 
 def reserve_attempt(throttle: Throttle, now: datetime, policy: LockoutPolicy) -> Throttle | Refused:
-    """Count an attempt as a failure *before* checking it, or refuse it as locked.
+    """Count an attempt *before* checking it, or refuse it as locked.
 
     Storing the reserved count with compare-and-set before any hash is computed is what
     keeps the count exact under concurrent attempts: a racing request either sees the
-    new count or loses the race and reloads. A success clears it afterwards.
+    new count or loses the race and reloads. The attempt is counted in flight and
+    resolved once checked (:func:`.lockout.resolve`). Refused when it may not be checked
+    now; the shell tells "wait for the attempts in flight" from "locked" with
+    :func:`.lockout.admit`.
     """
-    if lockout_wait(throttle, now, policy) is not None:
-        return Refused(Reason.LOCKED)
-    return attrs.evolve(throttle, failures=throttle.failures + 1, last_failure_at=now)
+    admitted = lockout.admit(throttle, now, policy)
+    return admitted if isinstance(admitted, Throttle) else Refused(Reason.LOCKED)
 
 
 def clear_attempts(throttle: Throttle) -> Throttle:
-    """The throttle after a successful attempt."""
-    return attrs.evolve(throttle, failures=0, last_failure_at=None)
+    """The throttle wiped (a staff unlock, new credentials)."""
+    return lockout.cleared(throttle)
 
 
 # --------------------------------------------------------------------------- step
@@ -748,9 +751,9 @@ def _staff_assisted_precheck(account: Account, event: StaffAssistedReset,
         return Refused(Reason.INPUT_INVALID, field="staff_id")
     if not settings.staff_assisted_recovery:
         return Refused(Reason.RESET_NOT_AVAILABLE)
-    if account.email_verified_at is not None:
-        # The answer with staff is the no-email members' path only: a member with a
-        # verified address recovers through the emailed link.
+    if recovery_address(account) is not None:
+        # The answer with staff is the path of members with no usable address only: a
+        # member with a verified, proven address recovers through the emailed link.
         return Refused(Reason.RESET_NOT_AVAILABLE)
     return None
 
@@ -983,10 +986,12 @@ def _submit_code(account: Account, event: SubmitCode, ctx: _Ctx) -> Outcome:
 
 def _email_verified(account: Account, link: Link, ctx: _Ctx, how: str,
                     in_session: bool) -> Accepted:
+    assert link.address is not None
     spent = _replace_link(account, link, attrs.evolve(link, status=LinkStatus.USED))
-    new = attrs.evolve(spent, stage=Stage.PASSWORD_REQUIRED, email=link.address,
-                       email_verified_at=ctx.now, pending_email=None)
-    audit = ctx.audit(account, "email_verified", detail=how)
+    new = _move_address(spent, link.address, ctx, proven=in_session)
+    new = attrs.evolve(new, stage=Stage.PASSWORD_REQUIRED)
+    audit = ctx.audit(account, "email_verified",
+                      detail=how if in_session else f"{how}_outside_session")
     if in_session:
         return Accepted(new, (audit,), Step.PASSWORD, grants_session=True)
     return Accepted(new, (audit,), Step.LOGIN)
@@ -1120,6 +1125,40 @@ def _retire_all_links(account: Account) -> Account:
         for lk in account.links
     )
     return attrs.evolve(account, links=links)
+
+
+def recovery_address(account: Account) -> str | None:
+    """The address recovery may write to: verified, and proven to be the member's.
+
+    A reset link, the member number and a "ce n'était pas moi" recovery only ever go
+    here. ``None`` when the member has no such address.
+    """
+    if account.email is None or account.email_verified_at is None or account.email_unproven:
+        return None
+    return account.email
+
+
+def _move_address(account: Account, address: str, ctx: _Ctx, *, proven: bool) -> Account:
+    """Make ``address`` the verified one: every change of address, by member or staff.
+
+    Every live link or code sent to another address dies with the change (a reset link
+    at the old address must not outlive it). "Ce n'était pas moi" links stay: they exist
+    to report changes, and :func:`_confirm_not_me` knows which ones predate this one.
+    """
+    key = normalize.email_key(address)
+    changed = account.email is None or normalize.email_key(account.email) != key
+    links = tuple(
+        attrs.evolve(lk, status=LinkStatus.REVOKED)
+        if lk.status is LinkStatus.LIVE
+        and (lk.address is None or normalize.email_key(lk.address) != key) else lk
+        for lk in account.links
+    )
+    # Re-confirming the same address keeps a proof already made.
+    unproven = not proven and (changed or account.email_unproven)
+    return attrs.evolve(
+        account, links=links, email=address, email_verified_at=ctx.now, pending_email=None,
+        email_unproven=unproven,
+        email_changed_at=ctx.now if changed else account.email_changed_at)
 
 
 def _replace_link(account: Account, old: Link, new: Link) -> Account:
@@ -1327,11 +1366,14 @@ def _remember_login(account: Account, event: RememberLogin, ctx: _Ctx) -> Outcom
             # Two requests of one browser raced on one rotation: refuse, but no alarm.
             return Refused(Reason.SESSION_EXPIRED,
                            effects=(ctx.audit(account, "remember_login", "rotation_race"),))
-        # An already-rotated secret came back: someone copied the token. Kill the series
-        # and the sessions it may have opened.
-        revoked = attrs.evolve(account, remember=others, session_epoch=account.session_epoch + 1)
+        # An already-rotated secret came back: someone copied the token. Whoever could
+        # copy one cookie may have copied the member's others too, so every remembered
+        # device is forgotten (the scheme's own advice), with the sessions they opened,
+        # and the member is told.
+        revoked = attrs.evolve(account, remember=(), session_epoch=account.session_epoch + 1)
         return Refused(Reason.SESSION_EXPIRED, account=revoked,
-                       effects=(ctx.audit(account, "remember_theft", "series_revoked"),))
+                       effects=(ctx.audit(account, "remember_theft", "all_series_revoked"),
+                                _theft_notice(account, ctx)))
     if account.locked_at is not None:
         return Refused(Reason.LOCKED, effects=(ctx.audit(account, "remember_login", "locked"),))
     fresh = ctx.fresh()
@@ -1346,6 +1388,16 @@ def _remember_login(account: Account, event: RememberLogin, ctx: _Ctx) -> Outcom
     new = attrs.evolve(account, remember=(*others, rotated))
     return Accepted(new, (ctx.audit(account, "remember_login"),),
                     next_step(new, ctx.now, ctx.settings), grants_session=True, secret=token)
+
+
+def _theft_notice(account: Account, ctx: _Ctx) -> SendNotice:
+    # Informational only (no link): it may go to the verified address even if unproven.
+    if account.email is not None and account.email_verified_at is not None:
+        return SendNotice(Notice.REMEMBER_THEFT, account.account_id, Channel.EMAIL, ctx.now,
+                          to=account.email, ip=ctx.origin.ip,
+                          user_agent=ctx.origin.user_agent)
+    return SendNotice(Notice.REMEMBER_THEFT, account.account_id, _offline_channel(account),
+                      ctx.now, ip=ctx.origin.ip)
 
 
 def _revoke_remember(account: Account, event: RevokeRemember, ctx: _Ctx) -> Outcome:
@@ -1374,7 +1426,9 @@ def _check_new_password(account: Account, password: str, confirmation: str,
         rejections = policy.check(password, confirmation, context)
     except InvalidInput:
         return Refused(Reason.INPUT_INVALID, field="password")
-    if (not rejections and account.initial_digest is not None
+    # Retyping the initial password is the more telling reason than its guessability.
+    if (rejections in ((), (PasswordRejection.TOO_GUESSABLE,))
+            and account.initial_digest is not None
             and _initial_matches(account, normalize.normalize_password(password), ctx.crypto)):
         rejections = (PasswordRejection.SAME_AS_INITIAL,)
     if rejections:
@@ -1432,16 +1486,17 @@ def _check_secret_answer(account: Account, answer: object, ctx: _Ctx) -> Refused
 
 
 def _request_reset(account: Account, event: RequestReset, ctx: _Ctx) -> Outcome:
-    if account.email is None or account.email_verified_at is None:
+    address = recovery_address(account)
+    if address is None:
         return Refused(Reason.RESET_NOT_AVAILABLE,
                        effects=(ctx.audit(account, "reset_requested", "no_email"),))
     live = live_link(account, LinkPurpose.RESET_PASSWORD)
     if live is not None and _cooling_down(live, ctx):
         return Refused(Reason.RATE_LIMITED,
                        effects=(ctx.audit(account, "reset_requested", "cooling_down"),))
-    new, token, code = _issue_link(account, LinkPurpose.RESET_PASSWORD, account.email, ctx)
+    new, token, code = _issue_link(account, LinkPurpose.RESET_PASSWORD, address, ctx)
     effects: tuple[Effect, ...] = (
-        SendNotice(Notice.RESET, account.account_id, Channel.EMAIL, ctx.now, to=account.email,
+        SendNotice(Notice.RESET, account.account_id, Channel.EMAIL, ctx.now, to=address,
                    token=token, code=code, ip=ctx.origin.ip, user_agent=ctx.origin.user_agent),
         ctx.audit(account, "reset_requested"),
     )
@@ -1509,11 +1564,12 @@ def _change_password(account: Account, event: ChangePassword, ctx: _Ctx) -> Outc
 
 
 def _remind_identifier(account: Account, event: RemindIdentifier, ctx: _Ctx) -> Outcome:
-    if account.email is None or account.email_verified_at is None:
+    address = recovery_address(account)
+    if address is None:
         return Refused(Reason.INVALID_STEP)
     effects: tuple[Effect, ...] = (
         SendNotice(Notice.IDENTIFIER, account.account_id, Channel.EMAIL, ctx.now,
-                   to=account.email, ip=ctx.origin.ip, user_agent=ctx.origin.user_agent),
+                   to=address, ip=ctx.origin.ip, user_agent=ctx.origin.user_agent),
         ctx.audit(account, "identifier_reminded"),
     )
     return Accepted(account, effects, Step.LOGIN)
@@ -1534,7 +1590,8 @@ def _request_email_change(account: Account, event: RequestEmailChange, ctx: _Ctx
     key = normalize.email_key(address)
     if not hmac.compare_digest(key.encode(), normalize.email_key(confirmation).encode()):
         return Refused(Reason.EMAILS_DIFFER, field="confirmation", secret_checked=True)
-    if account.email is not None and normalize.email_key(account.email) == key:
+    same = account.email is not None and normalize.email_key(account.email) == key
+    if same and not account.email_unproven:
         return Refused(Reason.EMAIL_UNCHANGED, field="email", secret_checked=True)
     live = live_link(account, LinkPurpose.CHANGE_EMAIL)
     if (live is not None and live.address is not None
@@ -1545,9 +1602,10 @@ def _request_email_change(account: Account, event: RequestEmailChange, ctx: _Ctx
         SendNotice(Notice.EMAIL_CHANGE, account.account_id, Channel.EMAIL, ctx.now, to=address,
                    token=token, code=code, ip=ctx.origin.ip, user_agent=ctx.origin.user_agent),
     ]
-    if account.email is not None:
+    if account.email is not None and not same:
         # The old address hears of it, with the new one masked and a "this wasn't me"
-        # link that outlives whatever an intruder does next with the account.
+        # link that outlives whatever an intruder does next with the account. (The same
+        # address again is the member proving an unproven one: nothing to report.)
         new, not_me = _issue_not_me(new, account.email, ctx.fresh().second_nonce(), ctx)
         effects.append(SendNotice(Notice.EMAIL_CHANGE_NOTICE, account.account_id, Channel.EMAIL,
                                   ctx.now, to=account.email, detail=mask_email(address),
@@ -1564,10 +1622,10 @@ def _confirm_email_change(account: Account, event: ConfirmEmailChange, ctx: _Ctx
     link = _find_link(account, LinkPurpose.CHANGE_EMAIL, event.nonce_hash)
     assert link is not None and link.address is not None
     new = _replace_link(account, link, attrs.evolve(link, status=LinkStatus.USED))
-    # A reset link sent to the old address must not outlive the change.
-    new = _retire_links(new, LinkPurpose.RESET_PASSWORD, LinkStatus.REVOKED)
-    new = attrs.evolve(new, email=link.address, email_verified_at=ctx.now)
-    return Accepted(new, (ctx.audit(account, "email_changed"),), Step.PROFILE)
+    # A reset link sent to the old address dies with the change (see _move_address).
+    new = _move_address(new, link.address, ctx, proven=event.same_session is True)
+    detail = None if event.same_session is True else "outside_session"
+    return Accepted(new, (ctx.audit(account, "email_changed", detail=detail),), Step.PROFILE)
 
 
 def _confirm_not_me(account: Account, event: ConfirmNotMe, ctx: _Ctx) -> Outcome:
@@ -1576,25 +1634,34 @@ def _confirm_not_me(account: Account, event: ConfirmNotMe, ctx: _Ctx) -> Outcome
     if reason is not None or link is None:
         reason = reason or Reason.LINK_INVALID
         return Refused(reason, effects=(ctx.audit(account, "not_me", reason.value),))
+    # Whatever else happens: locked, every session, device and link ended.
     new = _retire_all_links(account)
     spent = tuple(attrs.evolve(lk, status=LinkStatus.USED if lk is link else LinkStatus.REVOKED)
                   if lk.status is LinkStatus.LIVE else lk for lk in account.not_me_links)
     new = attrs.evolve(new, not_me_links=spent, locked_at=ctx.now,
                        session_epoch=account.session_epoch + 1, remember=())
-    effects: list[Effect] = [ctx.audit(account, "not_me_locked")]
-    if link.address is not None and link.address != account.email:
-        # The link went to an address the account has since left: whoever moved it may be
-        # the intruder, and clicking proves the member still reads the old one.
-        new = attrs.evolve(new, email=link.address, email_verified_at=ctx.now,
-                           pending_email=None)
-        effects.append(ctx.audit(account, "email_restored"))
-    if new.email is not None and new.email_verified_at is not None:
-        # Recovery starts at once: the reset link goes to the verified address.
-        new, token, code = _issue_link(new, LinkPurpose.RESET_PASSWORD, new.email, ctx)
-        effects.append(SendNotice(Notice.RESET, account.account_id, Channel.EMAIL, ctx.now,
-                                  to=new.email, token=token, code=code, ip=ctx.origin.ip,
-                                  user_agent=ctx.origin.user_agent))
-    return Accepted(new, tuple(effects), Step.LOGIN)
+    address = recovery_address(account)
+    current = (address is not None and link.address is not None
+               and normalize.email_key(link.address) == normalize.email_key(address)
+               and (account.email_changed_at is None
+                    or link.issued_at >= account.email_changed_at))
+    if not current:
+        # The link predates a change of address (by the member or by staff), or the
+        # account has no proven address. Whoever clicks may be reading an address the
+        # member left because it was compromised: the account never moves back to it and
+        # no recovery goes anywhere. The member recovers through staff (re-issued
+        # credentials), who check who they are talking to.
+        return Accepted(new, (ctx.audit(account, "not_me_locked", detail="staff_recovery"),),
+                        Step.LOGIN)
+    # The link went to the address the account still has: recovery starts there at once.
+    assert address is not None
+    new, token, code = _issue_link(new, LinkPurpose.RESET_PASSWORD, address, ctx)
+    effects: tuple[Effect, ...] = (
+        ctx.audit(account, "not_me_locked"),
+        SendNotice(Notice.RESET, account.account_id, Channel.EMAIL, ctx.now, to=address,
+                   token=token, code=code, ip=ctx.origin.ip, user_agent=ctx.origin.user_agent),
+    )
+    return Accepted(new, effects, Step.LOGIN)
 
 
 def _issue_not_me(account: Account, address: str, nonce: bytes,
@@ -1752,8 +1819,10 @@ def _staff_verify_email(account: Account, event: StaffVerifyEmail, ctx: _Ctx) ->
     stage = account.stage
     if stage not in (Stage.PASSWORD_REQUIRED, Stage.QUESTION_REQUIRED, Stage.ACTIVE):
         stage = Stage.PASSWORD_REQUIRED
-    new = attrs.evolve(new, email=address, email_verified_at=ctx.now, pending_email=None,
-                       stage=stage, activation_rejection=None)
+    # Staff vouch for the address; links sent to any other one die (a reset link at the
+    # old address among them).
+    new = _move_address(new, address, ctx, proven=True)
+    new = attrs.evolve(new, stage=stage, activation_rejection=None)
     return Accepted(new, (_staff_audit(account, ctx, event.staff_id, "email_verified_by_staff"),),
                     next_step(new, ctx.now, ctx.settings))
 

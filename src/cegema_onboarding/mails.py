@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from .errors import ConfigurationError, InvalidInput
+from .normalize import ascii_domain
 from .texts import CATALOG, resolve_lang, text
 
 __all__ = [
@@ -122,7 +123,15 @@ def _parse_sender(value: str) -> Address:
     address = addresses[0]
     if not address.username or "." not in address.domain:
         raise ConfigurationError("mail sender must be exactly one address, like 'Name <a@b.c>'")
-    return address
+    if address.domain.isascii():
+        return address
+    # A Unicode domain would be written as an encoded word inside the address, which no
+    # one can reply to: the A-label, computed as for recipients (IDNA 2008), instead.
+    try:
+        domain = ascii_domain(address.domain)
+    except InvalidInput:
+        raise ConfigurationError("mail sender's domain is not a valid IDNA 2008 name") from None
+    return Address(display_name=address.display_name, username=address.username, domain=domain)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -206,9 +215,12 @@ def _recipient(to: object, name: str) -> Address:
     # policy.SMTP is 7-bit: a UTF-8 local part would need SMTPUTF8, which is not assumed.
     if not local.isascii():
         raise InvalidInput("to", "non_ascii")
+    # The domain as email-validator computes ascii_domain (IDNA 2008, UTS #46), never with
+    # the stdlib's "idna" codec: that is IDNA 2003, which sends the mail of "straße.de" to
+    # "strasse.de", another domain. Both assemblies (fast and reference) take it from here.
+    wire_domain = ascii_domain(domain, field="to")
     try:
-        ascii_domain = domain.encode("idna").decode("ascii")
-        address = Address(display_name=name, addr_spec=f"{local}@{ascii_domain}")
+        address = Address(display_name=name, addr_spec=f"{local}@{wire_domain}")
     except (UnicodeError, ValueError, HeaderDefect, MessageError, IndexError):
         raise InvalidInput("to", "malformed") from None
     if not address.username or "." not in address.domain:
@@ -1000,6 +1012,35 @@ def activation_mail(
         to=to,
         name=name,
         subject_key="mail.activation.subject",
+        sent_at=sent_at,
+        message_id=message_id,
+        compose=compose,
+    )
+
+
+def remember_theft_mail(
+    settings: MailSettings,
+    *,
+    to: str,
+    name: str,
+    sent_at: datetime,
+    message_id: str,
+    lang: str = "fr",
+) -> EmailMessage:
+    """A copied remember-me token came back: every remembered device was signed out."""
+
+    def compose(c: _Composer, clean_name: str) -> None:
+        _greeting(c, clean_name)
+        c.para("mail.remember_theft.intro", {"brand": settings.brand})
+        c.para("mail.remember_theft.advice")
+        _contact(c, settings)
+
+    return _build(
+        settings,
+        lang=lang,
+        to=to,
+        name=name,
+        subject_key="mail.remember_theft.subject",
         sent_at=sent_at,
         message_id=message_id,
         compose=compose,

@@ -146,6 +146,15 @@ class Account:
     lang: str = "fr"
     email: str | None = None
     email_verified_at: datetime | None = None
+    #: True while the verified address was confirmed only from its own mailbox, outside the
+    #: member's session: whoever reads a mistyped address can do that. Such an address gets
+    #: no recovery mail (reset link, member number) until it is confirmed again from the
+    #: member's own session (a change of address to the same one), or staff vouch for it.
+    #: A login alone is no proof: the member may never have noticed the typo.
+    email_unproven: bool = False
+    #: When the verified address last changed (member or staff): "ce n'était pas moi" links
+    #: issued before it never send recovery anywhere.
+    email_changed_at: datetime | None = None
     pending_email: str | None = None
     initial_digest: str | None = attrs.field(default=None, repr=False)
     initial_issued_at: datetime | None = None
@@ -178,9 +187,15 @@ class Throttle:
     """
 
     key: str
+    #: Attempts checked and found wrong since the last right one.
     failures: int = 0
     last_failure_at: datetime | None = None
     version: int = 0
+    #: Attempts counted but still being checked, and when the newest was counted: they
+    #: hold their place under the policy until they turn out right or wrong (see
+    #: :mod:`cegema_onboarding.lockout`).
+    in_flight: int = 0
+    in_flight_at: datetime | None = None
 
 
 @attrs.frozen

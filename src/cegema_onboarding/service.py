@@ -14,13 +14,17 @@ sends nothing.
 from __future__ import annotations
 
 import base64
+import contextlib
 import email
 import email.policy
+import hashlib
 import json
 import logging
 import math
 import re
+import secrets
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -32,10 +36,18 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from . import flow, mails, normalize, texts
+from . import codec, flow, lockout, mails, normalize, texts
 from .config import Settings
 from .credentials import new_initial_password
-from .errors import BadToken, ConcurrentUpdate, InvalidInput, MailError, SmtpError, UnknownAccount
+from .errors import (
+    BadToken,
+    ConcurrentUpdate,
+    InvalidInput,
+    MailError,
+    OnboardingError,
+    SmtpError,
+    UnknownAccount,
+)
 from .flow import (
     Accepted,
     Action,
@@ -48,6 +60,8 @@ from .flow import (
     Refused,
     SendNotice,
 )
+from .hashing import ReplayHasher
+from .lockout import Admission
 from .model import Account, Adviser, Channel, LinkPurpose, Profile, Session, Stage, Step, Throttle
 from .ports import (
     AuditRecord,
@@ -73,6 +87,18 @@ _MAX_RETRIES = 8
 _RIGHT_PASSWORD = frozenset({Reason.DISABLED, Reason.INITIAL_CREDENTIALS_EXPIRED})
 # How long a relay leaves a message that inline delivery took, before retrying it itself.
 _INLINE_LEASE = timedelta(minutes=5)
+# How long a member action waits for its turn (attempts of others still being checked, a
+# record that keeps changing) before it is answered RATE_LIMITED, "try again", instead.
+# Attempts are checked in milliseconds; only a crashed request or a storm outlasts it.
+_PATIENCE = 10.0
+# Polling the stored attempt counter while other attempts are checked, possibly by other
+# processes: the first pause and the longest, in seconds (jittered).
+_FIRST_PAUSE = 0.002
+_LONGEST_PAUSE = 0.05
+# Stand-in account records of enumeration-safe requests (Changes.decoys), picked per
+# identifier: repeated requests for one unknown identifier write one row, as they would
+# for a known account, and unrelated ones do not queue on a single row's lock.
+_DECOY_SLOTS = 64
 
 
 @attrs.frozen
@@ -148,6 +174,10 @@ class ProfileView:
     devices: tuple[RememberedDevice, ...] = ()
     #: The member's screen (as :meth:`resume`): the profile once onboarding is done.
     step: Step = Step.PROFILE
+    #: The address was confirmed outside the member's session: it gets no recovery mail
+    #: until the member confirms it again from here (:meth:`OnboardingService.request_email_change`
+    #: with the same address, then the link opened in this session).
+    email_unproven: bool = False
 
 
 @attrs.frozen
@@ -210,9 +240,11 @@ class OnboardingService:
         self.rate_limiter: RateLimiter = rate_limiter or MemoryRateLimiter()
         self._sealer = _Sealer(settings.secret_keys)
         self._local = threading.local()
-        # Fixed at start-up: the stand-in for an unknown account in enumeration-safe paths.
-        self._decoy = Account(account_id="0" * 32, member_number="0", name="Adhérent",
-                              created_at=self.clock.now(), email="decoy@example.invalid")
+        # The stand-ins for an account in enumeration-safe paths (see _stand_in), built
+        # on first use: slot number -> (account, its stored JSON).
+        self._decoys: dict[int, tuple[Account, str]] = {}
+        self._decoy_key = hashlib.sha256(
+            b"cegema_onboarding decoy slots\0" + settings.secret_keys[0].encode()).digest()
         self._mail_domain = urlsplit(settings.base_url).hostname or "localhost"
 
     # ------------------------------------------------------------------ member actions
@@ -237,37 +269,64 @@ class OnboardingService:
                                          self.env, now, origin)
             # Saved like any other failed login: audited, and returned without effects.
             return self._save(None, unknown, now)
-        key = flow.attempt_key(number)
-        reserved = self._reserve(key)
+        reserved = self._reserve(flow.attempt_key(number))
         if isinstance(reserved, Refused):
-            self._commit_audit_only(Audit("login", "locked", self.clock.now(), None,
-                                          "member", ip))
+            self._commit_audit_only(Audit("login", reserved.reason.value, self.clock.now(),
+                                          None, "member", ip))
             return reserved
-        for _ in range(3):
+        try:
+            result, right, resolved = self._check_login(
+                number, password, remember is True, origin, reserved)
+        except BaseException:
+            # Counted, then not checked to the end: a failure, as a crash would leave it.
+            with contextlib.suppress(OnboardingError):
+                self._resolve(reserved, failed=True)
+            raise
+        if not resolved:
+            self._resolve(reserved, failed=not right)
+        return result
+
+    def _check_login(self, number: str, password: str, remember: bool, origin: Origin,
+                     reserved: Throttle) -> tuple[Result, bool, bool]:
+        """Check a counted login and save its outcome, retrying lost races.
+
+        Returns the result, whether the password was right, and whether the counted
+        attempt was resolved in the outcome's own commit (then the caller has nothing
+        left to do). A commit that loses a race (another login added its remembered
+        browser, another attempt moved the counter) reads the account again and applies
+        the flow again: the same entropy, and a hasher that answers the checks it has
+        already made, so a retry costs no second Argon2id computation and yields the same
+        outcome on an unchanged account.
+        """
+        env = self._replaying()
+        entropy = self._entropy()
+        event = flow.Login(password, remember=remember)
+        at = reserved.in_flight_at or self.clock.now()
+        # The counter as reserved: resolving the attempt rides on the outcome's commit,
+        # one write fewer, as long as nobody else moved the counter since.
+        ride: Throttle | None = reserved
+        deadline = time.monotonic() + _PATIENCE
+        while True:
             now = self.clock.now()
             account = self.storage.find_by_member_number(number)
             if account is None:
-                outcome: Accepted | Refused = flow.login_unknown(password, self.env, now, origin)
+                outcome: Accepted | Refused = flow.login_unknown(password, env, now, origin)
             else:
-                outcome = flow.step(account, flow.Login(password, remember=remember is True),
-                                    now, self.env, entropy=self._entropy(), origin=origin)
-            if isinstance(outcome, Accepted):
-                # Clearing the counter rides on the account's commit: one write fewer.
-                cleared = ((flow.clear_attempts(reserved), reserved.version),)
-                try:
-                    return self._save(account, outcome, now, throttles=cleared)
-                except ConcurrentUpdate:
-                    # The counter (or the account) moved meanwhile: save and clear apart.
-                    pass
+                outcome = flow.step(account, event, now, env, entropy=entropy, origin=origin)
+            right = isinstance(outcome, Accepted) or outcome.reason in _RIGHT_PASSWORD
+            throttles = () if ride is None else (
+                (lockout.resolve(ride, failed=not right, reserved_at=at), ride.version),)
             try:
-                result = self._save(account, outcome, now)
+                return self._save(account, outcome, now, throttles=throttles), right, bool(
+                    throttles)
             except ConcurrentUpdate:
-                continue
-            if isinstance(outcome, Accepted) or (
-                    isinstance(outcome, Refused) and outcome.reason in _RIGHT_PASSWORD):
-                self._clear(key)
-            return result
-        raise ConcurrentUpdate("the account kept changing during login")
+                # Resolve apart from now on: the counter is the likely mover, and it is
+                # written by every concurrent attempt.
+                ride = None
+            if time.monotonic() >= deadline:
+                self._commit_audit_only(Audit("login", "busy", self.clock.now(), None,
+                                              origin.actor, origin.ip))
+                return Refused(Reason.RATE_LIMITED), right, False
 
     def resume(self, session: Session) -> Screen | Refused:
         """The screen a logged-in member is at: where they stopped, at any later visit."""
@@ -361,7 +420,9 @@ class OnboardingService:
         link's account, the result opens the password step at once. Otherwise the address
         is verified and the result is :attr:`Step.LOGIN` with no session: whoever reads a
         mistyped address can verify it, never take the account over, and the member goes
-        on by logging in with the initial credentials.
+        on by logging in with the initial credentials. Such an address gets no recovery
+        mail until the member confirms it from their own session
+        (:attr:`ProfileView.email_unproven`).
         """
         parsed = self._parse(token, LinkPurpose.VERIFY_EMAIL)
         if parsed is None:
@@ -484,7 +545,7 @@ class OnboardingService:
         origin = Origin(ip=ip, user_agent=user_agent)
         self._blind(lambda now: [(self.storage.find_by_member_number(number),
                                   flow.RequestReset())],
-                    origin, "reset_requested")
+                    origin, "reset_requested", number)
         return Ok(Step.LOGIN, notice="notice.forgotten_password_sent")
 
     def forgot_identifier(self, email_: str, *, ip: str | None = None,
@@ -509,7 +570,7 @@ class OnboardingService:
             return ([(a, flow.RemindIdentifier()) for a in found]
                     or [(None, flow.RemindIdentifier())])
 
-        self._blind(targets, origin, "identifier_reminded")
+        self._blind(targets, origin, "identifier_reminded", key)
         return Ok(Step.LOGIN, notice="notice.forgotten_identifier_sent")
 
     def complete_reset(self, token: str, password: str, confirmation: str, *,
@@ -577,13 +638,25 @@ class OnboardingService:
                              Origin(ip=ip, user_agent=user_agent), "notice.email_change_sent",
                              session=session)
 
-    def confirm_email_change(self, token: str, *, ip: str | None = None) -> Result:
-        """POST on the link sent to the new address: the address changes now."""
+    def confirm_email_change(self, token: str, *, ip: str | None = None,
+                             session: Session | None = None) -> Result:
+        """POST on the link sent to the new address: the address changes now.
+
+        Pass the browser's ``session`` when it has one, as for :meth:`confirm_link`.
+        Confirmed outside the member's live session, the new address is verified but
+        gets no recovery mail (reset link, member number) until it is confirmed from the
+        member's session: whoever reads a mistyped address cannot recover the account
+        through it. Requesting a change to the same, unproven address is how the member
+        proves it.
+        """
         parsed = self._parse(token, LinkPurpose.CHANGE_EMAIL)
         if parsed is None:
             return Refused(Reason.LINK_INVALID)
         account, token_hash = parsed
-        return self._apply_to(account.account_id, None, flow.ConfirmEmailChange(token_hash),
+        same = (isinstance(session, Session) and session.account_id == account.account_id
+                and session.epoch == account.session_epoch)
+        return self._apply_to(account.account_id, None,
+                              flow.ConfirmEmailChange(token_hash, same),
                               Origin(ip=ip), "notice.email_changed")
 
     def profile(self, session: Session) -> ProfileView | Refused:
@@ -598,6 +671,7 @@ class OnboardingService:
             completion=completion(account, self.settings.profile_weights),
             devices=_devices(account),
             step=flow.next_step(account, self.clock.now(), self.settings),
+            email_unproven=account.email_unproven,
         )
 
     def update_profile(self, session: Session, *, channels: Sequence[Channel] = (),
@@ -818,7 +892,7 @@ class OnboardingService:
             changes = self._changes(account, outcome, now, inline=inline)
             if throttles:
                 changes = attrs.evolve(changes, throttles=changes.throttles + throttles)
-            if changes.accounts or changes.outbox or changes.audit:
+            if changes.accounts or changes.throttles or changes.outbox or changes.audit:
                 self.storage.commit(changes)
             if changes.outbox and inline:
                 self._deliver_new(changes.outbox)
@@ -906,6 +980,10 @@ class OnboardingService:
         if effect.notice is Notice.ACTIVATED:
             return mails.activation_mail(ms, to=effect.to, name=account.name, lang=account.lang,
                                          sent_at=now, message_id=message_id)
+        if effect.notice is Notice.REMEMBER_THEFT:
+            return mails.remember_theft_mail(ms, to=effect.to, name=account.name,
+                                             lang=account.lang, sent_at=now,
+                                             message_id=message_id)
         raise ValueError(f"no mail template for {effect.notice}")
 
     def _session_account(self, session: Session) -> Account | None:
@@ -948,17 +1026,28 @@ class OnboardingService:
         if flow.precheck(account, event, self.clock.now(), self.settings) is not None:
             # Refused before any secret is looked at: run it to record it, count nothing.
             return self._run(account.account_id, session, event, origin, notice)[0]
+        reserved: Throttle | None = None
         if reserve:
-            reserved = self._reserve(key)
-            if isinstance(reserved, Refused):
+            counted = self._reserve(key)
+            if isinstance(counted, Refused):
                 action = re.sub(r"(?<!^)(?=[A-Z])", "_", type(event).__name__).lower()
-                self._commit_audit_only(Audit(action, "locked",
+                self._commit_audit_only(Audit(action, counted.reason.value,
                                               self.clock.now(), account.account_id,
                                               origin.actor, origin.ip))
-                return reserved
-        result, outcome = self._run(account.account_id, session, event, origin, notice)
-        if isinstance(outcome, Accepted) or (isinstance(outcome, Refused)
-                                             and outcome.secret_checked):
+                return counted
+            reserved = counted
+        try:
+            result, outcome = self._run(account.account_id, session, event, origin, notice)
+        except BaseException:
+            if reserved is not None:
+                with contextlib.suppress(OnboardingError):
+                    self._resolve(reserved, failed=True)
+            raise
+        right = isinstance(outcome, Accepted) or (isinstance(outcome, Refused)
+                                                  and outcome.secret_checked)
+        if reserved is not None:
+            self._resolve(reserved, failed=not right)
+        elif right:
             self._clear(key)
         if isinstance(outcome, Accepted) and key != login_key:
             # A completed recovery reopens the login too.
@@ -966,89 +1055,215 @@ class OnboardingService:
         return result
 
     def _blind(self, targets: Callable[[datetime], list[tuple[Account | None, flow.Event]]],
-               origin: Origin, action: str) -> None:
+               origin: Origin, action: str, identifier: str) -> None:
         """Run an enumeration-safe request: one commit, no inline delivery, known or not.
 
-        For an unknown target the same kind of mail is rendered for a decoy and thrown
-        away, so that the work done does not depend on whether the account exists.
+        Whatever the case (known account that gets its mail, known account that gets
+        none: no address, a link sent moments ago; unknown identifier), each target
+        commits the same records: one account record written, one outbox row, one audit
+        record. When there is no real account change or no real mail, a stand-in
+        (:meth:`_stand_in`) takes their place, made by the same code at the same cost,
+        and stored where nothing reads it as a member or a mail.
         """
         try:
-            self._blind_commit(targets, origin, action)
+            self._blind_commit(targets, origin, action, identifier)
         finally:
             self._rendered().clear()
 
     def _blind_commit(self, targets: Callable[[datetime], list[tuple[Account | None,
                                                                       flow.Event]]],
-                      origin: Origin, action: str) -> None:
-        for _ in range(5):
+                      origin: Origin, action: str, identifier: str) -> None:
+        deadline = time.monotonic() + _PATIENCE
+        while True:
             now = self.clock.now()
             accounts: list[tuple[Account, int | None]] = []
+            decoys: list[Account] = []
             outbox: list[OutboxMessage] = []
             audit: list[AuditRecord] = []
-            for account, event in targets(now):
+            for index, (account, event) in enumerate(targets(now)):
                 if account is None:
-                    self._decoy_work(event, now, origin)
-                    audit.append(AuditRecord(now, action, "unknown_account", origin.actor,
-                                             None, origin.ip))
-                    continue
-                outcome = flow.step(account, event, now, self.env, entropy=self._entropy(),
-                                    origin=origin)
-                if not isinstance(outcome, Accepted):
-                    self._decoy_work(event, now, origin)
-                changes = self._changes(account, outcome, now)
+                    # A member found is decoded from the row read; nobody found, nothing
+                    # to decode: decode the stand-in's record instead, the same work.
+                    codec.from_data(Account, json.loads(self._decoy_slot(identifier,
+                                                                         index)[1]))
+                    changes = Changes(audit=(AuditRecord(
+                        now, action, "unknown_account", origin.actor, None, origin.ip),))
+                else:
+                    outcome = flow.step(account, event, now, self.env,
+                                        entropy=self._entropy(), origin=origin)
+                    changes = self._changes(account, outcome, now)
+                    if not changes.audit:
+                        # One record per target whatever happened.
+                        reason = outcome.reason.value if isinstance(outcome, Refused) else "ok"
+                        changes = attrs.evolve(changes, audit=(AuditRecord(
+                            now, action, reason, origin.actor, account.account_id,
+                            origin.ip),))
+                # What the request does not write itself, a stand-in writes in its place:
+                # one account record and one outbox row per target, in every case.
+                if changes.outbox:
+                    # A reminder: its mail, and no account change. The stand-in's record
+                    # alone (no second mail rendered: an unknown address renders one).
+                    stand_in: Account | None = (None if changes.accounts
+                                                else self._decoy(identifier, index))
+                else:
+                    stand_in, message = self._stand_in(event, now, origin, identifier, index)
+                    changes = attrs.evolve(changes, outbox=(message,))
+                    if changes.accounts:
+                        stand_in = None
                 accounts.extend(changes.accounts)
+                decoys.extend(() if stand_in is None else (stand_in,))
                 outbox.extend(changes.outbox)
-                # One record per target whatever happened: storage sees the same shape.
-                audit.extend(changes.audit or (AuditRecord(
-                    now, action, getattr(outcome, "reason", Reason.INVALID_STEP).value,
-                    origin.actor, account.account_id, origin.ip),))
+                audit.extend(changes.audit)
             try:
                 self.storage.commit(Changes(accounts=tuple(accounts), outbox=tuple(outbox),
-                                            audit=tuple(audit)))
+                                            audit=tuple(audit), decoys=tuple(decoys)))
             except ConcurrentUpdate:
-                continue
+                if time.monotonic() < deadline:
+                    continue
+                # The answer is the same whether or not anything was queued: the member
+                # may ask again; nothing tells a stranger this happened.
+                log.warning("%s: the account kept changing; nothing was queued", action)
             return
-        raise ConcurrentUpdate("the account kept changing; try again")
 
-    def _decoy_work(self, event: flow.Event, now: datetime, origin: Origin) -> None:
-        fresh = self._entropy()
-        if isinstance(event, flow.RequestReset):
-            token = self.env.crypto.signer.issue(self._decoy.account_id,
-                                                 LinkPurpose.RESET_PASSWORD.value, fresh.nonce)
-            effect = SendNotice(Notice.RESET, self._decoy.account_id, Channel.EMAIL, now,
-                                to=self._decoy.email, token=token, ip=origin.ip)
+    def _decoy(self, identifier: str, index: int = 0) -> Account:
+        """The stand-in account for the ``index``-th target of requests for ``identifier``."""
+        return self._decoy_slot(identifier, index)[0]
+
+    def _decoy_slot(self, identifier: str, index: int) -> tuple[Account, str]:
+        digest = hashlib.blake2b(f"{index}:{identifier}".encode(), key=self._decoy_key,
+                                 digest_size=8).digest()
+        slot = int.from_bytes(digest, "big") % _DECOY_SLOTS
+        found = self._decoys.get(slot)
+        if found is None:
+            # Two threads may build one slot at once: both build the same kind of record.
+            found = self._decoys[slot] = self._build_decoy(slot)
+        return found
+
+    def _build_decoy(self, slot: int) -> tuple[Account, str]:
+        """A stand-in account: active, a verified address, a member's history of links.
+
+        The flow treats it as a member it sends a mail to. Its links, those of reset
+        requests on past days, give its record the size of a member's at steady state
+        (``link_history`` links), so that writing and decoding it costs what a member's
+        record costs. Its address is in a reserved domain no mail reaches.
+        """
+        now = self.clock.now()
+        decoy = Account(account_id=f"decoy-{slot:02d}", member_number=f"decoy-{slot:02d}",
+                        name="Adhérent", created_at=now - timedelta(days=365),
+                        stage=Stage.ACTIVE, email="decoy@example.invalid",
+                        email_verified_at=now - timedelta(days=365))
+        history = self.settings.link_history
+        for day in range(history, 0, -1):
+            outcome = flow.step(decoy, flow.RequestReset(), now - timedelta(days=day),
+                                self.env, entropy=self._entropy())
+            if not isinstance(outcome, Accepted):
+                break
+            decoy = outcome.account
+        data = codec.to_data(decoy)
+        data.pop("version", None)
+        return decoy, json.dumps(data, separators=(",", ":"))
+
+    def _stand_in(self, event: flow.Event, now: datetime, origin: Origin, identifier: str,
+                  index: int) -> tuple[Account, OutboxMessage]:
+        """The records a request that sends nothing writes instead: account and mail.
+
+        The flow runs the event on a stand-in account, which gets its mail (signed link
+        and all, rendered and sealed) like a member: the same work as a real request.
+        The account goes to :attr:`Changes.decoys`; the message is stored DISCARDED, a
+        state no relay ever claims and no mail listing shows.
+        """
+        decoy = self._decoy(identifier, index)
+        outcome = flow.step(decoy, event, now, self.env, entropy=self._entropy(),
+                            origin=origin)
+        changes = (self._changes(decoy, outcome, now) if isinstance(outcome, Accepted)
+                   else Changes())
+        written = changes.accounts[0][0] if changes.accounts else decoy
+        if changes.outbox:
+            message = changes.outbox[0]
         else:
-            effect = SendNotice(Notice.IDENTIFIER, self._decoy.account_id, Channel.EMAIL, now,
-                                to=self._decoy.email, ip=origin.ip)
-        self._render(self._decoy, effect, now)
+            # Not expected (the stand-in is built to be mailed); a member action must not
+            # fail for it, so the notice is rendered directly.
+            notice = Notice.RESET if isinstance(event, flow.RequestReset) else Notice.IDENTIFIER
+            token = self.env.crypto.signer.issue(decoy.account_id,
+                                                 LinkPurpose.RESET_PASSWORD.value,
+                                                 self._entropy().nonce)
+            message = self._render(decoy, SendNotice(
+                notice, decoy.account_id, Channel.EMAIL, now, to=decoy.email,
+                token=token if notice is Notice.RESET else None, ip=origin.ip), now)
+        return written, attrs.evolve(message, status=OutboxStatus.DISCARDED,
+                                     next_attempt_at=None)
 
     def _reserve(self, key: str) -> Refused | Throttle:
-        """Count the attempt before checking it; the stored counter, or LOCKED."""
-        for _ in range(200):
+        """Count an attempt in flight before checking it: the stored counter, or a refusal.
+
+        :attr:`Reason.LOCKED` when the confirmed failures refuse it. When only attempts
+        still being checked stand in the way, it waits for their outcome (polling the
+        stored counter: they may be another process's), so that a right password is never
+        refused because other attempts raced it; :attr:`Reason.RATE_LIMITED` ("try again")
+        only if they have not ended within :data:`_PATIENCE`.
+        """
+        policy = self.settings.lockout
+        deadline = time.monotonic() + _PATIENCE
+        pause = _FIRST_PAUSE
+        while True:
             current = self.storage.get_throttle(key)
-            reserved = flow.reserve_attempt(current, self.clock.now(), self.settings.lockout)
-            if isinstance(reserved, Refused):
-                return reserved
+            admitted = lockout.admit(current, self.clock.now(), policy)
+            if admitted is Admission.LOCKED:
+                return Refused(Reason.LOCKED)
+            if isinstance(admitted, Throttle):
+                try:
+                    # Not flushed on its own: see Changes.durable.
+                    self.storage.commit(Changes(throttles=((admitted, current.version),),
+                                                durable=False))
+                except ConcurrentUpdate:
+                    # Another attempt moved the counter: read it again at once.
+                    if time.monotonic() < deadline:
+                        continue
+                    return Refused(Reason.RATE_LIMITED)
+                return attrs.evolve(admitted, version=current.version + 1)
+            if time.monotonic() >= deadline:
+                return Refused(Reason.RATE_LIMITED)
+            # Jittered, so that the waiting attempts do not all read at the same instant.
+            time.sleep(pause * (0.5 + secrets.randbelow(1024) / 2048))
+            pause = min(pause * 2, _LONGEST_PAUSE)
+
+    def _resolve(self, reserved: Throttle, *, failed: bool) -> None:
+        """End an attempt counted by :meth:`_reserve`: a confirmed failure, or cleared."""
+        at = reserved.in_flight_at or self.clock.now()
+        deadline = time.monotonic() + _PATIENCE
+        while True:
+            current = self.storage.get_throttle(reserved.key)
+            resolved = lockout.resolve(current, failed=failed, reserved_at=at)
             try:
-                # Not flushed on its own: see Changes.durable.
-                self.storage.commit(Changes(throttles=((reserved, current.version),),
-                                            durable=False))
+                self.storage.commit(Changes(throttles=((resolved, current.version),)))
             except ConcurrentUpdate:
-                continue
-            return attrs.evolve(reserved, version=current.version + 1)
-        raise ConcurrentUpdate("the attempt counter kept changing")
+                if time.monotonic() < deadline:
+                    continue
+                # Left in flight: once its lease is over it counts as a failure.
+                log.warning("an attempt counter kept changing; an attempt stays in flight")
+            return
 
     def _clear(self, key: str) -> None:
-        for _ in range(200):
+        """Wipe a counter (staff unlock, new credentials, completed recovery)."""
+        deadline = time.monotonic() + _PATIENCE
+        while True:
             current = self.storage.get_throttle(key)
-            if current.failures == 0:
+            if current.failures == 0 and current.in_flight == 0:
                 return
             try:
                 self.storage.commit(Changes(throttles=((flow.clear_attempts(current),
                                                         current.version),)))
             except ConcurrentUpdate:
-                continue
+                if time.monotonic() < deadline:
+                    continue
+                log.warning("an attempt counter kept changing; it was not cleared")
             return
+
+    def _replaying(self) -> Env:
+        """The environment of one request that may retry: see :class:`ReplayHasher`."""
+        crypto = self.env.crypto
+        return attrs.evolve(self.env, crypto=attrs.evolve(
+            crypto, hasher=ReplayHasher(crypto.hasher)))
 
     def _commit_audit_only(self, effect: Audit) -> None:
         self.storage.commit(Changes(audit=(_record(effect),)))

@@ -101,6 +101,7 @@ REASONS: Final = (
     "password_contains_email",
     "password_contains_name",
     "password_contains_site_name",
+    "password_too_guessable",
     "password_same_as_initial",
     "answers_differ",
     "answer_empty",
@@ -154,6 +155,9 @@ KEYS: Final[tuple[str, ...]] = (
     N_("reason.password_contains_email"),
     N_("reason.password_contains_name"),
     N_("reason.password_contains_site_name"),
+    # TRANSLATORS: The password is long enough and on no list, but made of guessable parts
+    # (words, names, keyboard rows, dates). Suggest a longer sentence of unrelated words.
+    N_("reason.password_too_guessable"),
     N_("reason.password_same_as_initial"),
     N_("reason.answers_differ"),
     N_("reason.answer_empty"),
@@ -309,6 +313,9 @@ KEYS: Final[tuple[str, ...]] = (
     N_("mail.activation.subject"),
     N_("mail.activation.intro"),
     N_("mail.activation.next"),
+    N_("mail.remember_theft.subject"),
+    N_("mail.remember_theft.intro"),
+    N_("mail.remember_theft.advice"),
     # --- Notices by post, SMS or phone, for members with no email address ---------------------
     # TRANSLATORS: Filled in with name, brand and detail (the staff's reason, for a rejection).
     N_("offline.validation"),
@@ -319,6 +326,7 @@ KEYS: Final[tuple[str, ...]] = (
     N_("offline.identifier"),
     N_("offline.email_change"),
     N_("offline.email_change_notice"),
+    N_("offline.remember_theft"),
     # --- Units: the caller picks .one for a count of 1, .other otherwise ----------------------
     N_("unit.hours.one"),
     N_("unit.hours.other"),

@@ -68,15 +68,20 @@ def test_a_token_replayed_within_the_rotation_grace_is_refused_quietly() -> None
     assert any(s.alive for s in machine.model[0].series), "two racing tabs are not a theft"
 
 
-def test_not_me_from_the_old_address_gives_it_back_and_recovers() -> None:
+def test_not_me_from_the_old_address_locks_and_leaves_recovery_to_staff() -> None:
+    # Once: the not-me link at the old address gave it back and mailed it a reset link,
+    # which hands the account to whoever reads an address the member left (issue #12).
     def steps(m: AccountLifeMachine) -> None:
         m.move_address(0, ADDRESSES[3], True)
         m.login(0, True, False)
 
     machine = replay(steps)
     member = machine.model[0]
-    assert member.email == ADDRESSES[0] and not member.hard_locked
-    assert member.password_changes == 2
+    assert member.email == ADDRESSES[3] and member.hard_locked
+    assert member.password_changes == 1
+    account = machine.service.storage.get(member.account_id)
+    assert account is not None and account.email == ADDRESSES[3]
+    assert account.locked_at is not None
 
 
 def test_recovery_after_re_issued_credentials_and_a_new_password() -> None:
