@@ -366,6 +366,8 @@ def test_change_password_and_email_from_the_profile(env: Env, client: FlaskClien
          token_from=env.path_of(link))
     account = env.storage.find_by_member_number("100234567")
     assert account is not None and account.email == "new@example.com"
+    # Confirmed in the member's own browser: a recovery channel at once.
+    assert not account.email_unproven
 
 
 # ---------------------------------------------------------------------- security

@@ -256,6 +256,8 @@ def test_email_change_goes_through_a_link_to_the_new_address(
               {"token": link.split("token=")[1]})
     account = dj_service.storage.get(account_id)
     assert account is not None and account.email == new
+    # Confirmed in the member's own browser: a recovery channel at once.
+    assert not account.email_unproven
 
 
 def test_forgetting_devices_ends_remember_me(dj_service: OnboardingService) -> None:

@@ -566,7 +566,9 @@ def email_change_link(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _link_page(request, LinkPurpose.CHANGE_EMAIL, template,
                           {"action": "cegema_onboarding:email_change_link"})
-    result = get_service().confirm_email_change(_token(request), ip=client_ip(request))
+    # This browser's own session makes the new address a recovery channel at once.
+    result = get_service().confirm_email_change(_token(request), ip=client_ip(request),
+                                                session=load_session(request))
     if isinstance(result, Refused):
         return _page(request, template, {"error": describe(result, _lang())})
     messages.success(request, _t(result.notice or "notice.email_changed"))

@@ -517,7 +517,9 @@ def email_change_link() -> View:
         if not check.valid:
             return _dead_link("email_change_link.html", check.reason)
         return render("email_change_link.html", token=token, valid=True)
-    result = service().confirm_email_change(_field("token"), ip=client_ip())
+    # This browser's own session makes the new address a recovery channel at once.
+    result = service().confirm_email_change(_field("token"), ip=client_ip(),
+                                            session=state().session)
     if isinstance(result, Ok):
         return follow(result)
     return _dead_link("email_change_link.html", result.reason)
