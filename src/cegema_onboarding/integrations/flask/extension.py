@@ -4,84 +4,55 @@ Every view does three things: read the form, call one :class:`OnboardingService`
 and turn the result into a response (:class:`Ok` → redirect to the next screen,
 ``Refused`` → the same form with the reason next to its field, ``Screen`` → the page).
 No rule of the journey lives here.
+
+This module only wires: it reads ``app.config``, builds the blueprint from :mod:`.views`
+and hangs the per-request hooks on it. The helpers the views use live in
+:mod:`._context`, which imports neither the views nor this module, so the imports run one
+way: ``extension -> views -> _context``. The helpers are re-exported here under their old
+names, for hosts that imported them from this module.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Final, cast
-from urllib.parse import quote
+from typing import Any, cast
 
-import attrs
-from flask import Blueprint, Flask, Response, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, g, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from ... import texts
 from ...config import Settings
 from ...errors import ConfigurationError
-from ...flow import Reason, Refused
-from ...model import Session, Step
-from ...service import Ok, OnboardingService, Screen
-from .._web import (
-    LINK_COOKIE_MAX_AGE,
-    LINK_PARAM,
-    host_cookie,
-    link_cookie,
-    query_without_token,
-    storable_token,
-)
+from ...model import Session
+from ...service import OnboardingService
 from ..logfilter import redact_tokens_in
+from . import views
+from ._context import BLUEPRINT as BLUEPRINT
+from ._context import EXTENSION_KEY as EXTENSION_KEY
+from ._context import STEP_ENDPOINTS as STEP_ENDPOINTS
+from ._context import FormErrors as FormErrors
+from ._context import WebConfig as WebConfig
+from ._context import client_ip as client_ip
+from ._context import config as config
+from ._context import current_screen as current_screen
+from ._context import follow as follow
+from ._context import forget_remembered as forget_remembered
+from ._context import form_errors as form_errors
+from ._context import go as go
+from ._context import go_step as go_step
+from ._context import lang as lang
+from ._context import link_token as link_token
+from ._context import link_view as link_view
+from ._context import refused_redirect as refused_redirect
+from ._context import render as render
+from ._context import restore_remembered as restore_remembered
+from ._context import service as service
+from ._context import session_lost as session_lost
+from ._context import state as state
+from ._context import t as t
+from ._context import translator as translator
+from ._context import user_agent as user_agent
 from .websession import CookieCodec, WebState
-
-EXTENSION_KEY: Final = "cegema_onboarding"
-BLUEPRINT: Final = "cegema_onboarding"
-
-#: The screen endpoint of each step.
-STEP_ENDPOINTS: Final[Mapping[Step, str]] = {
-    Step.EMAIL: "email",
-    Step.CHECK_MAILBOX: "check_mailbox",
-    Step.AWAITING_ACTIVATION: "awaiting",
-    Step.PASSWORD: "password",
-    Step.QUESTION: "question",
-    Step.PROFILE: "profile",
-}
-
-
-
-@attrs.frozen
-class WebConfig:
-    """What the extension read from ``app.config`` for one app."""
-
-    service: OnboardingService
-    codec: CookieCodec
-    secure: bool
-    url_prefix: str
-    session_lifetime: timedelta
-    brand: str
-    tagline: str
-    profile_context: Callable[[str], Mapping[str, Any]] | None
-
-    @property
-    def session_cookie(self) -> str:
-        """``__Host-`` needs Secure, path / and no Domain: all three hold when secure."""
-        return host_cookie("cegema_session", self.secure)
-
-    @property
-    def remember_cookie(self) -> str:
-        """The remember-me cookie's name, prefixed like the session cookie."""
-        return host_cookie("cegema_remember", self.secure)
-
-    @property
-    def lang_cookie(self) -> str:
-        """The language preference cookie's name."""
-        return host_cookie("cegema_lang", self.secure)
-
-    @property
-    def link_cookie(self) -> str:
-        """The cookie that carries a mailed link's token from its redirect to its page."""
-        return link_cookie(self.secure)
 
 
 class Onboarding:
@@ -104,7 +75,7 @@ class Onboarding:
         """Register the blueprint and the cookie handling on ``app``."""
         service = self._service or app.config.get("CEGEMA_ONBOARDING_SERVICE")
         if service is None:
-            service = _service_from_config(app.config)
+            service = _build_service(app)
         if not isinstance(service, OnboardingService):
             raise ConfigurationError("CEGEMA_ONBOARDING_SERVICE must be an OnboardingService")
         key = app.config.get("CEGEMA_ONBOARDING_SESSION_KEY") or app.config.get("SECRET_KEY")
@@ -150,35 +121,7 @@ class Onboarding:
         if not state().csrf_ok(request.form.get("csrf_token")):
             abort(400)
 
-
-# ---------------------------------------------------------------------- per-request state
-
-
-def config() -> WebConfig:
-    """The extension's configuration for the current app."""
-    from flask import current_app
-
-    cfg = current_app.extensions.get(EXTENSION_KEY)
-    if not isinstance(cfg, WebConfig):
-        raise ConfigurationError("Onboarding.init_app was not called on this app")
-    return cfg
-
-
-def service() -> OnboardingService:
-    """The service of the current app."""
-    return config().service
-
-
-def state() -> WebState:
-    """This browser's session state, read from its cookie once per request."""
-    current = g.get("cegema_state")
-    if isinstance(current, WebState):
-        return current
-    cfg = config()
-    loaded = cfg.codec.load(request.cookies.get(cfg.session_cookie))
-    g.cegema_state = loaded
-    return loaded
-
+# ---------------------------------------------------------------------- per-request hooks
 
 def _save_state(response: Response) -> Response:
     current = g.get("cegema_state")
@@ -203,259 +146,35 @@ def _save_state(response: Response) -> Response:
                                    httponly=True, samesite="Lax")
     return response
 
-
-def lang() -> str:
-    """The member's language: ``?lang=``, then the cookie, then Accept-Language; French."""
-    cached = g.get("cegema_lang")
-    if isinstance(cached, str):
-        return cached
-    asked = request.args.get("lang")
-    chosen: str
-    if asked in texts.LANGS:
-        chosen = str(asked)
-        g.cegema_set_lang = chosen
-    else:
-        cookie = request.cookies.get(config().lang_cookie)
-        if cookie in texts.LANGS:
-            chosen = str(cookie)
-        else:
-            best = request.accept_languages.best_match(texts.LANGS)
-            chosen = best if best in texts.LANGS else texts.DEFAULT_LANG
-    g.cegema_lang = chosen
-    return chosen
-
-
-def t(key: str, /, **params: object) -> str:
-    """A text in the member's language; ``{brand}`` is filled in when the text needs it."""
-    return translator(lang(), config().brand)(key, **params)
-
-
-def translator(language: str, brand: str) -> Callable[..., str]:
-    """:func:`t` bound to one language and brand: what a template calls, many times."""
-
-    def translate(key: str, /, **params: object) -> str:
-        try:
-            if "brand" not in params and "brand" in texts.placeholders(key):
-                params["brand"] = brand
-            return texts.text(key, language, **params)
-        except KeyError:
-            # An unknown key, or a reason whose parameters this refusal did not carry: say
-            # it generically rather than fail the page.
-            return texts.text("reason.input_invalid", language)
-
-    return translate
-
-
-def client_ip() -> str | None:
-    """The client's address as the WSGI server sees it (put ProxyFix in front if proxied)."""
-    return request.remote_addr
-
-
-def user_agent() -> str | None:
-    """The user agent, bounded (it goes to the audit trail)."""
-    value = request.headers.get("User-Agent")
-    return value[:256] if value else None
-
-
-# ---------------------------------------------------------------------- rendering
-
-
-@attrs.frozen
-class FormErrors:
-    """Refusal messages: per field (shown next to it) and for the whole form."""
-
-    fields: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
-    form: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.fields or self.form)
-
-
-def form_errors(refused: Refused, field_map: Mapping[str, str] | None = None) -> FormErrors:
-    """The messages of a refusal, attached to the form field it names (if any)."""
-    params = dict(refused.params)
-    messages = tuple(t(f"reason.{r.value}", **params) for r in (refused.reason, *refused.others))
-    if refused.field is None:
-        return FormErrors(form=messages)
-    name = (field_map or {}).get(refused.field, refused.field)
-    return FormErrors(fields={name: messages})
-
-
-def render(template: str, status: int = 200, *, errors: FormErrors | None = None,
-           **context: Any) -> Response:
-    """Render one of the extension's templates (the host's own copy wins, if any)."""
-    cfg = config()
-    current = state()
-    language = lang()
-    other = "en" if language == "fr" else "fr"
-    args = request.args.to_dict()
-    args["lang"] = other
-    notice_key = current.pop_notice()
-    body = render_template(
-        f"cegema_onboarding/{template}",
-        t=translator(language, cfg.brand),
-        lang=language,
-        other_lang=other,
-        other_lang_url=f"{request.path}?{_urlencode(args)}",
-        csrf_token=current.csrf,
-        brand=cfg.brand,
-        tagline=cfg.tagline,
-        logged_in=current.account_id is not None or current.staff,
-        notice=t(notice_key) if notice_key else None,
-        errors=errors or FormErrors(),
-        has=_has_endpoint,
-        **context,
-    )
-    response = Response(body, status=status, mimetype="text/html")
-    return response
-
-
-def _has_endpoint(name: str) -> bool:
-    from flask import current_app
-
-    return f"{BLUEPRINT}.{name}" in current_app.view_functions
-
-
-def _urlencode(args: Mapping[str, str]) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(args)
-
-
-def go(endpoint: str, **values: Any) -> WerkzeugResponse:
-    """303 redirect to one of the blueprint's views (PRG)."""
-    return redirect(url_for(f"{BLUEPRINT}.{endpoint}", **values), code=303)
-
-
-def go_step(step: Step) -> WerkzeugResponse:
-    """Redirect to the screen of ``step``."""
-    return go(STEP_ENDPOINTS.get(step, "login"))
-
-
-def follow(result: Ok) -> WerkzeugResponse:
-    """After a successful action: keep the granted session, show the next screen."""
-    current = state()
-    if result.session is not None:
-        current.log_in(result.session)
-    if result.notice is not None:
-        current.flash(result.notice)
-    if result.remember_token is not None:
-        g.cegema_remember = result.remember_token
-    return go_step(result.step)
-
-
-def restore_remembered() -> None:
-    """A browser with no session but a remember-me cookie: log it in, rotating the token."""
-    current = state()
-    cfg = config()
-    token = request.cookies.get(cfg.remember_cookie)
-    if current.account_id is not None or not token:
-        return
-    result = cfg.service.login_with_token(token[:1024], ip=client_ip(), user_agent=user_agent())
-    if isinstance(result, Ok) and result.session is not None:
-        current.log_in(result.session)
-        g.cegema_remember = result.remember_token or token
-    else:
-        # Expired, revoked or copied: drop it; the login form is shown.
-        g.cegema_remember = ""
-
-
-def forget_remembered() -> None:
-    """Revoke this browser's remembered series and drop its cookie (logout)."""
-    current = state()
-    cfg = config()
-    token = request.cookies.get(cfg.remember_cookie)
-    session = current.session
-    if token and session is not None:
-        claims = cfg.service.env.crypto.remember.parse(token[:1024])
-        if claims is not None:
-            cfg.service.revoke_remembered(session, claims.series_id, ip=client_ip())
-    g.cegema_remember = ""
-
-
-def link_view(view: Callable[[], Response | WerkzeugResponse]
-              ) -> Callable[[], Response | WerkzeugResponse]:
-    """Wrap a mailed link's view so that the token leaves the URL at once (see ``_web``).
-
-    ``GET ...?token=`` gets a 303 to the same path without the token, which goes into a
-    short-lived cookie scoped to that path; the view then reads it with :func:`link_token`.
-    A POST that moves on (303) has spent the link, so its cookie goes.
-    """
-
-    @functools.wraps(view)
-    def wrapper() -> Response | WerkzeugResponse:
-        if request.method == "GET" and LINK_PARAM in request.args:
-            return _stash_link_token()
-        response = view()
-        if request.method == "POST" and response.status_code == 303:
-            cfg = config()
-            response.delete_cookie(cfg.link_cookie, path=_link_cookie_path(),
-                                   secure=cfg.secure, httponly=True, samesite="Lax")
-        return response
-
-    return wrapper
-
-
-def link_token() -> str:
-    """The token of the link this page was opened from ("" when there is none)."""
-    return storable_token(request.cookies.get(config().link_cookie)) or ""
-
-
-def _link_cookie_path() -> str:
-    return quote(request.script_root + request.path)
-
-
-def _stash_link_token() -> WerkzeugResponse:
-    cfg = config()
-    path = _link_cookie_path()
-    rest = query_without_token(request.args.items(multi=True))
-    response = redirect(f"{path}?{rest}" if rest else path, code=303)
-    token = storable_token(request.args.get(LINK_PARAM))
-    if token is None:
-        # Not a token any mail carries: the page says the link is invalid, rather than
-        # showing a token an earlier link left behind.
-        response.delete_cookie(cfg.link_cookie, path=path, secure=cfg.secure, httponly=True,
-                               samesite="Lax")
-    else:
-        # SameSite=Lax, not Strict: the member opens the link from a webmail on another
-        # site, and browsers withhold Strict cookies for the whole redirect chain of such a
-        # navigation, so the page would never see the token.
-        response.set_cookie(cfg.link_cookie, token, max_age=LINK_COOKIE_MAX_AGE, path=path,
-                            secure=cfg.secure, httponly=True, samesite="Lax")
-    return response
-
-
-def session_lost() -> WerkzeugResponse:
-    """The session ended (logout elsewhere, password changed): back to the login page."""
-    current = state()
-    current.log_out()
-    current.flash("reason.session_expired")
-    return go("login")
-
-
-def current_screen(expected: Step | None) -> Screen | WerkzeugResponse:
-    """The logged-in member's screen, or a redirect to where they belong."""
-    session = state().session
-    if session is None:
-        return go("login")
-    screen = service().resume(session)
-    if isinstance(screen, Refused):
-        return session_lost()
-    if expected is not None and screen.step is not expected:
-        return go_step(screen.step)
-    return screen
-
-
-def refused_redirect(refused: Refused) -> WerkzeugResponse | None:
-    """Refusals that are answered by moving rather than by a message next to a field."""
-    if refused.reason is Reason.SESSION_EXPIRED:
-        return session_lost()
-    if refused.reason is Reason.INVALID_STEP:
-        # A stale tab or a double submit: show where the member actually is.
-        screen = current_screen(None)
-        return go_step(screen.step) if isinstance(screen, Screen) else screen
+def _before() -> WerkzeugResponse | None:
+    if request.method == "POST":
+        if not state().csrf_ok(request.form.get("csrf_token")):
+            return cast(WerkzeugResponse, render("message.html", 400, title=t("ui.csrf"),
+                                                 message=t("ui.csrf"), back="index"))
+    elif request.endpoint != f"{BLUEPRINT}.static":
+        restore_remembered()
     return None
 
+def _security_headers(response: Response) -> Response:
+    # Link pages carry a token in their URL: no-referrer keeps it off third-party logs.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+        "form-action 'self'; base-uri 'none'; object-src 'none'")
+    chosen = g.get("cegema_set_lang")
+    if isinstance(chosen, str):
+        cfg = config()
+        response.set_cookie(cfg.lang_cookie, chosen, max_age=365 * 24 * 3600, path="/",
+                            secure=cfg.secure, httponly=True, samesite="Lax")
+    if g.get("cegema_lang"):
+        response.headers["Content-Language"] = str(g.cegema_lang)
+    return response
+
+# ---------------------------------------------------------------------- configuration
 
 def _seconds(value: object) -> timedelta:
     if isinstance(value, timedelta):
@@ -464,8 +183,9 @@ def _seconds(value: object) -> timedelta:
         return timedelta(seconds=float(value))
     raise ConfigurationError("CEGEMA_ONBOARDING_SESSION_LIFETIME must be positive seconds")
 
-
-def _service_from_config(conf: Mapping[str, Any]) -> OnboardingService:
+def _build_service(app: Flask) -> OnboardingService:
+    """The service built from the ``CEGEMA_ONBOARDING_*`` keys, when the host gave none."""
+    conf: Mapping[str, Any] = app.config
     storage = conf.get("CEGEMA_ONBOARDING_STORAGE")
     mailer = conf.get("CEGEMA_ONBOARDING_MAILER")
     if storage is None or mailer is None:
@@ -491,46 +211,12 @@ def _service_from_config(conf: Mapping[str, Any]) -> OnboardingService:
                              notifier=conf.get("CEGEMA_ONBOARDING_NOTIFIER"),
                              rate_limiter=conf.get("CEGEMA_ONBOARDING_RATE_LIMITER"))
 
-
 # ---------------------------------------------------------------------- the blueprint
 
-
 def _build_blueprint(settings: Settings) -> Blueprint:
-    from . import views
-
     bp = Blueprint(BLUEPRINT, __name__, template_folder="templates", static_folder="static",
                    static_url_path="/static/cegema-onboarding")
     bp.before_request(_before)
     bp.after_request(_security_headers)
     views.register(bp, settings)
     return bp
-
-
-def _before() -> WerkzeugResponse | None:
-    if request.method == "POST":
-        if not state().csrf_ok(request.form.get("csrf_token")):
-            return cast(WerkzeugResponse, render("message.html", 400, title=t("ui.csrf"),
-                                                 message=t("ui.csrf"), back="index"))
-    elif request.endpoint != f"{BLUEPRINT}.static":
-        restore_remembered()
-    return None
-
-
-def _security_headers(response: Response) -> Response:
-    # Link pages carry a token in their URL: no-referrer keeps it off third-party logs.
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
-        "form-action 'self'; base-uri 'none'; object-src 'none'")
-    chosen = g.get("cegema_set_lang")
-    if isinstance(chosen, str):
-        cfg = config()
-        response.set_cookie(cfg.lang_cookie, chosen, max_age=365 * 24 * 3600, path="/",
-                            secure=cfg.secure, httponly=True, samesite="Lax")
-    if g.get("cegema_lang"):
-        response.headers["Content-Language"] = str(g.cegema_lang)
-    return response

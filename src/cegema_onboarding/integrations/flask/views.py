@@ -9,7 +9,7 @@ from ...config import Settings
 from ...flow import Reason, Refused, reset_checks_answer
 from ...model import Channel, LinkPurpose, Step
 from ...service import Ok, ProfileView, Screen
-from .extension import (
+from ._context import (
     client_ip,
     config,
     current_screen,
