@@ -588,6 +588,20 @@ def test_the_core_never_imports_flask() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603 - fixed argv
 
 
+def test_the_flask_views_never_import_the_extension() -> None:
+    # The extension imports the views to register them; the views and the helpers they
+    # share must not import back, or the extension <-> views cycle returns.
+    grimp = pytest.importorskip("grimp")
+    graph = grimp.build_graph("cegema_onboarding", cache_dir=None)
+    package = "cegema_onboarding.integrations.flask"
+    for importer, imported in [("views", "extension"), ("views_account", "extension"),
+                               ("views_account", "views"), ("_context", "extension"),
+                               ("_context", "views"), ("_context", "views_account")]:
+        chain = graph.find_shortest_chain(importer=f"{package}.{importer}",
+                                          imported=f"{package}.{imported}")
+        assert chain is None, chain
+
+
 # ---------------------------------------------------------------------- the demo portal
 
 
