@@ -1,4 +1,5 @@
-"""What the Flask and Django integrations share: cookie names and the mailed links' token.
+"""What the Flask and Django integrations share: cookie names, the mailed links' token, the
+screen of each step, which refusals mean a dead link, and how a profile form reads.
 
 Framework-free on purpose: each integration reads its own request and writes its own
 response; these helpers only name the cookies and shape the values, so that both
@@ -15,10 +16,12 @@ its body, which servers do not log.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Final
 from urllib.parse import urlencode
 
+from ..flow import Reason, Refused
+from ..model import Channel, Step
 from ..normalize import MAX_TOKEN
 
 #: The query parameter of mailed links.
@@ -57,3 +60,65 @@ def storable_token(value: str | None) -> str | None:
 def query_without_token(pairs: Iterable[tuple[str, str]]) -> str:
     """The query string less the token, so that ``?lang=en`` survives the redirect."""
     return urlencode([(key, value) for key, value in pairs if key != LINK_PARAM])
+
+
+# ---------------------------------------------------------------------- names
+
+#: The cookies' names before :func:`host_cookie` prefixes them: the member's session, the
+#: remember-me series and the language preference.
+SESSION_COOKIE_NAME: Final = "cegema_session"
+REMEMBER_COOKIE_NAME: Final = "cegema_remember"
+LANG_COOKIE_NAME: Final = "cegema_lang"
+
+#: The screen of each step that has one: Flask's endpoint names; steps not listed fall
+#: back to the login page.
+STEP_SCREENS: Final[Mapping[Step, str]] = {
+    Step.EMAIL: "email",
+    Step.CHECK_MAILBOX: "check_mailbox",
+    Step.AWAITING_ACTIVATION: "awaiting",
+    Step.PASSWORD: "password",
+    Step.QUESTION: "question",
+    Step.PROFILE: "profile",
+}
+
+
+# ---------------------------------------------------------------------- refusals
+
+#: Refusals that mean a mailed link cannot be used any more (or never could): its page
+#: says why and shows no form, since retyping would not help.
+LINK_REASONS: Final = frozenset({Reason.LINK_INVALID, Reason.LINK_EXPIRED, Reason.LINK_USED,
+                                 Reason.LINK_SUPERSEDED})
+
+
+def dead_link(reason: Reason | None) -> Refused:
+    """The refusal a dead link's page shows; a link refused without a reason is invalid."""
+    return Refused(reason or Reason.LINK_INVALID)
+
+
+def refusal_field(refused: Refused, aliases: Mapping[str, str] | None = None) -> str | None:
+    """The form field a refusal is shown next to, under the page's own name for it.
+
+    ``None`` when the refusal is about the whole form. ``aliases`` maps the service's field
+    names to a page's (a login form may call the member number "identifier").
+    """
+    if refused.field is None:
+        return None
+    return (aliases or {}).get(refused.field, refused.field)
+
+
+# ---------------------------------------------------------------------- the profile form
+
+#: The contact channels the profile form offers, in the order shown; each one's label is
+#: the text ``label.channel.<value>``.
+PROFILE_CHANNELS: Final = (Channel.PHONE, Channel.EMAIL, Channel.SMS, Channel.POST)
+_CHANNEL_VALUES: Final[Mapping[str, Channel]] = {c.value: c for c in Channel}
+
+
+def parse_channels(values: Iterable[str]) -> list[Channel]:
+    """The channels ticked on the form; values no channel has are ignored, not refused."""
+    return [_CHANNEL_VALUES[value] for value in values if value in _CHANNEL_VALUES]
+
+
+def parse_pets(value: str | None) -> bool | None:
+    """The pets answer: ``yes``, ``no``, or anything else for "not said"."""
+    return {"yes": True, "no": False}.get(value or "")
