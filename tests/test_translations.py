@@ -227,7 +227,9 @@ def test_every_key_named_in_code_or_templates_exists() -> None:
     unknown: list[str] = []
     package = ROOT / "src" / "cegema_onboarding"
     for path in sorted(package.rglob("*")):
-        if path.suffix not in {".py", ".html", ".txt"} or path.name == "texts.py":
+        # The key registry itself is where CATALOG's keys come from.
+        registry = path.relative_to(package).as_posix() == "texts/keys.py"
+        if path.suffix not in {".py", ".html", ".txt"} or registry:
             continue
         for key in _KEY_LITERAL.findall(path.read_text(encoding="utf-8")):
             if key not in CATALOG:
