@@ -19,9 +19,9 @@ An account carries several machines at once. Each is named here, with where it l
 - **The "ce n'était pas moi" lock** (``Account.locked_at``): set by :class:`ConfirmNotMe`
   (``journey/recovery.py``); lifted only by a new password (``journey/passwords.py``) or
   re-issued credentials, never by :class:`StaffUnlock`. It is not in the gate: it ends
-  every session, so only a login can meet it, and :class:`Login` and
-  :class:`RememberLogin` (``journey/signin.py``) refuse it only after checking the secret,
-  with the answer a wrong secret gets.
+  every session, and recovery must still reach the account. :class:`Login` and
+  :class:`RememberLogin` (``journey/signin.py``) refuse it only after checking the
+  secret, with the answer a wrong secret gets, so a thief learns nothing.
 - **The life of a link** (``Account.links``, ``Account.not_me_links``): LIVE, then USED,
   SUPERSEDED, REVOKED or expired (``journey/links.py``).
 - **The session epoch** (``Account.session_epoch``): bumped by every password change,
