@@ -32,6 +32,7 @@ import attrs
 from . import normalize, texts
 from .credentials import ALPHABET, INITIAL_PASSWORD_BYTES, INITIAL_PASSWORD_LENGTH, Pepper
 from .errors import ConfigurationError, InvalidInput, OnboardingError
+from .journey.provision import build_account
 from .model import Account
 from .ports import AccountBulkWriter, AuditRecord, Clock
 
@@ -76,26 +77,6 @@ class ProvisioningError(OnboardingError):
 
 
 # --------------------------------------------------------------------------- accounts
-
-
-def build_account(*, account_id: str, member_number: str, name: str, now: datetime,
-                  initial_digest: str, email: str | None = None,
-                  postal_address: str | None = None, phone: str | None = None,
-                  lang: str = "fr") -> Account:
-    """A freshly provisioned account from already normalised values (pure)."""
-    return Account(
-        account_id=account_id,
-        member_number=member_number,
-        name=name,
-        created_at=now,
-        lang=texts.resolve_lang(lang),
-        # The address on file is only a suggestion: the member still confirms it by link.
-        pending_email=email,
-        initial_digest=initial_digest,
-        initial_issued_at=now,
-        postal_address=postal_address,
-        phone=phone,
-    )
 
 
 def provisioned_audit(account: Account, now: datetime, staff_id: str) -> AuditRecord:
