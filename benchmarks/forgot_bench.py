@@ -64,7 +64,7 @@ from benchmarks.scale import (
     session_of,
 )
 from benchmarks.steady import until_steady
-from cegema_onboarding import flow
+from cegema_onboarding import lockout
 from cegema_onboarding.adapters.memory import ManualClock, MemoryMailer, MemoryStorage
 from cegema_onboarding.adapters.sql import (
     SqlStorage,
@@ -207,7 +207,7 @@ def measure_login(rounds: int) -> Table:
         shift = n % len(names)
         for name in names[shift:] + names[:shift]:
             # Each login from a fresh counter (untimed): the lockout is not measured here.
-            counter = storage.get_throttle(flow.attempt_key(numbers[name]))
+            counter = storage.get_throttle(lockout.attempt_key(numbers[name]))
             fresh = attrs.evolve(counter, failures=0, last_failure_at=None)
             storage.commit(Changes(throttles=((fresh, counter.version),)))
             started = time.perf_counter()

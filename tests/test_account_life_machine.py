@@ -50,7 +50,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from cegema_onboarding import codec, flow
+from cegema_onboarding import codec, flow, lockout
 from cegema_onboarding.adapters.mailbox import text_part
 from cegema_onboarding.adapters.memory import (
     ManualClock,
@@ -900,8 +900,8 @@ class AccountLifeMachine(RuleBasedStateMachine):
             assert isinstance(reissued, Accepted) and reissued.secret is not None
             assert self._opens_session(reissued.account, reissued.secret), "staff path broken"
             # Self-service: exactly the paths the model says are open, work.
-            login_locked = self._counter(flow.attempt_key(m.number)) >= HARD_LIMIT
-            reset_locked = self._counter(flow.reset_attempt_key(m.account_id)) >= HARD_LIMIT
+            login_locked = self._counter(lockout.attempt_key(m.number)) >= HARD_LIMIT
+            reset_locked = self._counter(lockout.reset_attempt_key(m.account_id)) >= HARD_LIMIT
             assert login_locked is (m.login_failures >= HARD_LIMIT)
             assert reset_locked is (m.reset_failures >= HARD_LIMIT)
             credential, kind = self._credential(m)

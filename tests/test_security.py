@@ -19,7 +19,7 @@ from datetime import timedelta
 import attrs
 import pytest
 
-from cegema_onboarding import codec, credentials, flow, hashing, normalize, service, tokens
+from cegema_onboarding import codec, credentials, flow, hashing, lockout, normalize, service, tokens
 from cegema_onboarding.adapters.mailbox import text_part
 from cegema_onboarding.adapters.memory import ManualClock, MemoryMailer, MemoryStorage
 from cegema_onboarding.config import LockoutPolicy, Settings
@@ -105,8 +105,7 @@ def active(svc: OnboardingService, number: str = NUMBER) -> tuple[Provisioned, S
 
 def attempt_key(number: str) -> str:
     """The throttle key of a normalised member number."""
-    key_of = getattr(flow, "attempt_key", None)
-    return str(key_of(number)) if key_of is not None else f"login:{number}"
+    return lockout.attempt_key(number)
 
 
 def nonce_of(token: str) -> bytes:

@@ -23,8 +23,8 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from . import lockout, normalize
-from .config import Crypto, LockoutPolicy, RecoveryPolicy, Settings
+from . import normalize
+from .config import Crypto, RecoveryPolicy, Settings
 from .credentials import initial_password_from_bytes
 from .errors import BadToken, InvalidInput
 from .model import (
@@ -38,10 +38,8 @@ from .model import (
     RememberToken,
     Stage,
     Step,
-    Throttle,
 )
 from .password_policy import AnswerRejection, PasswordContext, PasswordRejection, check_answer
-from .ratelimit import Limit
 from .remember import SERIES_BYTES, secret_hash, series_bytes, series_id
 from .tokens import code_digest, code_from_bytes, nonce_hash, normalize_code, verify_code
 
@@ -662,34 +660,6 @@ def inspect_link(
     return None
 
 
-def lockout_wait(throttle: Throttle, now: datetime, policy: LockoutPolicy) -> timedelta | None:
-    """How long the identifier must wait before its next attempt; ``None`` when free.
-
-    Attempts still being checked count as failures here (see :mod:`.lockout`). Past the
-    hard limit the wait is unbounded, returned as ``timedelta.max``.
-    """
-    return lockout.wait(throttle, now, policy)
-
-
-def reserve_attempt(throttle: Throttle, now: datetime, policy: LockoutPolicy) -> Throttle | Refused:
-    """Count an attempt *before* checking it, or refuse it as locked.
-
-    Storing the reserved count with compare-and-set before any hash is computed is what
-    keeps the count exact under concurrent attempts: a racing request either sees the
-    new count or loses the race and reloads. The attempt is counted in flight and
-    resolved once checked (:func:`.lockout.resolve`). Refused when it may not be checked
-    now; the shell tells "wait for the attempts in flight" from "locked" with
-    :func:`.lockout.admit`.
-    """
-    admitted = lockout.admit(throttle, now, policy)
-    return admitted if isinstance(admitted, Throttle) else Refused(Reason.LOCKED)
-
-
-def clear_attempts(throttle: Throttle) -> Throttle:
-    """The throttle wiped (a staff unlock, new credentials)."""
-    return lockout.cleared(throttle)
-
-
 # --------------------------------------------------------------------------- step
 
 
@@ -1199,78 +1169,6 @@ def link_lifetime(purpose: LinkPurpose, settings: Settings) -> timedelta:
     if purpose is LinkPurpose.NOT_ME:
         return settings.not_me_link_lifetime
     return settings.link_lifetime
-
-
-# --------------------------------------------------------------------------- rate limits
-
-
-class Action(enum.Enum):
-    """The member actions that rate limits guard, each with its own counters."""
-
-    LOGIN = "login"
-    LINK = "link"
-    FORGOT_PASSWORD = "forgot_password"
-    FORGOT_IDENTIFIER = "forgot_identifier"
-    RECOVERY = "recovery"
-    CODE = "code"
-    REMEMBER = "remember"
-
-
-def rate_keys(action: Action, settings: Settings, *, ip: str | None = None,
-              identifier: str | None = None) -> tuple[tuple[str, Limit], ...]:
-    """The rate-limit counters one attempt at ``action`` spends: per IP, per identifier.
-
-    ``identifier`` is already normalised (member number, email key or account id), so
-    case and Unicode variants share one counter. Failures per identifier are the
-    lockout's business, not this one's: login has no identifier counter here.
-    """
-    rl = settings.rate_limits
-    per_ip: Mapping[Action, Limit] = {
-        Action.LOGIN: rl.login_ip, Action.LINK: rl.link_ip, Action.FORGOT_PASSWORD: rl.forgot_ip,
-        Action.FORGOT_IDENTIFIER: rl.forgot_ip, Action.RECOVERY: rl.recovery_ip,
-        Action.CODE: rl.code_ip, Action.REMEMBER: rl.remember_ip,
-    }
-    per_id: Mapping[Action, Limit] = {
-        Action.LINK: rl.link_identifier, Action.FORGOT_PASSWORD: rl.forgot_identifier,
-        Action.FORGOT_IDENTIFIER: rl.forgot_identifier,
-    }
-    keys: list[tuple[str, Limit]] = []
-    if ip:
-        keys.append((f"rl:{action.value}:ip:{client_key(ip[:64])}", per_ip[action]))
-    if identifier and action in per_id:
-        keys.append((f"rl:{action.value}:id:{identifier[:300]}", per_id[action]))
-    return tuple(keys)
-
-
-def attempt_key(member_number: str) -> str:
-    """The failure counter (lockout) of a normalised member number: login, re-authentication."""
-    return f"login:{member_number}"
-
-
-def reset_attempt_key(account_id: str) -> str:
-    """The failure counter of wrong secret answers on reset links, apart from login's.
-
-    Only the holder of a live reset link can spend it, so a stranger's wrong logins can
-    lock the login without locking the member out of recovery.
-    """
-    return f"reset:{account_id}"
-
-
-def client_key(ip: str) -> str:
-    """The rate-limit identity of a client address: the address, or its /64 for IPv6.
-
-    One IPv6 client usually holds a whole /64, so counting per address would give it
-    billions of budgets.
-    """
-    try:
-        address = ipaddress.ip_address(ip.strip())
-    except ValueError:
-        return ip[:64]
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
 
 
 # --------------------------------------------------------------------------- account life

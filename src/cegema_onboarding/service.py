@@ -50,7 +50,6 @@ from .errors import (
 )
 from .flow import (
     Accepted,
-    Action,
     Audit,
     Entropy,
     Env,
@@ -78,7 +77,7 @@ from .ports import (
 from .profile import completion
 from .provisioning import build_account, provisioned_audit
 from .questions import SecretQuestion
-from .ratelimit import MemoryRateLimiter
+from .ratelimit import Action, MemoryRateLimiter, rate_keys
 
 log = logging.getLogger("cegema_onboarding")
 
@@ -269,7 +268,7 @@ class OnboardingService:
                                          self.env, now, origin)
             # Saved like any other failed login: audited, and returned without effects.
             return self._save(None, unknown, now)
-        reserved = self._reserve(flow.attempt_key(number))
+        reserved = self._reserve(lockout.attempt_key(number))
         if isinstance(reserved, Refused):
             self._commit_audit_only(Audit("login", reserved.reason.value, self.clock.now(),
                                           None, "member", ip))
@@ -593,7 +592,7 @@ class OnboardingService:
         origin = Origin(ip=ip, user_agent=user_agent)
         return self._guarded(account, event, origin, "notice.password_reset_done",
                              reserve=flow.reset_checks_answer(self.settings),
-                             key=flow.reset_attempt_key(account.account_id))
+                             key=lockout.reset_attempt_key(account.account_id))
 
     def change_password(self, session: Session, current: str, password: str,
                         confirmation: str, *, ip: str | None = None,
@@ -706,8 +705,8 @@ class OnboardingService:
         account = self._require(account_id)
         result = self._staff(account_id, flow.StaffUnlock(staff_id), staff_id, ip)
         if isinstance(result, Ok):
-            self._clear(flow.attempt_key(account.member_number))
-            self._clear(flow.reset_attempt_key(account.account_id))
+            self._clear(lockout.attempt_key(account.member_number))
+            self._clear(lockout.reset_attempt_key(account.account_id))
         return result
 
     def disable(self, account_id: str, *, staff_id: str, ip: str | None = None) -> Result:
@@ -739,7 +738,7 @@ class OnboardingService:
         if isinstance(result, Refused):
             return result
         assert isinstance(outcome, Accepted) and outcome.secret is not None
-        self._clear(flow.attempt_key(account.member_number))
+        self._clear(lockout.attempt_key(account.member_number))
         return Provisioned(account_id, account.member_number, outcome.secret)
 
     def staff_assisted_reset(self, account_id: str, answer: str, password: str,
@@ -1007,7 +1006,7 @@ class OnboardingService:
                identifier: str | None = None) -> Refused | None:
         now = self.clock.now()
         ip_ = ip if isinstance(ip, str) else None
-        for key, limit in flow.rate_keys(action, self.settings, ip=ip_, identifier=identifier):
+        for key, limit in rate_keys(action, self.settings, ip=ip_, identifier=identifier):
             if not self.rate_limiter.hit(key, limit.count, limit.window, now):
                 return Refused(Reason.RATE_LIMITED)
         return None
@@ -1021,7 +1020,7 @@ class OnboardingService:
         a reset counts its wrong answers apart, so that a stranger's wrong logins cannot
         lock the member out of recovering the account.
         """
-        login_key = flow.attempt_key(account.member_number)
+        login_key = lockout.attempt_key(account.member_number)
         key = key or login_key
         if flow.precheck(account, event, self.clock.now(), self.settings) is not None:
             # Refused before any secret is looked at: run it to record it, count nothing.
@@ -1251,7 +1250,7 @@ class OnboardingService:
             if current.failures == 0 and current.in_flight == 0:
                 return
             try:
-                self.storage.commit(Changes(throttles=((flow.clear_attempts(current),
+                self.storage.commit(Changes(throttles=((lockout.clear_attempts(current),
                                                         current.version),)))
             except ConcurrentUpdate:
                 if time.monotonic() < deadline:
