@@ -109,14 +109,14 @@ class World:
         self.mailed = self._member("300000001", "mailed@example.org")
         self.cooling = self._member("300000002", "cooling@example.org")
         self.family = self._member("300000003", "family@example.org")
-        member = self.service.provision("300000004", "Sans Email")
+        member = self.service.staff.provision("300000004", "Sans Email")
         session = session_of(self.service.login("300000004", member.initial_password))
         ok(self.service.declare_no_email(session))
         self.no_email = "300000004"
 
     def _member(self, number: str, address: str) -> str:
         service = self.service
-        member = service.provision(number, "Marie Dupont")
+        member = service.staff.provision(number, "Marie Dupont")
         session = session_of(service.login(number, member.initial_password))
         ok(service.submit_email(session, address, address))
         session = session_of(service.confirm_link(last_token(self.mailer), session=session))

@@ -149,9 +149,9 @@ def test_staff_assisted_reset_refused_for_a_member_with_email_counts_nothing() -
     machine = replay(lambda m: None)
     service, member = machine.service, machine.model[0]
     for _ in range(HARD_LIMIT):
-        out = service.staff_assisted_reset(member.account_id, member.answer,
-                                           "Encore une autre phrase 31",
-                                           "Encore une autre phrase 31", staff_id="agent-7")
+        out = service.staff.staff_assisted_reset(member.account_id, member.answer,
+                                                 "Encore une autre phrase 31",
+                                                 "Encore une autre phrase 31", staff_id="agent-7")
         assert isinstance(out, Refused) and out.reason in (Reason.RESET_NOT_AVAILABLE,
                                                            Reason.LOCKED), out
     assert member.password is not None
