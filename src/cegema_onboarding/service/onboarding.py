@@ -42,6 +42,7 @@ from .results import (
     Result,
     Screen,
     devices_of,
+    profile_view,
 )
 from .staff import StaffDesk
 from .unit import UnitOfWork
@@ -103,8 +104,7 @@ class OnboardingService(StaffShims):
         an active member also gets :attr:`Ok.remember_token`.
         """
         origin = Origin(ip=ip, user_agent=user_agent)
-        limited = self._guards.limit("login", ip)
-        if limited is not None:
+        if (limited := self._guards.limit("login", ip)) is not None:
             return limited
         try:
             number = normalize.normalize_member_number(member_number)
@@ -118,11 +118,10 @@ class OnboardingService(StaffShims):
 
     def resume(self, session: Session) -> Screen | Refused:
         """The screen a logged-in member is at: where they stopped, at any later visit."""
-        account = self.storage.get(session.account_id)
-        if account is None or account.session_epoch != session.epoch or account.disabled:
+        account = self._unit.session_account(session)
+        if account is None:
             return Refused(Reason.SESSION_EXPIRED)
-        now = self.clock.now()
-        step = flow.next_step(account, now, self.settings)
+        step = flow.next_step(account, self.clock.now(), self.settings)
         live = flow.live_link(account, LinkPurpose.VERIFY_EMAIL)
         return Screen(
             step=step,
@@ -140,8 +139,7 @@ class OnboardingService(StaffShims):
     def submit_email(self, session: Session, email_: str, confirmation: str, *,
                      ip: str | None = None) -> Result:
         """PREMIÈRE CONNEXION: send a validation link to the typed address."""
-        limited = self._guards.limit("submit_email", ip, _account_id(session))
-        if limited is not None:
+        if (limited := self._guards.limit("submit_email", ip, _account_id(session))) is not None:
             return limited
         if self.settings.check_deliverability:
             try:
@@ -157,8 +155,7 @@ class OnboardingService(StaffShims):
 
     def resend_link(self, session: Session, *, ip: str | None = None) -> Result:
         """Send the validation link again; the previous one stops working."""
-        limited = self._guards.limit("resend_link", ip, _account_id(session))
-        if limited is not None:
+        if (limited := self._guards.limit("resend_link", ip, _account_id(session))) is not None:
             return limited
         return self._unit.apply(session, flow.ResendLink(), ip, notice="notice.link_sent")
 
@@ -168,8 +165,7 @@ class OnboardingService(StaffShims):
 
     def submit_code(self, session: Session, code: str, *, ip: str | None = None) -> Result:
         """Validate the address with the short code from the mail instead of the link."""
-        limited = self._guards.limit("submit_code", ip)
-        if limited is not None:
+        if (limited := self._guards.limit("submit_code", ip)) is not None:
             return limited
         return self._unit.apply(session, flow.SubmitCode(code), ip)
 
@@ -242,8 +238,7 @@ class OnboardingService(StaffShims):
         Any problem (malformed, expired, revoked, stolen) is :attr:`Reason.SESSION_EXPIRED`:
         the browser should drop the cookie and show the login form.
         """
-        limited = self._guards.limit("login_with_token", ip)
-        if limited is not None:
+        if (limited := self._guards.limit("login_with_token", ip)) is not None:
             return limited
         claims = self.env.crypto.remember.parse(token)
         if claims is None:
@@ -282,8 +277,7 @@ class OnboardingService(StaffShims):
             number = normalize.normalize_member_number(member_number)
         except InvalidInput as exc:
             return Refused(Reason.INPUT_INVALID, field=exc.field)
-        limited = self._guards.limit("forgot_password", ip, number)
-        if limited is not None:
+        if (limited := self._guards.limit("forgot_password", ip, number)) is not None:
             return limited
         origin = Origin(ip=ip, user_agent=user_agent)
         self._decoys.blind(lambda now: [(self.storage.find_by_member_number(number),
@@ -302,8 +296,7 @@ class OnboardingService(StaffShims):
             key = normalize.email_key(normalize.normalize_email(email_))
         except InvalidInput:
             return Refused(Reason.EMAIL_INVALID, field="email")
-        limited = self._guards.limit("forgot_identifier", ip, key)
-        if limited is not None:
+        if (limited := self._guards.limit("forgot_identifier", ip, key)) is not None:
             return limited
         origin = Origin(ip=ip, user_agent=user_agent)
         cap = self.settings.identifier_max_accounts
@@ -325,8 +318,7 @@ class OnboardingService(StaffShims):
         with a "this wasn't me" link, and the member is NOT logged in: they log in next.
         Wrong answers count towards the lockout of the reset link's account.
         """
-        limited = self._guards.limit("complete_reset", ip)
-        if limited is not None:
+        if (limited := self._guards.limit("complete_reset", ip)) is not None:
             return limited
         parsed = self._unit.parse(token, LinkPurpose.RESET_PASSWORD)
         if parsed is None:
@@ -373,8 +365,8 @@ class OnboardingService(StaffShims):
                 normalize.normalize_email(email_, check_deliverability=True)
             except InvalidInput:
                 return Refused(Reason.EMAIL_INVALID, field="email")
-        limited = self._guards.limit("request_email_change", ip, account.account_id)
-        if limited is not None:
+        if (limited := self._guards.limit("request_email_change", ip,
+                                          account.account_id)) is not None:
             return limited
         return self._guards.guarded(
             account, flow.RequestEmailChange(password, email_, confirmation),
@@ -405,15 +397,8 @@ class OnboardingService(StaffShims):
         account = self._unit.session_account(session)
         if account is None:
             return Refused(Reason.SESSION_EXPIRED)
-        return ProfileView(
-            name=account.name, member_number=account.member_number, email=account.email,
-            phone=account.phone, postal_address=account.postal_address,
-            profile=account.profile,
-            completion=completion(account, self.settings.profile_weights),
-            devices=devices_of(account),
-            step=flow.next_step(account, self.clock.now(), self.settings),
-            email_unproven=account.email_unproven,
-        )
+        return profile_view(account, completion(account, self.settings.profile_weights),
+                            flow.next_step(account, self.clock.now(), self.settings))
 
     def update_profile(self, session: Session, *, channels: Sequence[Channel] = (),
                        pets: bool | None = None, interests: Sequence[str] = (),

@@ -121,3 +121,12 @@ def devices_of(account: Account) -> tuple[RememberedDevice, ...]:
     devices = [RememberedDevice(t.series_id, t.created_at, t.last_used_at, t.expires_at,
                                 t.user_agent_hint) for t in account.remember]
     return tuple(sorted(devices, key=lambda d: d.last_used_at, reverse=True))
+
+
+def profile_view(account: Account, completion: int, step: Step) -> ProfileView:
+    """What the profile page shows of ``account``, with its completion and screen."""
+    return ProfileView(
+        name=account.name, member_number=account.member_number, email=account.email,
+        phone=account.phone, postal_address=account.postal_address, profile=account.profile,
+        completion=completion, devices=devices_of(account), step=step,
+        email_unproven=account.email_unproven)
