@@ -98,7 +98,7 @@ def _post(client: Any, path: str, data: dict[str, str], page: str | None = None,
 def run_journey(app: Flask, service: OnboardingService, mailer: MemoryMailer,
                 number: str) -> tuple[float, int]:
     """Seconds for one member's whole journey through the routes, and its slow hashes."""
-    member = service.provision(number, "Marie Dupont")
+    member = service.staff.provision(number, "Marie Dupont")
     hasher = service.env.crypto.hasher
     calls = hasher.calls
     # One address per member, as in real traffic: the per-address login throttle would

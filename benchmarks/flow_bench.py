@@ -135,7 +135,7 @@ def run_journey(settings: Settings) -> tuple[float, int]:
     question = next(iter(settings.questions)).id
     calls = hasher.calls
     started = timeit.default_timer()
-    member = service.provision("100234567", "Marie Dupont")
+    member = service.staff.provision("100234567", "Marie Dupont")
     session = _session(service.login("100234567", member.initial_password.lower()))
     _ok(service.submit_email(session, ADDRESS, ADDRESS))
     body = mailer.sent[-1].get_body(preferencelist=("plain",))

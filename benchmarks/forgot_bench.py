@@ -64,7 +64,7 @@ from benchmarks.scale import (
     session_of,
 )
 from benchmarks.steady import until_steady
-from cegema_onboarding import flow
+from cegema_onboarding import lockout
 from cegema_onboarding.adapters.memory import ManualClock, MemoryMailer, MemoryStorage
 from cegema_onboarding.adapters.sql import (
     SqlStorage,
@@ -109,14 +109,14 @@ class World:
         self.mailed = self._member("300000001", "mailed@example.org")
         self.cooling = self._member("300000002", "cooling@example.org")
         self.family = self._member("300000003", "family@example.org")
-        member = self.service.provision("300000004", "Sans Email")
+        member = self.service.staff.provision("300000004", "Sans Email")
         session = session_of(self.service.login("300000004", member.initial_password))
         ok(self.service.declare_no_email(session))
         self.no_email = "300000004"
 
     def _member(self, number: str, address: str) -> str:
         service = self.service
-        member = service.provision(number, "Marie Dupont")
+        member = service.staff.provision(number, "Marie Dupont")
         session = session_of(service.login(number, member.initial_password))
         ok(service.submit_email(session, address, address))
         session = session_of(service.confirm_link(last_token(self.mailer), session=session))
@@ -207,7 +207,7 @@ def measure_login(rounds: int) -> Table:
         shift = n % len(names)
         for name in names[shift:] + names[:shift]:
             # Each login from a fresh counter (untimed): the lockout is not measured here.
-            counter = storage.get_throttle(flow.attempt_key(numbers[name]))
+            counter = storage.get_throttle(lockout.attempt_key(numbers[name]))
             fresh = attrs.evolve(counter, failures=0, last_failure_at=None)
             storage.commit(Changes(throttles=((fresh, counter.version),)))
             started = time.perf_counter()

@@ -105,7 +105,7 @@ def last_token(mailer: MemoryMailer) -> str:
 
 def journey(service: OnboardingService, mailer: MemoryMailer, number: str) -> None:
     """Provision one member and take them to the end of the first connection."""
-    member = service.provision(number, "Marie Dupont")
+    member = service.staff.provision(number, "Marie Dupont")
     session = session_of(service.login(number, member.initial_password))
     address = f"m{number}@example.com"
     ok(service.submit_email(session, address, address))
@@ -175,7 +175,7 @@ class Database:
             self.active.append(number)
         for i in range(links):
             number = str(PROBE_BASE + logins + i)
-            member = self.service.provision(number, "Jean Martin")
+            member = self.service.staff.provision(number, "Jean Martin")
             self.fresh.append(session_of(self.service.login(number, member.initial_password)))
 
     def time_logins(self, count: int) -> None:

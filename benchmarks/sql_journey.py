@@ -98,7 +98,7 @@ class JourneyRunner:
         hasher = service.env.crypto.hasher
         calls = hasher.calls
         started = time.perf_counter()
-        member = service.provision(number, "Marie Dupont")
+        member = service.staff.provision(number, "Marie Dupont")
         session = session_of(service.login(number, member.initial_password))
         ok(service.submit_email(session, address, address))
         token = last_token(mailer)

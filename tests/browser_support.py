@@ -50,7 +50,7 @@ class Portal:
 
     def provision(self, number: str, name: str = "Marie Dupont") -> Provisioned:
         """A new member, as staff would create one."""
-        return self.service.provision(number, name, phone="+33 4 93 00 00 00")
+        return self.service.staff.provision(number, name, phone="+33 4 93 00 00 00")
 
     def activate(self, number: str, address: str, name: str = "Marie Dupont",
                  answer: str = "Rex le chien") -> Provisioned:

@@ -542,7 +542,7 @@ class StorageContract:
 
     def test_full_service_journey(self, service: OnboardingService, storage: Storage,
                                   mailer: MemoryMailer, clock: ManualClock) -> None:
-        member = service.provision("100234567", "Zoé Dupont-Ñúñez")
+        member = service.staff.provision("100234567", "Zoé Dupont-Ñúñez")
         result = service.login(" 100234567 ", member.initial_password.lower(), ip="192.0.2.7")
         assert isinstance(result, Ok) and result.session is not None
         session = result.session
@@ -584,7 +584,7 @@ class StorageContract:
     def test_mail_failure_leaves_the_message_for_the_relay(
             self, service: OnboardingService, storage: Storage, mailer: MemoryMailer,
             clock: ManualClock) -> None:
-        member = service.provision("100234568", "Jean Martin")
+        member = service.staff.provision("100234568", "Jean Martin")
         result = service.login("100234568", member.initial_password)
         assert isinstance(result, Ok) and result.session is not None
         mailer.fail = True

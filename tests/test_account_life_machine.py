@@ -50,7 +50,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from cegema_onboarding import codec, flow
+from cegema_onboarding import codec, flow, lockout
 from cegema_onboarding.adapters.mailbox import text_part
 from cegema_onboarding.adapters.memory import (
     ManualClock,
@@ -296,7 +296,7 @@ class AccountLifeMachine(RuleBasedStateMachine):
 
     def _onboard(self, key: int, email: str | None) -> MemberM:
         number = f"CG{key + 1:07d}"
-        provisioned = self.service.provision(number, NAMES[key])
+        provisioned = self.service.staff.provision(number, NAMES[key])
         password = self._new_password()
         m = MemberM(key, provisioned.account_id, number, ANSWERS[key], email, password)
         self.secrets.update({provisioned.initial_password, ANSWERS[key]})
@@ -315,7 +315,7 @@ class AccountLifeMachine(RuleBasedStateMachine):
             session = ok.session
         else:
             self._ok(self.service.declare_no_email(session))
-            self._ok(self.service.activate(m.account_id, staff_id="agent-7"), Step.PASSWORD)
+            self._ok(self.service.staff.activate(m.account_id, staff_id="agent-7"), Step.PASSWORD)
         before = self._outbox()
         ok = self._ok(self.service.set_password(session, password, password),
                       Step.QUESTION if self.QUESTIONS else Step.PROFILE, session=True)
@@ -568,7 +568,7 @@ class AccountLifeMachine(RuleBasedStateMachine):
         m = self._pick(i)
         password = self._new_password()
         before = self._outbox()
-        result = self._call(None, self.service.staff_assisted_reset, m.account_id,
+        result = self._call(None, self.service.staff.staff_assisted_reset, m.account_id,
                             m.answer if right else "Mauvaise réponse", password, password,
                             staff_id="agent-7")
         # Refusals that look at no answer come first and count nothing.
@@ -743,13 +743,13 @@ class AccountLifeMachine(RuleBasedStateMachine):
     @rule(i=st.integers(0, 2))
     def staff_unlock(self, i: int) -> None:
         m = self._pick(i)
-        self._ok(self._call(None, self.service.unlock, m.account_id, staff_id="agent-7"))
+        self._ok(self._call(None, self.service.staff.unlock, m.account_id, staff_id="agent-7"))
         m.login_failures = m.reset_failures = 0
 
     @rule(i=st.integers(0, 2))
     def staff_disable(self, i: int) -> None:
         m = self._pick(i)
-        self._ok(self._call(None, self.service.disable, m.account_id, staff_id="agent-7"))
+        self._ok(self._call(None, self.service.staff.disable, m.account_id, staff_id="agent-7"))
         m.disabled = True
         self._end_sessions(m)
         for s in m.series:
@@ -758,13 +758,13 @@ class AccountLifeMachine(RuleBasedStateMachine):
     @rule(i=st.integers(0, 2))
     def staff_enable(self, i: int) -> None:
         m = self._pick(i)
-        self._ok(self._call(None, self.service.enable, m.account_id, staff_id="agent-7"))
+        self._ok(self._call(None, self.service.staff.enable, m.account_id, staff_id="agent-7"))
         m.disabled = False
 
     @rule(i=st.integers(0, 2), then_set=st.booleans())
     def staff_reissue(self, i: int, then_set: bool) -> None:
         m = self._pick(i)
-        provisioned = self._call(None, self.service.reissue_credentials, m.account_id,
+        provisioned = self._call(None, self.service.staff.reissue_credentials, m.account_id,
                                  staff_id="agent-7")
         assert not isinstance(provisioned, Refused), provisioned
         initial = provisioned.initial_password  # type: ignore[attr-defined]
@@ -900,8 +900,8 @@ class AccountLifeMachine(RuleBasedStateMachine):
             assert isinstance(reissued, Accepted) and reissued.secret is not None
             assert self._opens_session(reissued.account, reissued.secret), "staff path broken"
             # Self-service: exactly the paths the model says are open, work.
-            login_locked = self._counter(flow.attempt_key(m.number)) >= HARD_LIMIT
-            reset_locked = self._counter(flow.reset_attempt_key(m.account_id)) >= HARD_LIMIT
+            login_locked = self._counter(lockout.attempt_key(m.number)) >= HARD_LIMIT
+            reset_locked = self._counter(lockout.reset_attempt_key(m.account_id)) >= HARD_LIMIT
             assert login_locked is (m.login_failures >= HARD_LIMIT)
             assert reset_locked is (m.reset_failures >= HARD_LIMIT)
             credential, kind = self._credential(m)

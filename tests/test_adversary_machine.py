@@ -154,7 +154,7 @@ class AdversaryMachine(RuleBasedStateMachine):
 
     @initialize(typo=st.booleans())
     def provision(self, typo: bool) -> None:
-        member = self.service.provision(NUMBER, NAME)
+        member = self.service.staff.provision(NUMBER, NAME)
         self.account_id, self.initial = member.account_id, member.initial_password
         self.member_starts(typo)
 
@@ -219,7 +219,7 @@ class AdversaryMachine(RuleBasedStateMachine):
             return
         old, new = account.email, self._new_member_address()
         if by_staff:
-            if not isinstance(self.service.mark_email_verified(
+            if not isinstance(self.service.staff.mark_email_verified(
                     self.account_id, staff_id="agent-7", email=new), Ok):
                 return
         else:
@@ -274,7 +274,7 @@ class AdversaryMachine(RuleBasedStateMachine):
     @rule()
     def staff_help(self) -> None:
         """The member calls the insurer: re-issued credentials, then a new password."""
-        out = self.service.reissue_credentials(self.account_id, staff_id="agent-7")
+        out = self.service.staff.reissue_credentials(self.account_id, staff_id="agent-7")
         if isinstance(out, Ok) or not hasattr(out, "initial_password"):
             return
         self.initial, self.password = out.initial_password, None

@@ -59,7 +59,7 @@ class World:
         self.clock = ManualClock(START)
         self.service = OnboardingService(self.storage, self.mailer, settings=make_settings(),
                                          clock=self.clock)
-        member = self.service.provision(NUMBER, "Marie Dupont")
+        member = self.service.staff.provision(NUMBER, "Marie Dupont")
         self.account_id = member.account_id
         self.initial = member.initial_password
         self.session = Session(member.account_id, 0)
@@ -137,9 +137,9 @@ MEMBER_ENTRY_POINTS: list[tuple[str, Stage, Callable[[World, Any], object]]] = [
     ("session account id", Stage.PASSWORD_REQUIRED,
      lambda w, v: w.service.set_password(Session(v, 0), GOOD_PASSWORD, GOOD_PASSWORD)),
     ("activate account id", Stage.AWAITING_ACTIVATION,
-     lambda w, v: w.service.activate(v, staff_id="agent-7")),
+     lambda w, v: w.service.staff.activate(v, staff_id="agent-7")),
     ("reject account id", Stage.AWAITING_ACTIVATION,
-     lambda w, v: w.service.reject(v, "Pièce illisible", staff_id="agent-7")),
+     lambda w, v: w.service.staff.reject(v, "Pièce illisible", staff_id="agent-7")),
 ]
 
 
@@ -160,7 +160,7 @@ def test_bad_input_gets_a_typed_refusal_and_changes_nothing(
 def test_a_bad_rejection_reason_gets_a_typed_refusal_and_changes_nothing(value: Any) -> None:
     world = World(Stage.AWAITING_ACTIVATION)
     before = world.snapshot()
-    result = world.service.reject(world.account_id, value, staff_id="agent-7")
+    result = world.service.staff.reject(world.account_id, value, staff_id="agent-7")
     assert isinstance(result, Refused) and result.reason is Reason.INPUT_INVALID
     assert world.snapshot() == before
 
@@ -172,9 +172,9 @@ def test_invisible_only_staff_text_is_empty(where: str) -> None:
     before = world.snapshot()
     if where == "name":
         with pytest.raises(InvalidInput):
-            world.service.provision("100234568", "\u200d\u200b")
+            world.service.staff.provision("100234568", "\u200d\u200b")
     else:
-        result = world.service.reject(world.account_id, "\u200d\u200b", staff_id="agent-7")
+        result = world.service.staff.reject(world.account_id, "\u200d\u200b", staff_id="agent-7")
         assert isinstance(result, Refused)
     assert world.snapshot() == before
 
@@ -221,9 +221,9 @@ def test_a_wrong_but_well_formed_code_is_counted() -> None:
 
 
 PROVISION_FIELDS: list[tuple[str, Callable[[OnboardingService, Any], object]]] = [
-    ("member_number", lambda s, v: s.provision(v, "Jean Martin")),
-    ("name", lambda s, v: s.provision("100234568", v)),
-    ("email", lambda s, v: s.provision("100234568", "Jean Martin", email=v)),
+    ("member_number", lambda s, v: s.staff.provision(v, "Jean Martin")),
+    ("name", lambda s, v: s.staff.provision("100234568", v)),
+    ("email", lambda s, v: s.staff.provision("100234568", "Jean Martin", email=v)),
 ]
 
 
@@ -250,7 +250,7 @@ def test_provision_checks_every_text_it_stores(field: str) -> None:
     world = World(Stage.PROVISIONED)
     before = world.snapshot()
     with pytest.raises(InvalidInput):
-        world.service.provision("100234568", "Jean Martin", **{field: "ab\x00cd" * 200_000})
+        world.service.staff.provision("100234568", "Jean Martin", **{field: "ab\x00cd" * 200_000})
     assert world.snapshot() == before
 
 
@@ -261,9 +261,9 @@ def test_staff_actions_check_the_staff_id(action: str) -> None:
     before = world.snapshot()
     staff_id = "ab\x00cd" * 200_000
     if action == "activate":
-        result = world.service.activate(world.account_id, staff_id=staff_id)
+        result = world.service.staff.activate(world.account_id, staff_id=staff_id)
     else:
-        result = world.service.reject(world.account_id, "Pièce illisible", staff_id=staff_id)
+        result = world.service.staff.reject(world.account_id, "Pièce illisible", staff_id=staff_id)
     assert isinstance(result, Refused)
     assert world.snapshot() == before
 

@@ -41,12 +41,12 @@ def world(request: pytest.FixtureRequest) -> tuple[OnboardingService, MemoryStor
                                                     MemoryMailer]:
     service, storage, mailer, _clock = make_service()
     onboard(service, mailer, "100000001", "known@example.com")
-    no_email = service.provision("100000002", "Sans Email")
+    no_email = service.staff.provision("100000002", "Sans Email")
     out = service.login("100000002", no_email.initial_password)
     assert isinstance(out, Ok) and out.session is not None
     service.declare_no_email(out.session)
     disabled, _ = onboard(service, mailer, "100000003", "off@example.com")
-    service.disable(disabled.account_id, staff_id="agent7")
+    service.staff.disable(disabled.account_id, staff_id="agent7")
     mailer.fail = request.param
     return service, storage, mailer
 
@@ -154,8 +154,8 @@ def test_every_member_facing_call_refuses_bad_input_with_a_typed_answer(bad: obj
 def test_staff_calls_raise_only_typed_errors() -> None:
     service, storage, _mailer, _clock = make_service()
     for bad in BAD_STRINGS:
-        for call in (service.unlock, service.disable, service.enable,
-                     service.reissue_credentials, service.mark_email_verified):
+        for call in (service.staff.unlock, service.staff.disable, service.staff.enable,
+                     service.staff.reissue_credentials, service.staff.mark_email_verified):
             with contextlib.suppress(OnboardingError):
                 call(bad, staff_id="agent7")  # type: ignore[operator]
     assert storage.audit_records() == []

@@ -93,7 +93,7 @@ def _world_on(storage: Any) -> tuple[OnboardingService, Any, ManualClock]:
     mailer = MemoryMailer()
     service = OnboardingService(storage, mailer, settings=make_settings(), clock=clock)
     onboard(service, mailer, "100000001", "known@example.com")
-    no_email = service.provision("100000002", "Sans Email")
+    no_email = service.staff.provision("100000002", "Sans Email")
     out = service.login("100000002", no_email.initial_password)
     assert isinstance(out, Ok) and out.session is not None
     assert isinstance(service.declare_no_email(out.session), Ok)

@@ -81,7 +81,7 @@ class Env:
 
     def active_member(self, number: str = "100234567", email: str = "marie@example.com",
                       answer: str = "Rex le chien") -> Provisioned:
-        member = self.service.provision(number, "Marie Dupont")
+        member = self.service.staff.provision(number, "Marie Dupont")
         s = self.service
         r = s.login(number, member.initial_password)
         assert isinstance(r, Ok) and r.session
@@ -152,7 +152,7 @@ def test_login_page_has_the_guides_labels(client: FlaskClient) -> None:
 
 
 def test_whole_journey_through_the_routes(env: Env, client: FlaskClient) -> None:
-    member = env.service.provision("100234567", "Marie Dupont")
+    member = env.service.staff.provision("100234567", "Marie Dupont")
     r = log_in(env, client, "100234567", member.initial_password.lower())
     assert r.status_code == 303 and r.location == "/premiere-connexion"
     assert "PREMIÈRE CONNEXION" in text_of(client.get("/premiere-connexion"))
@@ -197,7 +197,7 @@ def test_whole_journey_through_the_routes(env: Env, client: FlaskClient) -> None
 
 
 def test_refusal_is_shown_next_to_its_field(env: Env, client: FlaskClient) -> None:
-    member = env.service.provision("100234567", "Marie Dupont")
+    member = env.service.staff.provision("100234567", "Marie Dupont")
     log_in(env, client, "100234567", member.initial_password)
     r = post(client, "/premiere-connexion", {"email": "a@example.com",
                                              "confirmation": "b@example.com"})
@@ -210,7 +210,7 @@ def test_refusal_is_shown_next_to_its_field(env: Env, client: FlaskClient) -> No
 
 
 def test_steps_cannot_be_skipped(env: Env, client: FlaskClient) -> None:
-    member = env.service.provision("100234567", "Marie Dupont")
+    member = env.service.staff.provision("100234567", "Marie Dupont")
     log_in(env, client, "100234567", member.initial_password)
     assert client.get("/mot-de-passe").location == "/premiere-connexion"
     assert client.get("/question-secrete").location == "/premiere-connexion"
@@ -229,7 +229,7 @@ def test_anonymous_visitors_go_to_the_login_page(client: FlaskClient) -> None:
 
 
 def test_resend_change_address_and_code(env: Env, client: FlaskClient) -> None:
-    member = env.service.provision("100234567", "Marie Dupont")
+    member = env.service.staff.provision("100234567", "Marie Dupont")
     log_in(env, client, "100234567", member.initial_password)
     post(client, "/premiere-connexion", {"email": "m@example.com", "confirmation": "m@example.com"})
     first = env.last_link()
@@ -257,20 +257,20 @@ def test_resend_change_address_and_code(env: Env, client: FlaskClient) -> None:
 
 
 def test_no_email_path_then_staff_activation(env: Env, client: FlaskClient) -> None:
-    member = env.service.provision("100234567", "Jean Martin")
+    member = env.service.staff.provision("100234567", "Jean Martin")
     log_in(env, client, "100234567", member.initial_password)
     assert fr("notice.no_email") in text_of(client.get("/premiere-connexion/sans-email"))
     r = post(client, "/premiere-connexion/sans-email", {})
     assert r.location == "/premiere-connexion/en-attente"
     assert fr("screen.awaiting_activation.title") in text_of(client.get(r.location))
-    queued = env.service.activation_queue()
+    queued = env.service.staff.activation_queue()
     assert [a.member_number for a in queued] == ["100234567"]
-    env.service.activate(queued[0].account_id, staff_id="s1")
+    env.service.staff.activate(queued[0].account_id, staff_id="s1")
     assert client.get("/").location == "/mot-de-passe"
 
 
 def test_session_ends_when_the_password_changes_elsewhere(env: Env) -> None:
-    member = env.service.provision("100234567", "Marie Dupont")
+    member = env.service.staff.provision("100234567", "Marie Dupont")
     first, second = env.client(), env.client()
     log_in(env, first, "100234567", member.initial_password)
     log_in(env, second, "100234567", member.initial_password)
@@ -285,7 +285,7 @@ def test_session_ends_when_the_password_changes_elsewhere(env: Env) -> None:
 
 
 def test_logout(env: Env, client: FlaskClient) -> None:
-    member = env.service.provision("100234567", "Marie Dupont")
+    member = env.service.staff.provision("100234567", "Marie Dupont")
     log_in(env, client, "100234567", member.initial_password)
     r = post(client, "/deconnexion", {}, token_from="/premiere-connexion")
     assert r.location == "/connexion"
@@ -382,7 +382,7 @@ def _post_rules(app: Flask) -> list[str]:
 
 
 def test_every_post_route_refuses_a_missing_or_wrong_csrf_token(env: Env) -> None:
-    member = env.service.provision("100234567", "Marie Dupont")
+    member = env.service.staff.provision("100234567", "Marie Dupont")
     client = env.client()
     log_in(env, client, "100234567", member.initial_password)
     rules = _post_rules(env.app)
@@ -399,7 +399,7 @@ def test_every_post_route_refuses_a_missing_or_wrong_csrf_token(env: Env) -> Non
 
 
 def test_csrf_token_changes_at_login(env: Env, client: FlaskClient) -> None:
-    member = env.service.provision("100234567", "Marie Dupont")
+    member = env.service.staff.provision("100234567", "Marie Dupont")
     before = csrf(client)
     log_in(env, client, "100234567", member.initial_password)
     assert csrf(client, "/premiere-connexion") != before
@@ -439,7 +439,7 @@ def test_the_session_cookie_is_signed_again_when_it_changes_or_once_a_minute(
         env: Env, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
-    member = env.service.provision("100234567", "Marie Dupont")
+    member = env.service.staff.provision("100234567", "Marie Dupont")
     assert "cegema_session" in _set_cookies(client.get("/connexion"))  # a new session
     assert "cegema_session" not in _set_cookies(client.get("/connexion"))  # unchanged
     r = log_in(env, client, "100234567", member.initial_password)
@@ -457,7 +457,7 @@ def test_an_idle_session_expires_after_its_lifetime(monkeypatch: pytest.MonkeyPa
     import time
 
     env = Env(CEGEMA_ONBOARDING_SESSION_LIFETIME=600)
-    member = env.service.provision("100234567", "Marie Dupont")
+    member = env.service.staff.provision("100234567", "Marie Dupont")
     client = env.client()
     log_in(env, client, "100234567", member.initial_password)
     now = time.time()
@@ -489,7 +489,7 @@ def test_bad_links_say_so(client: FlaskClient) -> None:
 
 
 def test_host_header_poisoning_keeps_the_configured_base_url(env: Env) -> None:
-    member = env.service.provision("100234567", "Marie Dupont")
+    member = env.service.staff.provision("100234567", "Marie Dupont")
     client = env.client()
     evil = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
     page = client.get("/connexion", headers=evil)
@@ -514,7 +514,7 @@ def _normalised(response: Any, *typed: str) -> tuple[int, str, list[str]]:
 
 
 def test_login_responses_do_not_tell_unknown_members_apart(env: Env) -> None:
-    env.service.provision("100234567", "Marie Dupont")
+    env.service.staff.provision("100234567", "Marie Dupont")
     wrong = log_in(env, env.client(), "100234567", "not the password")
     unknown = log_in(env, env.client(), "100239999", "not the password")
     assert wrong.status_code == 400
@@ -619,7 +619,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[Any, FileMailbox, OnboardingService]]
 
 def test_demo_mailbox_lists_and_escapes_mails(demo: Any) -> None:
     app, mailbox, service = demo
-    member = service.provision("100234567", "Marie <b>Dupont</b>")
+    member = service.staff.provision("100234567", "Marie <b>Dupont</b>")
     client = app.test_client()
     log_in(None, client, "100234567", member.initial_password)  # type: ignore[arg-type]
     post(client, "/premiere-connexion", {"email": "m@example.com", "confirmation": "m@example.com"})
@@ -645,17 +645,17 @@ def test_demo_staff_page_is_off_unless_enabled(tmp_path: Path) -> None:
 
 def test_demo_staff_page_needs_its_password_and_csrf(demo: Any) -> None:
     app, _, service = demo
-    member = service.provision("100234567", "Jean Martin")
+    member = service.staff.provision("100234567", "Jean Martin")
     r = service.login("100234567", member.initial_password)
     assert isinstance(r, Ok) and r.session
     service.declare_no_email(r.session)
-    account_id = service.activation_queue()[0].account_id
+    account_id = service.staff.activation_queue()[0].account_id
     client = app.test_client()
     assert "100234567" not in text_of(client.get("/staff"))
     # Not logged in as staff: activation is refused.
     r = post(client, f"/staff/activate/{account_id}", {}, token_from="/staff")
     assert r.location == "/staff"
-    assert service.activation_queue()
+    assert service.staff.activation_queue()
     r = post(client, "/staff", {"password": "wrong"})
     assert r.status_code == 400
     post(client, "/staff", {"password": "staff-pw-123"})
@@ -663,7 +663,7 @@ def test_demo_staff_page_needs_its_password_and_csrf(demo: Any) -> None:
     assert client.post(f"/staff/activate/{account_id}").status_code == 400  # no CSRF token
     r = post(client, f"/staff/activate/{account_id}", {}, token_from="/staff")
     assert r.location == "/staff"
-    assert not service.activation_queue()
+    assert not service.staff.activation_queue()
 
 
 def test_demo_provisioning_is_idempotent_and_stops_showing_dead_passwords(
@@ -682,7 +682,7 @@ def test_demo_provisioning_is_idempotent_and_stops_showing_dead_passwords(
     assert isinstance(r, Ok) and r.session
     service.declare_no_email(r.session)
     staff_id = "s1"
-    service.activate(service.activation_queue()[0].account_id, staff_id=staff_id)
+    service.staff.activate(service.staff.activation_queue()[0].account_id, staff_id=staff_id)
     r = service.login(DEMO_MEMBER, password)
     assert isinstance(r, Ok) and r.session
     assert isinstance(service.set_password(r.session, GOOD_PASSWORD, GOOD_PASSWORD), Ok)
@@ -715,11 +715,11 @@ def test_a_fresh_demo_forgets_its_members_and_issues_new_initial_passwords(
 
 def test_rejected_no_email_request_is_explained_at_the_email_step(env: Env,
                                                                   client: FlaskClient) -> None:
-    member = env.service.provision("100234567", "Jean Martin")
+    member = env.service.staff.provision("100234567", "Jean Martin")
     log_in(env, client, "100234567", member.initial_password)
     post(client, "/premiere-connexion/sans-email", {})
-    account_id = env.service.activation_queue()[0].account_id
-    env.service.reject(account_id, "adresse postale inconnue", staff_id="s1")
+    account_id = env.service.staff.activation_queue()[0].account_id
+    env.service.staff.reject(account_id, "adresse postale inconnue", staff_id="s1")
     assert client.get("/").location == "/premiere-connexion"
     page = text_of(client.get("/premiere-connexion"))
     assert fr("screen.activation_rejected.body", reason="adresse postale inconnue") in page
@@ -753,7 +753,7 @@ def test_demo_server_log_lines_hide_tokens() -> None:
 
 
 def test_a_tampered_session_cookie_is_a_new_anonymous_session(env: Env) -> None:
-    member = env.service.provision("100234567", "Marie Dupont")
+    member = env.service.staff.provision("100234567", "Marie Dupont")
     client = env.client()
     log_in(env, client, "100234567", member.initial_password)
     cookie = client.get_cookie("cegema_session")
@@ -766,7 +766,7 @@ def test_a_tampered_session_cookie_is_a_new_anonymous_session(env: Env) -> None:
 
 
 def test_another_browsers_csrf_token_is_refused(env: Env) -> None:
-    member = env.service.provision("100234567", "Marie Dupont")
+    member = env.service.staff.provision("100234567", "Marie Dupont")
     victim, attacker = env.client(), env.client()
     token = csrf(attacker)
     r = victim.post("/connexion", data={"identifier": "100234567",
@@ -793,7 +793,7 @@ def test_forgetting_every_device_revokes_remember_me(env: Env) -> None:
 
 def test_demo_staff_unlocks_and_reissues_credentials(demo: Any) -> None:
     app, _, service = demo
-    member = service.provision("100234567", "Jean Martin")
+    member = service.staff.provision("100234567", "Jean Martin")
     client = app.test_client()
     post(client, "/staff", {"password": "staff-pw-123"})
     r = post(client, "/staff/unlock", {"member_number": "100239999"}, token_from="/staff")

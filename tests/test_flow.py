@@ -11,7 +11,7 @@ from datetime import timedelta
 import attrs
 import pytest
 
-from cegema_onboarding import flow
+from cegema_onboarding import flow, lockout
 from cegema_onboarding.config import LockoutPolicy
 from cegema_onboarding.flow import (
     TABLE,
@@ -496,21 +496,21 @@ def test_lockout_delays_grow_and_stop_at_the_hard_limit() -> None:
     now = START
     waits = []
     for _ in range(policy.hard_limit):
-        reserved = flow.reserve_attempt(t, now, policy)
+        reserved = lockout.reserve_attempt(t, now, policy)
         assert isinstance(reserved, Throttle)
         t = reserved
-        wait = flow.lockout_wait(t, now, policy)
+        wait = lockout.lockout_wait(t, now, policy)
         waits.append(wait)
         if wait is not None and wait != timedelta.max:
-            assert isinstance(flow.reserve_attempt(t, now, policy), Refused)
+            assert isinstance(lockout.reserve_attempt(t, now, policy), Refused)
             now += wait
     assert waits[:2] == [None, None]
     assert waits[2:7] == [timedelta(seconds=10), timedelta(seconds=20), timedelta(seconds=40),
                           timedelta(seconds=80), timedelta(seconds=160)]
     assert waits[7] == timedelta.max
-    refused = flow.reserve_attempt(t, now + timedelta(days=365), policy)
+    refused = lockout.reserve_attempt(t, now + timedelta(days=365), policy)
     assert isinstance(refused, Refused) and refused.reason is Reason.LOCKED
-    assert flow.lockout_wait(flow.clear_attempts(t), now, policy) is None
+    assert lockout.lockout_wait(lockout.clear_attempts(t), now, policy) is None
 
 
 def test_lockout_policy_stays_well_under_one_hundred() -> None:

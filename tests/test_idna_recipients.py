@@ -258,7 +258,7 @@ def _service() -> tuple[OnboardingService, MemoryStorage, MemoryMailer]:
 def test_the_validation_mail_of_the_journey_goes_to_the_validated_domain(
         typed: str, wire: str, _idna2003: str) -> None:
     service, _storage, mailer = _service()
-    member = service.provision("100234567", "Marie Dupont")
+    member = service.staff.provision("100234567", "Marie Dupont")
     login = service.login("100234567", member.initial_password)
     assert isinstance(login, Ok) and login.session is not None
     assert isinstance(service.submit_email(login.session, typed, typed), Ok)
@@ -269,7 +269,7 @@ def test_the_validation_mail_of_the_journey_goes_to_the_validated_domain(
 
 def test_a_confirmation_naming_the_idna_2003_domain_does_not_match() -> None:
     service, _storage, mailer = _service()
-    member = service.provision("100234567", "Marie Dupont")
+    member = service.staff.provision("100234567", "Marie Dupont")
     login = service.login("100234567", member.initial_password)
     assert isinstance(login, Ok) and login.session is not None
     out = service.submit_email(login.session, "marie@straße.de", "marie@strasse.de")
@@ -279,9 +279,9 @@ def test_a_confirmation_naming_the_idna_2003_domain_does_not_match() -> None:
 
 def test_forgotten_identifier_keeps_strasse_and_straße_apart() -> None:
     service, storage, mailer = _service()
-    owner = service.provision("100000001", "Marie Dupont")
-    assert isinstance(service.mark_email_verified(owner.account_id, staff_id="agent7",
-                                                  email="marie@straße.de"), Ok)
+    owner = service.staff.provision("100000001", "Marie Dupont")
+    assert isinstance(service.staff.mark_email_verified(owner.account_id, staff_id="agent7",
+                                                        email="marie@straße.de"), Ok)
     stored = storage.get(owner.account_id)
     assert stored is not None and stored.email == "marie@straße.de"
     mailer.sent.clear()
@@ -381,9 +381,9 @@ def test_property_the_journey_mails_the_stored_address_at_its_ascii_domain(
         address: tuple[str, str]) -> None:
     normalized, wire = address
     service, storage, mailer = _service()
-    member = service.provision("100234567", "Marie Dupont")
-    assert isinstance(service.mark_email_verified(member.account_id, staff_id="agent7",
-                                                  email=normalized), Ok)
+    member = service.staff.provision("100234567", "Marie Dupont")
+    assert isinstance(service.staff.mark_email_verified(member.account_id, staff_id="agent7",
+                                                        email=normalized), Ok)
     stored = storage.get(member.account_id)
     assert stored is not None and stored.email == normalized
     assert [a.account_id for a in storage.find_by_email(email_key(normalized))] == [

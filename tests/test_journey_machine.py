@@ -369,7 +369,7 @@ class JourneyMachine(RuleBasedStateMachine):
     def _provision(self) -> int:
         key = len(self.model)
         number = f"CG{key + 1:07d}"
-        provisioned = self.service.provision(number, NAMES[key])
+        provisioned = self.service.staff.provision(number, NAMES[key])
         assert provisioned.member_number == number
         m = MemberModel(key=key, account_id=provisioned.account_id, number=number,
                         initial=provisioned.initial_password, name=NAMES[key],
@@ -554,7 +554,7 @@ class JourneyMachine(RuleBasedStateMachine):
     def staff_activate(self, m: int) -> None:
         member = self.model[m]
         before = self._outbox_ids()
-        result = self.service.activate(member.account_id, staff_id="agent-7")
+        result = self.service.staff.activate(member.account_id, staff_id="agent-7")
         if member.stage is Stage.AWAITING_ACTIVATION:
             self._ok(result, Step.PASSWORD, session=False)
             member.stage = Stage.PASSWORD_REQUIRED
@@ -568,8 +568,8 @@ class JourneyMachine(RuleBasedStateMachine):
     def staff_reject(self, m: int) -> None:
         member = self.model[m]
         before = self._outbox_ids()
-        result = self.service.reject(member.account_id, "Pièce d'identité illisible",
-                                     staff_id="agent-7")
+        result = self.service.staff.reject(member.account_id, "Pièce d'identité illisible",
+                                           staff_id="agent-7")
         if member.stage is Stage.AWAITING_ACTIVATION:
             self._ok(result, Step.EMAIL, session=False)
             member.stage = Stage.EMAIL_REQUIRED

@@ -74,7 +74,7 @@ def werkzeug_server() -> Iterator[tuple[Env, Seen, Browser]]:
 def test_werkzeug_never_logs_a_links_token_and_the_link_still_works(
         werkzeug_server: tuple[Env, Seen, Browser]) -> None:
     env, seen, browser = werkzeug_server
-    member = env.service.provision("100234567", "Marie Dupont")
+    member = env.service.staff.provision("100234567", "Marie Dupont")
     with log_lines("werkzeug") as lines:
         page = browser.get("/connexion")
         assert browser.post("/connexion", {

@@ -97,14 +97,14 @@ def test_every_action_is_audited_and_no_record_holds_a_secret() -> None:
     service.confirm_email_change(change)
     service.update_profile(login.session, channels=[Channel.SMS], pets=True)
     service.revoke_remembered(login.session)
-    reissued = service.reissue_credentials(member.account_id, staff_id="agent7")
+    reissued = service.staff.reissue_credentials(member.account_id, staff_id="agent7")
     assert isinstance(reissued, Provisioned)
     secrets.append(reissued.initial_password)
-    service.unlock(member.account_id, staff_id="agent7")
-    service.disable(member.account_id, staff_id="agent7")
-    service.enable(member.account_id, staff_id="agent7")
-    service.mark_email_verified(member.account_id, staff_id="agent7")  # none pending
-    service.mark_email_verified(member.account_id, staff_id="agent7", email="n2@example.org")
+    service.staff.unlock(member.account_id, staff_id="agent7")
+    service.staff.disable(member.account_id, staff_id="agent7")
+    service.staff.enable(member.account_id, staff_id="agent7")
+    service.staff.mark_email_verified(member.account_id, staff_id="agent7")  # none pending
+    service.staff.mark_email_verified(member.account_id, staff_id="agent7", email="n2@example.org")
     for_not_me = links(mailer, "/securite/ce-n-etait-pas-moi")
     secrets += for_not_me
 

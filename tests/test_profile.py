@@ -105,18 +105,18 @@ def test_adviser_is_host_data_shown_on_the_profile() -> None:
     member, session = onboard(service, mailer)
     adviser = Adviser(name="Agence de Lyon", address="2 place Bellecour, 69002 Lyon",
                       orias="07 012 345")
-    assert isinstance(service.set_adviser(member.account_id, adviser), Ok)
+    assert isinstance(service.staff.set_adviser(member.account_id, adviser), Ok)
     view = service.profile(session)
     assert isinstance(view, ProfileView) and view.profile.adviser == adviser
     records = storage.audit_records(account_id=member.account_id)
     assert any(r.action == "adviser_set" and r.actor.startswith("host:") for r in records)
-    bad = service.set_adviser(member.account_id, Adviser(name="x" * 501))
+    bad = service.staff.set_adviser(member.account_id, Adviser(name="x" * 501))
     assert isinstance(bad, Refused) and bad.reason is Reason.INPUT_INVALID
 
 
 def test_profile_needs_a_finished_journey_and_a_live_session() -> None:
     service, _storage, _mailer, _clock = make_service()
-    member = service.provision("100777777", "Jean Martin")
+    member = service.staff.provision("100777777", "Jean Martin")
     out = service.login("100777777", member.initial_password)
     assert isinstance(out, Ok) and out.session is not None
     early = service.update_profile(out.session, pets=True)

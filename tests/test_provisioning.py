@@ -287,7 +287,7 @@ def test_build_account_is_what_the_service_provisions() -> None:
     assert account.stage is Stage.PROVISIONED and account.lang == "en"
     assert account.initial_issued_at == START and account.created_at == START
     service = service_on(MemoryStorage())
-    made = service.provision("100234567", "Marie")
+    made = service.staff.provision("100234567", "Marie")
     stored = service.storage.get(made.account_id)
     assert stored is not None and stored.initial_issued_at == START
 

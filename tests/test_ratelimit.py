@@ -7,12 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from cegema_onboarding import flow
 from cegema_onboarding.config import LockoutPolicy
 from cegema_onboarding.errors import ConfigurationError
-from cegema_onboarding.flow import Action, Reason, Refused
+from cegema_onboarding.flow import Reason, Refused
 from cegema_onboarding.ports import RateLimiter
-from cegema_onboarding.ratelimit import Limit, MemoryRateLimiter, RateLimits
+from cegema_onboarding.ratelimit import Action, Limit, MemoryRateLimiter, RateLimits, rate_keys
 from cegema_onboarding.service import Ok
 
 from .conftest import GOOD_PASSWORD, START, make_settings
@@ -71,13 +70,13 @@ def test_limits_are_validated() -> None:
 
 def test_rate_keys_are_per_ip_and_per_normalised_identifier() -> None:
     settings = make_settings()
-    keys = flow.rate_keys(Action.FORGOT_PASSWORD, settings, ip="192.0.2.1",
+    keys = rate_keys(Action.FORGOT_PASSWORD, settings, ip="192.0.2.1",
                           identifier="100234567")
     assert [(k, lim.count) for k, lim in keys] == [
         ("rl:forgot_password:ip:192.0.2.1", 20), ("rl:forgot_password:id:100234567", 5)]
     # Login failures per identifier are the lockout's job.
-    assert len(flow.rate_keys(Action.LOGIN, settings, ip="192.0.2.1", identifier="1")) == 1
-    assert flow.rate_keys(Action.LOGIN, settings) == ()
+    assert len(rate_keys(Action.LOGIN, settings, ip="192.0.2.1", identifier="1")) == 1
+    assert rate_keys(Action.LOGIN, settings) == ()
     assert RateLimits().login_ip.count == 30
 
 

@@ -41,7 +41,7 @@ def onboard(service: OnboardingService, mailer: MemoryMailer, number: str = "100
             email: str = "marie@example.com", *, answer: bool = True
             ) -> tuple[Provisioned, Session]:
     """A member through the whole journey; returns them and a live session."""
-    member = service.provision(number, "Marie Dupont")
+    member = service.staff.provision(number, "Marie Dupont")
     out = service.login(number, member.initial_password, ip=IP)
     assert isinstance(out, Ok) and out.session is not None
     assert isinstance(service.submit_email(out.session, email, email, ip=IP), Ok)

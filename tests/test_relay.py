@@ -58,7 +58,7 @@ def server() -> Iterator[SmtpServer]:
 
 def queue_validation_mail(service: OnboardingService, number: str) -> None:
     """Provision a member and make them ask for a validation link (queued, not sent)."""
-    member = service.provision(number, f"Membre {number}")
+    member = service.staff.provision(number, f"Membre {number}")
     login = service.login(number, member.initial_password)
     assert isinstance(login, Ok) and login.session is not None
     result = service.submit_email(login.session, f"m{number}@example.com",
@@ -239,7 +239,7 @@ CRASHING_CHILD = textwrap.dedent("""
     storage = SqlStorage(sqlite_engine(sys.argv[1]))
     service = OnboardingService(storage, DieWhileSending(), settings=make_settings(),
                                 clock=ManualClock(START), deliver_inline=inline)
-    member = service.provision("100234567", "Marie Dupont")
+    member = service.staff.provision("100234567", "Marie Dupont")
     session = service.login("100234567", member.initial_password).session
     service.submit_email(session, "marie@example.com", "marie@example.com")
     os._exit(1)  # state and outbox are committed; the mail was never sent

@@ -123,8 +123,8 @@ def test_devices_are_bounded() -> None:
 
 def test_disabled_account_cannot_use_its_token() -> None:
     service, _storage, _clock, member, token = remembered()
-    service.disable(member.account_id, staff_id="agent7")
-    service.enable(member.account_id, staff_id="agent7")
+    service.staff.disable(member.account_id, staff_id="agent7")
+    service.staff.enable(member.account_id, staff_id="agent7")
     # Disabling revoked the device for good.
     assert isinstance(service.login_with_token(token), Refused)
 
@@ -149,6 +149,6 @@ def test_token_signed_with_another_key_is_refused_and_lookup_is_by_id() -> None:
 
 def test_remember_is_only_for_members_who_finished_the_journey() -> None:
     service, _storage, _mailer, _clock = make_service()
-    member = service.provision("100999999", "Jean Martin")
+    member = service.staff.provision("100999999", "Jean Martin")
     out = service.login("100999999", member.initial_password, remember=True)
     assert isinstance(out, Ok) and out.remember_token is None

@@ -38,9 +38,9 @@ def test_review_forgot_identifier_same_answer_for_a_non_ascii_known_address() ->
     """R5: an address the mail adapters cannot write to is never stored, so asking for
     it answers like any unknown address instead of raising."""
     service = _build()
-    member = service.provision(NUMBER, "Élodie Petit")
-    out = service.mark_email_verified(member.account_id, staff_id="agent7",
-                                      email="élodie@example.fr")
+    member = service.staff.provision(NUMBER, "Élodie Petit")
+    out = service.staff.mark_email_verified(member.account_id, staff_id="agent7",
+                                            email="élodie@example.fr")
     assert isinstance(out, Refused) and out.reason is Reason.EMAIL_INVALID
     unknown = service.forgot_identifier("éloïse@example.fr")
     known = service.forgot_identifier("élodie@example.fr")
@@ -49,7 +49,7 @@ def test_review_forgot_identifier_same_answer_for_a_non_ascii_known_address() ->
 
 def test_review_submit_email_refuses_an_address_mails_cannot_reach() -> None:
     service = _build()
-    member = service.provision(NUMBER, "Élodie Petit")
+    member = service.staff.provision(NUMBER, "Élodie Petit")
     out = service.login(NUMBER, member.initial_password)
     assert isinstance(out, Ok) and out.session is not None
     refused = service.submit_email(out.session, "élodie@example.fr", "élodie@example.fr")
@@ -63,7 +63,7 @@ def test_review_login_work_does_not_depend_on_the_stored_hash_parameters(
     account's check (the current parameters) costs, or response time tells them apart:
     the known check is topped up with the missing work (Django's ``harden_runtime``)."""
     old = _build()
-    member = old.provision(NUMBER, "Marie Dupont")
+    member = old.staff.provision(NUMBER, "Marie Dupont")
     mailer = old.mailer
     assert isinstance(mailer, MemoryMailer)
     out = old.login(NUMBER, member.initial_password)

@@ -30,7 +30,7 @@ def _links(mailer: MemoryMailer, path: str, to: str | None = None) -> list[str]:
 
 def _onboard(service: OnboardingService, mailer: MemoryMailer,
              number: str = "100234567") -> tuple[Provisioned, Session]:
-    member = service.provision(number, "Marie Dupont")
+    member = service.staff.provision(number, "Marie Dupont")
     out = service.login(number, member.initial_password)
     assert isinstance(out, Ok) and out.session is not None
     assert isinstance(service.submit_email(out.session, "marie@example.com",
@@ -49,7 +49,7 @@ def _onboard(service: OnboardingService, mailer: MemoryMailer,
 
 def test_review_confirm_link_alone_does_not_open_a_session() -> None:
     service, _storage, mailer, _clock = _build()
-    member = service.provision("100234567", "Marie Dupont")
+    member = service.staff.provision("100234567", "Marie Dupont")
     out = service.login("100234567", member.initial_password)
     assert isinstance(out, Ok) and out.session is not None
     # The member mistypes her address: a stranger owns "marie@exemple.com".

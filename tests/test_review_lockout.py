@@ -20,7 +20,7 @@ NUMBER = "100234567"
 
 
 def _onboard(service: OnboardingService, mailer: MemoryMailer) -> Provisioned:
-    member = service.provision(NUMBER, "Marie Dupont")
+    member = service.staff.provision(NUMBER, "Marie Dupont")
     out = service.login(NUMBER, member.initial_password)
     assert isinstance(out, Ok) and out.session is not None
     assert isinstance(service.submit_email(out.session, "marie@example.com",
@@ -68,6 +68,6 @@ def test_review_not_me_lock_gives_the_generic_error_to_right_and_wrong_passwords
 def test_review_staff_assisted_reset_refuses_members_with_a_verified_email() -> None:
     service, _storage, mailer, _clock = _build(staff_assisted_recovery=True)
     member = _onboard(service, mailer)
-    out = service.staff_assisted_reset(member.account_id, ANSWER, NEW_PASSWORD, NEW_PASSWORD,
-                                       staff_id="agent7")
+    out = service.staff.staff_assisted_reset(member.account_id, ANSWER, NEW_PASSWORD, NEW_PASSWORD,
+                                             staff_id="agent7")
     assert isinstance(out, Refused) and out.reason is Reason.RESET_NOT_AVAILABLE

@@ -26,7 +26,7 @@ NUMBER = "100234567"
 
 
 def _first_login(service: OnboardingService) -> tuple[str, Session]:
-    member = service.provision(NUMBER, "Marie Dupont")
+    member = service.staff.provision(NUMBER, "Marie Dupont")
     out = service.login(NUMBER, member.initial_password)
     assert isinstance(out, Ok) and out.session is not None
     return member.account_id, out.session
@@ -106,6 +106,6 @@ def test_review_ipv6_clients_share_a_budget_per_64_prefix() -> None:
 def test_review_adviser_link_must_be_a_web_url() -> None:
     service, _storage, _mailer, _clock = _build()
     account_id, _session = _first_login(service)
-    out = service.set_adviser(account_id, Adviser(name="Agence Centre",
-                                                  more_info_url="javascript:alert(1)"))
+    out = service.staff.set_adviser(account_id, Adviser(name="Agence Centre",
+                                                        more_info_url="javascript:alert(1)"))
     assert isinstance(out, Refused) and out.reason is Reason.INPUT_INVALID

@@ -51,7 +51,7 @@ def pending(storage: MemoryStorage) -> list[object]:
 
 
 def provision(service: OnboardingService) -> Provisioned:
-    return service.provision("100234567", "Marie Dupont")
+    return service.staff.provision("100234567", "Marie Dupont")
 
 
 def to_email_step(service: OnboardingService, member: Provisioned) -> Session:
@@ -147,13 +147,13 @@ def test_the_no_email_path_goes_through_staff(service: OnboardingService,
     member = provision(service)
     session = to_email_step(service, member)
     assert ok(service.declare_no_email(session)).step is Step.AWAITING_ACTIVATION
-    assert [a.account_id for a in service.activation_queue()] == [member.account_id]
+    assert [a.account_id for a in service.staff.activation_queue()] == [member.account_id]
     assert screen(service, session).step is Step.AWAITING_ACTIVATION
     # Nothing can be skipped while waiting.
     refused(service.set_password(session, GOOD_PASSWORD, GOOD_PASSWORD), Reason.INVALID_STEP)
 
-    assert ok(service.activate(member.account_id, staff_id="agent-7")).step is Step.PASSWORD
-    assert service.activation_queue() == []
+    assert ok(service.staff.activate(member.account_id, staff_id="agent-7")).step is Step.PASSWORD
+    assert service.staff.activation_queue() == []
     assert [(c, k) for c, _, k, _ in notifier.sent] == [(Channel.POST, "activated")]
     session = session_of(service.login("100234567", member.initial_password))
     assert screen(service, session).step is Step.PASSWORD
@@ -169,8 +169,8 @@ def test_a_rejected_request_returns_to_the_email_step_with_the_reason(
     member = provision(service)
     session = to_email_step(service, member)
     ok(service.declare_no_email(session))
-    assert ok(service.reject(member.account_id, "Pièce d'identité illisible",
-                             staff_id="agent-7")).step is Step.EMAIL
+    assert ok(service.staff.reject(member.account_id, "Pièce d'identité illisible",
+                                   staff_id="agent-7")).step is Step.EMAIL
     seen = screen(service, session)
     assert seen.step is Step.EMAIL and seen.rejection == "Pièce d'identité illisible"
     assert notifier.sent[-1][2] == "activation_rejected"
@@ -516,9 +516,9 @@ def test_two_agents_activating_at_once_activate_once(service: OnboardingService,
     member = provision(service)
     session = to_email_step(service, member)
     ok(service.declare_no_email(session))
-    results = race(lambda: service.activate(member.account_id, staff_id="agent-7"),
-                   lambda: service.activate(member.account_id, staff_id="agent-9"),
-                   lambda: service.reject(member.account_id, "Doublon", staff_id="agent-3"))
+    results = race(lambda: service.staff.activate(member.account_id, staff_id="agent-7"),
+                   lambda: service.staff.activate(member.account_id, staff_id="agent-9"),
+                   lambda: service.staff.reject(member.account_id, "Doublon", staff_id="agent-3"))
     assert sum(isinstance(r, Ok) for r in results) == 1, results
     assert len(notifier.sent) == 1
 

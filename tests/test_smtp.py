@@ -249,7 +249,7 @@ def test_validation_mail_over_smtp_works_end_to_end(cert: Certificate) -> None:
         storage = MemoryStorage()
         clock = ManualClock(START)
         service = OnboardingService(storage, mailer, settings=make_settings(), clock=clock)
-        member = service.provision("100234567", "Marie Dupont")
+        member = service.staff.provision("100234567", "Marie Dupont")
         login = service.login("100234567", member.initial_password, ip="172.17.0.14")
         assert isinstance(login, Ok) and login.session is not None
         result = service.submit_email(login.session, "marie.dupont@example.com",
@@ -285,7 +285,7 @@ def test_failed_smtp_delivery_stays_in_the_outbox() -> None:
     storage = MemoryStorage()
     clock = ManualClock(datetime(2026, 3, 2, 9, 39, tzinfo=UTC))
     service = OnboardingService(storage, mailer, settings=make_settings(), clock=clock)
-    member = service.provision("100234567", "Marie Dupont")
+    member = service.staff.provision("100234567", "Marie Dupont")
     login = service.login("100234567", member.initial_password)
     assert isinstance(login, Ok) and login.session is not None
     result = service.submit_email(login.session, "marie@example.com", "marie@example.com")

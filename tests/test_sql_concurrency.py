@@ -85,7 +85,7 @@ def test_a_link_redeemed_by_eight_threads_succeeds_exactly_once(
         service: OnboardingService, storage: Any, mailer: MemoryMailer) -> None:
     for round_ in range(LINK_ROUNDS):
         number = f"2{round_:08d}"
-        member = service.provision(number, f"Membre {round_}")
+        member = service.staff.provision(number, f"Membre {round_}")
         login = service.login(number, member.initial_password)
         assert isinstance(login, Ok) and login.session is not None
         sent = service.submit_email(login.session, f"m{round_}@example.org",
@@ -134,7 +134,7 @@ def test_concurrent_wrong_passwords_are_all_counted(storage: Any, mailer: Memory
     policy = LockoutPolicy(free_attempts=99, hard_limit=99)
     service = OnboardingService(storage, mailer, settings=make_settings(lockout=policy),
                                 clock=clock)
-    member = service.provision("300000001", "Cible")
+    member = service.staff.provision("300000001", "Cible")
 
     reasons = _wrong_passwords(service, member.member_number)
 
@@ -151,7 +151,7 @@ def test_concurrent_wrong_passwords_are_all_counted(storage: Any, mailer: Memory
 def test_a_burst_of_wrong_passwords_cannot_pass_the_default_lockout(
         storage: Any, service: OnboardingService) -> None:
     policy = service.settings.lockout
-    member = service.provision("300000002", "Cible")
+    member = service.staff.provision("300000002", "Cible")
 
     reasons = _wrong_passwords(service, member.member_number)
 
@@ -318,7 +318,7 @@ def _drive(url: str, account_id: str, epoch: int, tag: str, steps: int,
 @pytest.mark.slow
 def test_two_processes_lose_no_update(db_url: str, storage: Any, service: OnboardingService
                                       ) -> None:
-    member = service.provision("400000001", "Partagé")
+    member = service.staff.provision("400000001", "Partagé")
     login = service.login(member.member_number, member.initial_password)
     assert isinstance(login, Ok) and login.session is not None
     start = storage.get(member.account_id)

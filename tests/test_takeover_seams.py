@@ -82,7 +82,7 @@ class World:
 
     def onboard(self, email: str = "marie@example.com") -> tuple[str, Session]:
         """A member through the whole journey, confirming in their own session."""
-        member = self.service.provision(NUMBER, "Marie Dupont")
+        member = self.service.staff.provision(NUMBER, "Marie Dupont")
         out = self.service.login(NUMBER, member.initial_password, ip=IP)
         assert isinstance(out, Ok) and out.session is not None
         assert isinstance(self.service.submit_email(out.session, email, email, ip=IP), Ok)
@@ -112,8 +112,8 @@ def test_a_staff_change_of_address_kills_the_reset_link_at_the_old_one(
     assert isinstance(world.service.forgot_password(NUMBER, ip=IP), Ok)
     world.service.deliver_due()
     (reset,) = world.tokens("old@example.com", RESET)
-    assert isinstance(world.service.mark_email_verified(account_id, staff_id="s1",
-                                                        email="new@example.com"), Ok)
+    assert isinstance(world.service.staff.mark_email_verified(account_id, staff_id="s1",
+                                                              email="new@example.com"), Ok)
     out = world.reset_with(reset)
     assert isinstance(out, Refused) and out.reason is Reason.LINK_INVALID, out
     assert world.service.login(NUMBER, GOOD_PASSWORD).__class__ is Ok
@@ -128,8 +128,8 @@ def test_every_change_of_address_kills_links_and_codes_sent_elsewhere(
     assert isinstance(world.service.request_email_change(
         session, GOOD_PASSWORD, "third@example.com", "third@example.com"), Ok)
     (pending,) = world.tokens("third@example.com", CHANGE)
-    assert isinstance(world.service.mark_email_verified(account_id, staff_id="s1",
-                                                        email="new@example.com"), Ok)
+    assert isinstance(world.service.staff.mark_email_verified(account_id, staff_id="s1",
+                                                              email="new@example.com"), Ok)
     out = world.service.confirm_email_change(pending)
     assert isinstance(out, Refused) and out.reason is Reason.LINK_INVALID, out
     account = storage.get(account_id)
@@ -156,8 +156,8 @@ def test_not_me_from_a_left_address_never_moves_the_account_back(
         assert isinstance(world.service.confirm_email_change(
             world.tokens("new@example.com", CHANGE)[-1], session=session), Ok)
     else:
-        assert isinstance(world.service.mark_email_verified(account_id, staff_id="s1",
-                                                            email="new@example.com"), Ok)
+        assert isinstance(world.service.staff.mark_email_verified(account_id, staff_id="s1",
+                                                                  email="new@example.com"), Ok)
     # The newest not-me link at old@ (the change notice's, or the password change's).
     not_me = world.tokens("old@example.com", NOT_ME)[-1]
     sent_to_old = len(world.to("old@example.com"))
@@ -178,7 +178,7 @@ def test_not_me_from_a_left_address_never_moves_the_account_back(
     records = [(r.action, r.detail) for r in storage.audit_records(account_id=account_id)]
     assert ("not_me_locked", "staff_recovery") in records
     # Staff recover the member: re-issued credentials lift the lock.
-    reissued = world.service.reissue_credentials(account_id, staff_id="s1")
+    reissued = world.service.staff.reissue_credentials(account_id, staff_id="s1")
     assert isinstance(reissued, Provisioned)
     assert isinstance(world.service.login(NUMBER, reissued.initial_password), Ok)
 
@@ -206,8 +206,8 @@ def test_a_not_me_link_that_predates_a_return_to_the_same_address_sends_no_recov
     not_me = world.tokens("old@example.com", NOT_ME)[-1]
     world.clock.advance(timedelta(minutes=1))
     for address in ("new@example.com", "old@example.com"):
-        assert isinstance(world.service.mark_email_verified(account_id, staff_id="s1",
-                                                            email=address), Ok)
+        assert isinstance(world.service.staff.mark_email_verified(account_id, staff_id="s1",
+                                                                  email=address), Ok)
         world.clock.advance(timedelta(minutes=1))
     assert isinstance(world.service.confirm_not_me(not_me), Ok)
     world.service.deliver_due()
@@ -221,7 +221,7 @@ def test_a_not_me_link_that_predates_a_return_to_the_same_address_sends_no_recov
 def test_the_owner_of_a_mistyped_address_cannot_recover_the_account(
         storage: Storage, policy: RecoveryPolicy) -> None:
     world = World(storage, recovery=policy)
-    member = world.service.provision(NUMBER, "Marie Dupont")
+    member = world.service.staff.provision(NUMBER, "Marie Dupont")
     out = world.service.login(NUMBER, member.initial_password, ip=IP)
     assert isinstance(out, Ok) and out.session is not None
     typo = "marie@exemple.com"
@@ -243,7 +243,7 @@ def test_the_owner_of_a_mistyped_address_cannot_recover_the_account(
 def test_only_a_confirmation_in_the_members_session_makes_it_a_recovery_channel(
         storage: Storage) -> None:
     world = World(storage)
-    member = world.service.provision(NUMBER, "Marie Dupont")
+    member = world.service.staff.provision(NUMBER, "Marie Dupont")
     out = world.service.login(NUMBER, member.initial_password)
     assert isinstance(out, Ok) and out.session is not None
     address = "marie@example.com"

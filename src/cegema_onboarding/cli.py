@@ -60,7 +60,7 @@ def run_demo(out: TextIO | None = None) -> int:
         else:
             print(f"→ refusé : {describe(result)}", file=out)  # type: ignore[arg-type]
 
-    member = service.provision("100234567", "Marie Dupont")
+    member = service.staff.provision("100234567", "Marie Dupont")
     print("Un adhérent vient d'être créé (ses identifiants figurent sur ses Conditions "
           "Particulières) :", file=out)
     print(f"  numéro d'adhérent : {member.member_number}", file=out)

@@ -187,7 +187,7 @@ def _add_staff(app: Flask, service: OnboardingService, password: str) -> None:
         denied = staff_only()
         if denied is not None:
             return denied
-        result = service.activate(account_id, staff_id=_STAFF_ID, ip=request.remote_addr)
+        result = service.staff.activate(account_id, staff_id=_STAFF_ID, ip=request.remote_addr)
         return _staff_done(service, result)
 
     @app.post("/staff/reject/<account_id>")
@@ -197,7 +197,8 @@ def _add_staff(app: Flask, service: OnboardingService, password: str) -> None:
         if denied is not None:
             return denied
         reason = request.form.get("reason", "").strip()[:300] or "-"
-        result = service.reject(account_id, reason, staff_id=_STAFF_ID, ip=request.remote_addr)
+        result = service.staff.reject(account_id, reason, staff_id=_STAFF_ID,
+                                      ip=request.remote_addr)
         return _staff_done(service, result)
 
     def member_from_form() -> str | None:
@@ -217,7 +218,7 @@ def _add_staff(app: Flask, service: OnboardingService, password: str) -> None:
         account_id = member_from_form()
         if account_id is None:
             return _staff_done(service, Refused(Reason.INPUT_INVALID, field="member_number"))
-        return _staff_done(service, service.unlock(account_id, staff_id=_STAFF_ID,
+        return _staff_done(service, service.staff.unlock(account_id, staff_id=_STAFF_ID,
                                           ip=request.remote_addr))
 
     @app.post("/staff/reissue")
@@ -229,7 +230,7 @@ def _add_staff(app: Flask, service: OnboardingService, password: str) -> None:
         account_id = member_from_form()
         if account_id is None:
             return _staff_done(service, Refused(Reason.INPUT_INVALID, field="member_number"))
-        issued = service.reissue_credentials(account_id, staff_id=_STAFF_ID,
+        issued = service.staff.reissue_credentials(account_id, staff_id=_STAFF_ID,
                                              ip=request.remote_addr)
         if isinstance(issued, Refused):
             return _staff_done(service, issued)
@@ -242,7 +243,7 @@ def _staff_page(service: OnboardingService, status: int = 200, **context: Any) -
         {"id": a.account_id, "number": a.member_number, "name": a.name,
          "since": _when(a.activation_requested_at), "phone": a.phone or "",
          "address": a.postal_address or ""}
-        for a in service.activation_queue()
+        for a in service.staff.activation_queue()
     ]
     return _demo_headers(render("demo/staff.html", status, queue=queue, can_unlock=True,
                                 **context))
@@ -321,13 +322,13 @@ def provision_demo_members(service: OnboardingService, data_dir: Path
         account = service.storage.find_by_member_number(number)
         if account is None:
             try:
-                created = service.provision(number, name, postal_address=_DEMO_ADDRESS,
+                created = service.staff.provision(number, name, postal_address=_DEMO_ADDRESS,
                                             phone="+33 4 93 00 00 00")
             except DuplicateAccount:
                 out[number] = known.get(number) if isinstance(known.get(number), str) else None
                 continue
             known[number] = created.initial_password
-            service.set_adviser(created.account_id, DEMO_ADVISER)
+            service.staff.set_adviser(created.account_id, DEMO_ADVISER)
             out[number] = created.initial_password
         else:
             value = known.get(number)

@@ -52,6 +52,10 @@ class UnknownAccount(StorageError):
     """No account has this identifier. Only raised to staff-facing callers."""
 
 
+class SealError(OnboardingError):
+    """A sealed outbox payload cannot be opened: altered, or sealed under a retired key."""
+
+
 class MailError(OnboardingError):
     """A mail adapter could not deliver a message. The message stays in the outbox."""
 

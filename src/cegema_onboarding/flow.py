@@ -38,14 +38,12 @@ The handlers live in :mod:`cegema_onboarding.journey`; this module is their publ
 
 from __future__ import annotations
 
-import enum
-import ipaddress
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import assert_never
 
-from . import lockout, normalize
-from .config import LockoutPolicy, Settings
+from . import normalize
+from .config import Settings
 from .errors import InvalidInput
 from .journey import account as account_life
 from .journey import first_connection, recovery, signin, staff
@@ -96,22 +94,19 @@ from .journey.outcomes import (
 from .journey.recovery import reset_checks_answer
 from .journey.screens import next_step
 from .journey.signin import INITIAL_CREDENTIAL_STAGES
-from .model import Account, LinkPurpose, Stage, Throttle
-from .ratelimit import Limit
+from .model import Account, LinkPurpose, Stage
 
 #: The public API of the flow; the handlers and their helpers live in ``journey/``.
 __all__ = [
-    "INITIAL_CREDENTIAL_STAGES", "TABLE", "Accepted", "Action", "Audit", "ChangeEmail",
-    "ChangePassword", "CompleteReset", "ConfirmEmailChange", "ConfirmLink", "ConfirmNotMe",
-    "DeclareNoEmail", "Effect", "Entropy", "Env", "Event", "Login", "Notice", "Origin",
-    "Outcome", "Reason", "Refused", "RememberLogin", "RemindIdentifier", "RequestEmailChange",
-    "RequestReset", "ResendLink", "RevokeRemember", "SendNotice", "SetAdviser", "SetPassword",
-    "SetSecretAnswer", "StaffActivate", "StaffAssistedReset", "StaffDisable", "StaffEnable",
-    "StaffReissue", "StaffReject", "StaffUnlock", "StaffVerifyEmail", "Stage", "SubmitCode",
-    "SubmitEmail", "UpdateProfile", "attempt_key", "clear_attempts", "client_key",
-    "inspect_link", "link_lifetime", "live_link", "lockout_wait", "login_unknown",
-    "mask_email", "next_step", "precheck", "rate_keys", "recovery_address", "reserve_attempt",
-    "reset_attempt_key", "reset_checks_answer", "step",
+    "INITIAL_CREDENTIAL_STAGES", "TABLE", "Accepted", "Audit", "ChangeEmail", "ChangePassword",
+    "CompleteReset", "ConfirmEmailChange", "ConfirmLink", "ConfirmNotMe", "DeclareNoEmail",
+    "Effect", "Entropy", "Env", "Event", "Login", "Notice", "Origin", "Outcome", "Reason",
+    "Refused", "RememberLogin", "RemindIdentifier", "RequestEmailChange", "RequestReset",
+    "ResendLink", "RevokeRemember", "SendNotice", "SetAdviser", "SetPassword", "SetSecretAnswer",
+    "StaffActivate", "StaffAssistedReset", "StaffDisable", "StaffEnable", "StaffReissue",
+    "StaffReject", "StaffUnlock", "StaffVerifyEmail", "Stage", "SubmitCode", "SubmitEmail",
+    "UpdateProfile", "inspect_link", "link_lifetime", "live_link", "login_unknown", "mask_email",
+    "next_step", "precheck", "recovery_address", "reset_checks_answer", "step",
 ]
 
 # --------------------------------------------------------------------------- the table
@@ -392,103 +387,3 @@ def _handle(account: Account, event: Event, ctx: Ctx) -> Outcome:
             return staff.staff_verify_email(account, event, ctx)
         case _:
             assert_never(event)
-
-
-# --- moving to lockout.py / ratelimit.py ---
-
-
-def lockout_wait(throttle: Throttle, now: datetime, policy: LockoutPolicy) -> timedelta | None:
-    """How long the identifier must wait before its next attempt; ``None`` when free.
-
-    Attempts still being checked count as failures here (see :mod:`.lockout`). Past the
-    hard limit the wait is unbounded, returned as ``timedelta.max``.
-    """
-    return lockout.wait(throttle, now, policy)
-
-
-def reserve_attempt(throttle: Throttle, now: datetime, policy: LockoutPolicy) -> Throttle | Refused:
-    """Count an attempt *before* checking it, or refuse it as locked.
-
-    Storing the reserved count with compare-and-set before any hash is computed is what
-    keeps the count exact under concurrent attempts: a racing request either sees the
-    new count or loses the race and reloads. The attempt is counted in flight and
-    resolved once checked (:func:`.lockout.resolve`). Refused when it may not be checked
-    now; the shell tells "wait for the attempts in flight" from "locked" with
-    :func:`.lockout.admit`.
-    """
-    admitted = lockout.admit(throttle, now, policy)
-    return admitted if isinstance(admitted, Throttle) else Refused(Reason.LOCKED)
-
-
-def clear_attempts(throttle: Throttle) -> Throttle:
-    """The throttle wiped (a staff unlock, new credentials)."""
-    return lockout.cleared(throttle)
-
-
-class Action(enum.Enum):
-    """The member actions that rate limits guard, each with its own counters."""
-
-    LOGIN = "login"
-    LINK = "link"
-    FORGOT_PASSWORD = "forgot_password"
-    FORGOT_IDENTIFIER = "forgot_identifier"
-    RECOVERY = "recovery"
-    CODE = "code"
-    REMEMBER = "remember"
-
-
-def rate_keys(action: Action, settings: Settings, *, ip: str | None = None,
-              identifier: str | None = None) -> tuple[tuple[str, Limit], ...]:
-    """The rate-limit counters one attempt at ``action`` spends: per IP, per identifier.
-
-    ``identifier`` is already normalised (member number, email key or account id), so
-    case and Unicode variants share one counter. Failures per identifier are the
-    lockout's business, not this one's: login has no identifier counter here.
-    """
-    rl = settings.rate_limits
-    per_ip: Mapping[Action, Limit] = {
-        Action.LOGIN: rl.login_ip, Action.LINK: rl.link_ip, Action.FORGOT_PASSWORD: rl.forgot_ip,
-        Action.FORGOT_IDENTIFIER: rl.forgot_ip, Action.RECOVERY: rl.recovery_ip,
-        Action.CODE: rl.code_ip, Action.REMEMBER: rl.remember_ip,
-    }
-    per_id: Mapping[Action, Limit] = {
-        Action.LINK: rl.link_identifier, Action.FORGOT_PASSWORD: rl.forgot_identifier,
-        Action.FORGOT_IDENTIFIER: rl.forgot_identifier,
-    }
-    keys: list[tuple[str, Limit]] = []
-    if ip:
-        keys.append((f"rl:{action.value}:ip:{client_key(ip[:64])}", per_ip[action]))
-    if identifier and action in per_id:
-        keys.append((f"rl:{action.value}:id:{identifier[:300]}", per_id[action]))
-    return tuple(keys)
-
-
-def attempt_key(member_number: str) -> str:
-    """The failure counter (lockout) of a normalised member number: login, re-authentication."""
-    return f"login:{member_number}"
-
-
-def reset_attempt_key(account_id: str) -> str:
-    """The failure counter of wrong secret answers on reset links, apart from login's.
-
-    Only the holder of a live reset link can spend it, so a stranger's wrong logins can
-    lock the login without locking the member out of recovery.
-    """
-    return f"reset:{account_id}"
-
-
-def client_key(ip: str) -> str:
-    """The rate-limit identity of a client address: the address, or its /64 for IPv6.
-
-    One IPv6 client usually holds a whole /64, so counting per address would give it
-    billions of budgets.
-    """
-    try:
-        address = ipaddress.ip_address(ip.strip())
-    except ValueError:
-        return ip[:64]
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)

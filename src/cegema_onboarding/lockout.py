@@ -19,19 +19,56 @@ policy allows and locks at its threshold, as if the attempts had come one after 
 A request that dies while its attempt is in flight cannot resolve it: once the newest
 reservation is older than :data:`IN_FLIGHT_LEASE`, every reservation still in flight counts
 as a failure (:func:`settled`).
+
+The rules the shell follows around a checked secret are data here, so that they can be
+read in one place: which counter each event counts on (:data:`COUNTED_BY`), which refusals
+prove the secret right and so are no failure (:data:`NOT_FAILURES`), and which further
+counters a success wipes (:data:`CLEARS`).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 import attrs
 
 from .config import LockoutPolicy
-from .model import Throttle
+from .journey.events import (
+    ChangePassword,
+    CompleteReset,
+    Event,
+    Login,
+    RequestEmailChange,
+    StaffAssistedReset,
+    StaffReissue,
+    StaffUnlock,
+)
+from .journey.outcomes import Accepted, Reason, Refused
+from .model import Account, Throttle
 
-__all__ = ["IN_FLIGHT_LEASE", "Admission", "admit", "cleared", "resolve", "settled", "wait"]
+__all__ = [
+    "CLEARS",
+    "COUNTED_BY",
+    "IN_FLIGHT_LEASE",
+    "NOT_FAILURES",
+    "Admission",
+    "Counter",
+    "admit",
+    "attempt_key",
+    "clear_attempts",
+    "cleared",
+    "counter_key",
+    "failed",
+    "lockout_wait",
+    "reserve_attempt",
+    "reset_attempt_key",
+    "resolve",
+    "settled",
+    "wait",
+]
 
 #: How long a counted attempt may stay unresolved before it is taken for a failure. Far
 #: above what one check takes (a slow hash and a commit), so a live request never sees
@@ -138,3 +175,97 @@ def cleared(throttle: Throttle) -> Throttle:
     """
     return attrs.evolve(throttle, failures=0, last_failure_at=None, in_flight=0,
                         in_flight_at=None)
+
+
+def lockout_wait(throttle: Throttle, now: datetime, policy: LockoutPolicy) -> timedelta | None:
+    """How long the identifier must wait before its next attempt; ``None`` when free.
+
+    Attempts still being checked count as failures here. Past the hard limit the wait is
+    unbounded, returned as ``timedelta.max``.
+    """
+    return wait(throttle, now, policy)
+
+
+def reserve_attempt(throttle: Throttle, now: datetime, policy: LockoutPolicy) -> Throttle | Refused:
+    """Count an attempt *before* checking it, or refuse it as locked.
+
+    Storing the reserved count with compare-and-set before any hash is computed is what
+    keeps the count exact under concurrent attempts: a racing request either sees the
+    new count or loses the race and reloads. The attempt is counted in flight and
+    resolved once checked (:func:`resolve`). Refused when it may not be checked now; the
+    shell tells "wait for the attempts in flight" from "locked" with :func:`admit`.
+    """
+    admitted = admit(throttle, now, policy)
+    return admitted if isinstance(admitted, Throttle) else Refused(Reason.LOCKED)
+
+
+def clear_attempts(throttle: Throttle) -> Throttle:
+    """The throttle wiped (a staff unlock, new credentials)."""
+    return cleared(throttle)
+
+
+def attempt_key(member_number: str) -> str:
+    """The failure counter (lockout) of a normalised member number: login, re-authentication."""
+    return f"login:{member_number}"
+
+
+def reset_attempt_key(account_id: str) -> str:
+    """The failure counter of wrong secret answers on reset links, apart from login's.
+
+    Only the holder of a live reset link can spend it, so a stranger's wrong logins can
+    lock the login without locking the member out of recovery.
+    """
+    return f"reset:{account_id}"
+
+
+# --------------------------------------------------------------------------- the rules as data
+
+
+class Counter(enum.Enum):
+    """The failure counters of one member: each one locks its own door."""
+
+    #: Wrong passwords, per member number: login and re-authentication.
+    LOGIN = "login"
+    #: Wrong secret answers on reset links, per account.
+    RESET = "reset"
+
+
+def counter_key(counter: Counter, account: Account) -> str:
+    """The stored key of one of ``account``'s counters."""
+    if counter is Counter.LOGIN:
+        return attempt_key(account.member_number)
+    return reset_attempt_key(account.account_id)
+
+
+#: The counter on which each event that checks a secret counts its attempts. A reset
+#: counts its wrong answers apart, so that a stranger's wrong logins cannot lock the member
+#: out of recovering the account.
+COUNTED_BY: Mapping[type[Event], Counter] = MappingProxyType({
+    Login: Counter.LOGIN,
+    ChangePassword: Counter.LOGIN,
+    RequestEmailChange: Counter.LOGIN,
+    StaffAssistedReset: Counter.LOGIN,
+    CompleteReset: Counter.RESET,
+})
+
+#: Refusals the flow only gives once the secret was found right: not a failed attempt.
+#: (Refusals marked :attr:`Refused.secret_checked` say so themselves.)
+NOT_FAILURES: Mapping[type[Event], frozenset[Reason]] = MappingProxyType({
+    Login: frozenset({Reason.DISABLED, Reason.INITIAL_CREDENTIALS_EXPIRED}),
+})
+
+#: The counters an accepted event wipes, besides resolving the attempt it counted itself.
+CLEARS: Mapping[type[Event], frozenset[Counter]] = MappingProxyType({
+    # A completed recovery reopens the login too.
+    CompleteReset: frozenset({Counter.LOGIN}),
+    StaffUnlock: frozenset({Counter.LOGIN, Counter.RESET}),
+    # New initial credentials: the old password's failures mean nothing any more.
+    StaffReissue: frozenset({Counter.LOGIN}),
+})
+
+
+def failed(event: Event, outcome: Accepted | Refused) -> bool:
+    """Whether a checked attempt at ``event`` counts as a failure."""
+    if isinstance(outcome, Accepted) or outcome.secret_checked:
+        return False
+    return outcome.reason not in NOT_FAILURES.get(type(event), frozenset())

@@ -562,7 +562,7 @@ def provision_csv(
 
 def _clock(now: Callable[[], datetime] | Clock | None) -> Callable[[], datetime]:
     if now is None:
-        from .adapters.memory import SystemClock
+        from .adapters.system import SystemClock
 
         return SystemClock().now
     if callable(now):

@@ -1,9 +1,9 @@
 """Rate limits per IP and per normalised identifier, and an in-memory limiter.
 
-The flow decides which counters an action touches (:func:`cegema_onboarding.flow.rate_keys`);
-a :class:`~cegema_onboarding.ports.RateLimiter` counts. :class:`MemoryRateLimiter` is the
-ready adapter for one process: a fixed window per key, behind one lock, so that concurrent
-hits never push a count past its limit.
+:data:`REQUESTS` says which member requests are limited and how; :func:`rate_keys` which
+counters an action touches; a :class:`~cegema_onboarding.ports.RateLimiter` counts.
+:class:`MemoryRateLimiter` is the ready adapter for one process: a fixed window per key,
+behind one lock, so that concurrent hits never push a count past its limit.
 
 The defaults follow django-allauth's (login 30 per minute per IP; password reset 20 per
 minute per IP and 5 per 5 minutes per identifier). Repeated *failures* per identifier are
@@ -12,13 +12,22 @@ not counted here: the lockout (:class:`~cegema_onboarding.config.LockoutPolicy`)
 
 from __future__ import annotations
 
+import enum
+import ipaddress
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import attrs
 
 from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    # Only for annotations: config imports this module for RateLimits.
+    from .config import Settings
 
 
 @attrs.frozen
@@ -100,3 +109,112 @@ class MemoryRateLimiter:
             if now < started + window:
                 return
             del self._windows[key]
+
+
+# --------------------------------------------------------------------------- which counters
+
+
+class Action(enum.Enum):
+    """The member actions that rate limits guard, each with its own counters."""
+
+    LOGIN = "login"
+    LINK = "link"
+    FORGOT_PASSWORD = "forgot_password"  # noqa: S105 (a name, not a password)
+    FORGOT_IDENTIFIER = "forgot_identifier"
+    RECOVERY = "recovery"
+    CODE = "code"
+    REMEMBER = "remember"
+
+
+class Per(enum.Enum):
+    """What a request's identifier counter counts by, besides the client's IP."""
+
+    #: The logged-in member's account (``account:<id>``): link requests of the first login.
+    SESSION = "session"
+    #: The account id itself: a re-authenticated change of address.
+    ACCOUNT = "account"
+    #: The normalised member number typed into a form.
+    MEMBER_NUMBER = "member_number"
+    #: The normalised email key typed into a form.
+    EMAIL = "email"
+
+
+@attrs.frozen
+class Guard:
+    """The limit a request spends before anything else: an action, and its identifier."""
+
+    action: Action
+    per: Per | None = None
+
+
+#: The member requests under a rate limit, by the name of the service method that serves
+#: them. Every other request is either behind a session or spends a lockout counter.
+REQUESTS: Mapping[str, Guard] = MappingProxyType({
+    "login": Guard(Action.LOGIN),
+    "submit_email": Guard(Action.LINK, Per.SESSION),
+    "resend_link": Guard(Action.LINK, Per.SESSION),
+    "submit_code": Guard(Action.CODE),
+    "login_with_token": Guard(Action.REMEMBER),
+    "forgot_password": Guard(Action.FORGOT_PASSWORD, Per.MEMBER_NUMBER),
+    "forgot_identifier": Guard(Action.FORGOT_IDENTIFIER, Per.EMAIL),
+    "complete_reset": Guard(Action.RECOVERY),
+    "request_email_change": Guard(Action.LINK, Per.ACCOUNT),
+})
+
+
+def request_keys(request: str, settings: Settings, *, ip: str | None = None,
+                 identifier: str | None = None) -> tuple[tuple[str, Limit], ...]:
+    """The counters one ``request`` (a key of :data:`REQUESTS`) spends.
+
+    ``identifier`` is what the request's :class:`Per` names (already normalised); it is
+    ignored when the request has no identifier counter.
+    """
+    guard = REQUESTS[request]
+    if guard.per is None or identifier is None:
+        identifier = None
+    elif guard.per is Per.SESSION:
+        identifier = f"account:{identifier}"
+    return rate_keys(guard.action, settings, ip=ip, identifier=identifier)
+
+
+def rate_keys(action: Action, settings: Settings, *, ip: str | None = None,
+              identifier: str | None = None) -> tuple[tuple[str, Limit], ...]:
+    """The rate-limit counters one attempt at ``action`` spends: per IP, per identifier.
+
+    ``identifier`` is already normalised (member number, email key or account id), so
+    case and Unicode variants share one counter. Failures per identifier are the
+    lockout's business, not this one's: login has no identifier counter here.
+    """
+    rl = settings.rate_limits
+    per_ip: Mapping[Action, Limit] = {
+        Action.LOGIN: rl.login_ip, Action.LINK: rl.link_ip, Action.FORGOT_PASSWORD: rl.forgot_ip,
+        Action.FORGOT_IDENTIFIER: rl.forgot_ip, Action.RECOVERY: rl.recovery_ip,
+        Action.CODE: rl.code_ip, Action.REMEMBER: rl.remember_ip,
+    }
+    per_id: Mapping[Action, Limit] = {
+        Action.LINK: rl.link_identifier, Action.FORGOT_PASSWORD: rl.forgot_identifier,
+        Action.FORGOT_IDENTIFIER: rl.forgot_identifier,
+    }
+    keys: list[tuple[str, Limit]] = []
+    if ip:
+        keys.append((f"rl:{action.value}:ip:{client_key(ip[:64])}", per_ip[action]))
+    if identifier and action in per_id:
+        keys.append((f"rl:{action.value}:id:{identifier[:300]}", per_id[action]))
+    return tuple(keys)
+
+
+def client_key(ip: str) -> str:
+    """The rate-limit identity of a client address: the address, or its /64 for IPv6.
+
+    One IPv6 client usually holds a whole /64, so counting per address would give it
+    billions of budgets.
+    """
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ip[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)

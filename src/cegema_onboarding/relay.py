@@ -420,8 +420,8 @@ def _rate_limit_purge(storage: Storage, retention: timedelta) -> Callable[[], st
     engine = getattr(storage, "engine", None)
     if engine is None or not retention:
         return None
-    from .adapters.memory import SystemClock
     from .adapters.sql import SqlRateLimiter
+    from .adapters.system import SystemClock
 
     limiter, clock = SqlRateLimiter(engine), SystemClock()
 
@@ -464,7 +464,7 @@ def run_outbox_command(args: argparse.Namespace, *, env: Mapping[str, str] | Non
         print(f"cegema-onboarding outbox: the message is {message.status.value}, not parked",
               file=sys.stderr)
         return 1
-    from .adapters.memory import SystemClock
+    from .adapters.system import SystemClock
 
     # Back to PENDING, due now; the attempt count only grows, so a new failure parks it
     # again at once.

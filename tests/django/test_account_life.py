@@ -26,7 +26,7 @@ EMAIL = "marie.dupont@example.org"
 
 def onboard(service: OnboardingService, number: str = "100234567") -> str:
     """A member who finished the journey (through the service), with a verified address."""
-    member = service.provision(number, "Marie Dupont")
+    member = service.staff.provision(number, "Marie Dupont")
     result = service.login(number, member.initial_password)
     assert result.session is not None  # type: ignore[union-attr]
     session = result.session  # type: ignore[union-attr]

@@ -29,7 +29,7 @@ def staff() -> Client:
 
 def waiting(service: OnboardingService, number: str) -> str:
     """A member who asked to be activated without an email address."""
-    member = service.provision(number, "Jean Martin", postal_address="1 rue de la Paix")
+    member = service.staff.provision(number, "Jean Martin", postal_address="1 rue de la Paix")
     result = service.login(number, member.initial_password)
     assert result.session is not None  # type: ignore[union-attr]
     service.declare_no_email(result.session)  # type: ignore[union-attr]
@@ -44,7 +44,7 @@ def act(client: Client, url: str, action: str, ids: list[str],
 
 def test_the_lists_show_members_and_the_queue(dj_service: OnboardingService,
                                               staff: Client) -> None:
-    dj_service.provision("100234567", "Marie Dupont")
+    dj_service.staff.provision("100234567", "Marie Dupont")
     waiting(dj_service, "100234568")
     page = staff.get(ACCOUNTS).content.decode()
     assert "100234567" in page and "100234568" in page
@@ -88,7 +88,7 @@ def test_reject_asks_for_a_reason_then_sends_the_member_back(
 
 
 def test_disable_unlock_and_reissue(dj_service: OnboardingService, staff: Client) -> None:
-    member = dj_service.provision("100234567", "Marie Dupont")
+    member = dj_service.staff.provision("100234567", "Marie Dupont")
     act(staff, ACCOUNTS, "disable", [member.account_id])
     account = dj_service.storage.get(member.account_id)
     assert account is not None and account.disabled
@@ -127,7 +127,7 @@ def test_no_staff_action_without_change_permission(dj_service: OnboardingService
 def test_a_stale_admin_action_is_refused_not_forced(dj_service: OnboardingService,
                                                     staff: Client) -> None:
     # A member who is not in the queue cannot be "activated" from a stale page.
-    member = dj_service.provision("100234567", "Marie Dupont")
+    member = dj_service.staff.provision("100234567", "Marie Dupont")
     response = act(staff, ACCOUNTS, "activate", [member.account_id])
     assert response.status_code == 302  # type: ignore[attr-defined]
     account = dj_service.storage.get(member.account_id)

@@ -48,7 +48,7 @@ def test_provision_from_csv_writes_the_print_shop_file(dj_service: OnboardingSer
 
 def test_relay_delivers_what_the_mail_backend_refused(dj_service: OnboardingService,
                                                       clock: ManualClock) -> None:
-    member = dj_service.provision("100234567", "Marie Dupont")
+    member = dj_service.staff.provision("100234567", "Marie Dupont")
     session = dj_service.login("100234567", member.initial_password).session  # type: ignore[union-attr]
     with override_settings(EMAIL_BACKEND="tests.django.broken_backend.BrokenBackend"):
         # The settings change rebuilt the service: same clock, failing mail backend.
@@ -67,7 +67,7 @@ def test_relay_delivers_what_the_mail_backend_refused(dj_service: OnboardingServ
 
 def test_purge_drops_old_dead_links_and_delivered_mail(dj_service: OnboardingService,
                                                        clock: ManualClock) -> None:
-    member = dj_service.provision("100234567", "Marie Dupont")
+    member = dj_service.staff.provision("100234567", "Marie Dupont")
     session = dj_service.login("100234567", member.initial_password).session  # type: ignore[union-attr]
     dj_service.submit_email(session, "marie@example.org", "marie@example.org")
     clock.advance(minutes=2)

@@ -65,7 +65,7 @@ def runserver(clock: ManualClock) -> Iterator[tuple[OnboardingService, Seen, Bro
 def test_runserver_never_logs_a_links_token_and_the_link_still_works(
         runserver: tuple[OnboardingService, Seen, Browser]) -> None:
     service, seen, browser = runserver
-    member = service.provision("100234567", "Marie Dupont")
+    member = service.staff.provision("100234567", "Marie Dupont")
     with log_lines("django.server") as lines:
         page = browser.get("/connexion/")
         assert browser.post("/connexion/", {

@@ -135,7 +135,7 @@ def test_django_smtp_backend_envelope(smtp_server: SmtpServer, typed: str, wire:
 @pytest.mark.parametrize(("typed", "wire"), CASES, ids=IDS)
 def test_the_journey_through_django_mails_the_validated_domain(
         dj_service: OnboardingService, typed: str, wire: str) -> None:
-    member = dj_service.provision("100234567", "Marie Dupont")
+    member = dj_service.staff.provision("100234567", "Marie Dupont")
     login = dj_service.login("100234567", member.initial_password)
     assert isinstance(login, Ok) and login.session is not None
     assert isinstance(dj_service.submit_email(login.session, typed, typed), Ok)

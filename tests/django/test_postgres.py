@@ -59,7 +59,7 @@ def pg_service(pg_db: str) -> OnboardingService:
 
 def test_many_threads_redeem_one_link_and_exactly_one_wins(
         pg_service: OnboardingService) -> None:
-    member = pg_service.provision("100234567", "Marie Dupont")
+    member = pg_service.staff.provision("100234567", "Marie Dupont")
     session = pg_service.login("100234567", member.initial_password).session  # type: ignore[union-attr]
     pg_service.submit_email(session, "marie@example.org", "marie@example.org")
     assert isinstance(pg_service.mailer, MemoryMailer)
@@ -77,6 +77,6 @@ def test_many_threads_redeem_one_link_and_exactly_one_wins(
 
 
 def test_concurrent_wrong_passwords_are_all_counted(pg_service: OnboardingService) -> None:
-    pg_service.provision("100234567", "Marie Dupont")
+    pg_service.staff.provision("100234567", "Marie Dupont")
     race(4, lambda: pg_service.login("100234567", "WRONG-PASSWORD"))
     assert pg_service.storage.get_throttle("login:100234567").failures == 4

@@ -34,7 +34,7 @@ def log_in(client: Client, number: str, password: str, **extra: str) -> object:
 
 def start(client: Client, service: OnboardingService, number: str = "100234567") -> str:
     """Provision a member and log in with the printed password; returns the account id."""
-    member = service.provision(number, "Marie Dupont")
+    member = service.staff.provision(number, "Marie Dupont")
     response = log_in(client, number, member.initial_password.lower())
     assert response.status_code == 302 and response["Location"] == JOURNEY
     return member.account_id
@@ -112,7 +112,7 @@ def test_the_whole_guide_through_the_views(dj_service: OnboardingService) -> Non
 def test_every_form_refuses_a_post_without_the_csrf_token(
         dj_service: OnboardingService) -> None:
     client = csrf_client()
-    member = dj_service.provision("100234567", "Marie Dupont")
+    member = dj_service.staff.provision("100234567", "Marie Dupont")
     refused = client.post(LOGIN, {"member_number": "100234567",
                                   "password": member.initial_password})
     assert refused.status_code == 403
@@ -144,7 +144,7 @@ def test_a_poisoned_host_header_does_not_reach_the_mailed_link(
 
 def test_unknown_member_and_wrong_password_get_the_same_page(
         dj_service: OnboardingService) -> None:
-    dj_service.provision("100234567", "Marie Dupont")
+    dj_service.staff.provision("100234567", "Marie Dupont")
     pages = []
     for number in ("100234567", "100999999"):
         response = log_in(csrf_client(), number, "WRONG-PASSWORD")
@@ -251,12 +251,12 @@ def test_no_email_path_waits_for_staff(dj_service: OnboardingService) -> None:
                          "/premiere-connexion/sans-email/", {})
     assert response.status_code == 302
     assert html("screen.awaiting_activation.title") in body(client.get(JOURNEY))
-    assert [a.account_id for a in dj_service.activation_queue()] == [account_id]
+    assert [a.account_id for a in dj_service.staff.activation_queue()] == [account_id]
 
 
 def test_an_account_resumes_where_it_stopped(dj_service: OnboardingService) -> None:
     client = csrf_client()
-    member = dj_service.provision("100234567", "Marie Dupont")
+    member = dj_service.staff.provision("100234567", "Marie Dupont")
     log_in(client, "100234567", member.initial_password)
     submit_email(client)
     later = csrf_client()

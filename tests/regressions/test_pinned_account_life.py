@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import cast
 
-from cegema_onboarding import flow
+from cegema_onboarding import lockout
 from cegema_onboarding.flow import Reason, Refused
 from cegema_onboarding.model import LinkPurpose, Stage
 from cegema_onboarding.service import Ok
@@ -141,7 +141,7 @@ def test_a_dead_reset_link_changes_nothing() -> None:
     assert live is not None and live.token is not None
     out = service.complete_reset(live.token, "Encore une autre phrase 32",
                                  "Encore une autre phrase 32", answer=member.answer)
-    key = flow.reset_attempt_key(member.account_id)
+    key = lockout.reset_attempt_key(member.account_id)
     assert isinstance(out, Ok), (out, machine.storage.get_throttle(key).failures)
 
 
@@ -149,9 +149,9 @@ def test_staff_assisted_reset_refused_for_a_member_with_email_counts_nothing() -
     machine = replay(lambda m: None)
     service, member = machine.service, machine.model[0]
     for _ in range(HARD_LIMIT):
-        out = service.staff_assisted_reset(member.account_id, member.answer,
-                                           "Encore une autre phrase 31",
-                                           "Encore une autre phrase 31", staff_id="agent-7")
+        out = service.staff.staff_assisted_reset(member.account_id, member.answer,
+                                                 "Encore une autre phrase 31",
+                                                 "Encore une autre phrase 31", staff_id="agent-7")
         assert isinstance(out, Refused) and out.reason in (Reason.RESET_NOT_AVAILABLE,
                                                            Reason.LOCKED), out
     assert member.password is not None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,10 @@ from ..errors import ConcurrentUpdate, DuplicateAccount, MailError
 from ..model import Account, Channel, Stage, Throttle
 from ..normalize import email_key
 from ..ports import AuditRecord, Changes, OutboxMessage, OutboxStatus
+
+# Kept importable from here, where they lived first.
+from .system import SystemClock as SystemClock
+from .system import SystemRandom as SystemRandom
 
 
 class MemoryStorage:
@@ -230,14 +233,6 @@ class MemoryNotifier:
             self.sent.append((channel, account.account_id, kind, text))
 
 
-class SystemClock:
-    """The real time, in UTC."""
-
-    def now(self) -> datetime:
-        """The current time, timezone-aware, in UTC."""
-        return datetime.now(UTC)
-
-
 class ManualClock:
     """A clock that only moves when told to, for tests and demos."""
 
@@ -265,14 +260,6 @@ class ManualClock:
         """Jump to ``when``."""
         with self._lock:
             self._now = when
-
-
-class SystemRandom:
-    """Random bytes from the operating system's CSPRNG."""
-
-    def token_bytes(self, n: int) -> bytes:
-        """``n`` bytes from :func:`secrets.token_bytes`."""
-        return secrets.token_bytes(n)
 
 
 class CallbackRandom:

@@ -54,7 +54,7 @@ def _run(modeladmin: admin.ModelAdmin[Any], request: HttpRequest,
 
 def _service_method(request: HttpRequest, modeladmin: admin.ModelAdmin[Any],
                     name: str) -> Callable[..., object] | None:
-    method = getattr(get_service(), name, None)
+    method = getattr(get_service().staff, name, None)
     if method is None:
         modeladmin.message_user(request, f"this version of the service has no {name!r}",
                                 messages.ERROR)
@@ -68,7 +68,7 @@ def activate(modeladmin: admin.ModelAdmin[Any], request: HttpRequest,
     """Staff activate no-email members."""
     service, staff, ip = get_service(), _staff(request), client_ip(request)
     _run(modeladmin, request, queryset, "activated",
-         lambda account_id: service.activate(account_id, staff_id=staff, ip=ip))
+         lambda account_id: service.staff.activate(account_id, staff_id=staff, ip=ip))
 
 
 @admin.action(description="Reject (no-email request), with a reason for the member",
@@ -80,7 +80,7 @@ def reject(modeladmin: admin.ModelAdmin[Any], request: HttpRequest,
     if request.POST.get("apply") and reason:
         service, staff, ip = get_service(), _staff(request), client_ip(request)
         _run(modeladmin, request, queryset, "rejected",
-             lambda account_id: service.reject(account_id, reason, staff_id=staff, ip=ip))
+             lambda account_id: service.staff.reject(account_id, reason, staff_id=staff, ip=ip))
         return None
     context = {
         **modeladmin.admin_site.each_context(request),

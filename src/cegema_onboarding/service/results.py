@@ -1,0 +1,132 @@
+"""What the service's actions return: typed values a web layer renders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from .. import texts
+from ..flow import Reason, Refused
+from ..model import Account, Profile, Session, Step
+
+__all__ = [
+    "DeliveryReport",
+    "LinkCheck",
+    "Ok",
+    "ProfileView",
+    "Provisioned",
+    "RememberedDevice",
+    "Result",
+    "Screen",
+    "describe",
+]
+
+
+@attrs.frozen
+class Ok:
+    """The action succeeded. Show ``step``; keep ``session`` when one is granted.
+
+    ``notice`` is a key of :mod:`cegema_onboarding.texts` for a confirmation message.
+    ``remember_token`` is set after a login with "Se souvenir de moi" or by token: store
+    it in a long-lived, HttpOnly, Secure cookie, replacing the previous one.
+    """
+
+    step: Step
+    session: Session | None = None
+    notice: str | None = None
+    remember_token: str | None = attrs.field(default=None, repr=False)
+
+
+Result = Ok | Refused
+
+
+@attrs.frozen
+class Screen:
+    """What the member's current screen needs: the step and its data."""
+
+    step: Step
+    name: str
+    email: str | None = None
+    prefill_email: str | None = None
+    rejection: str | None = None
+    link_expires_at: datetime | None = None
+
+
+@attrs.frozen
+class LinkCheck:
+    """What opening a link (GET) found. Opening never spends it."""
+
+    valid: bool
+    reason: Reason | None = None
+
+
+@attrs.frozen
+class Provisioned:
+    """A new account and its initial password, in clear this one time, for the contract."""
+
+    account_id: str
+    member_number: str
+    initial_password: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class RememberedDevice:
+    """One remembered browser, as the member's device list shows it."""
+
+    series_id: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent_hint: str | None
+
+
+@attrs.frozen
+class ProfileView:
+    """"Mon profil et mes informations": what the page shows, with the completion meter."""
+
+    name: str
+    member_number: str
+    email: str | None
+    phone: str | None
+    postal_address: str | None
+    profile: Profile
+    completion: int
+    #: The remembered browsers, most recently used first (as :meth:`remembered_devices`).
+    devices: tuple[RememberedDevice, ...] = ()
+    #: The member's screen (as :meth:`resume`): the profile once onboarding is done.
+    step: Step = Step.PROFILE
+    #: The address was confirmed outside the member's session: it gets no recovery mail
+    #: until the member confirms it again from here (:meth:`OnboardingService.request_email_change`
+    #: with the same address, then the link opened in this session).
+    email_unproven: bool = False
+
+
+@attrs.frozen
+class DeliveryReport:
+    """What one delivery round did."""
+
+    sent: int = 0
+    retried: int = 0
+    parked: int = 0
+
+
+def describe(refused: Refused, lang: str | None = None) -> str:
+    """The member-facing text of a refusal, French by default."""
+    return texts.text(f"reason.{refused.reason.value}", lang, **dict(refused.params))
+
+
+def devices_of(account: Account) -> tuple[RememberedDevice, ...]:
+    """The account's remembered browsers, most recently used first."""
+    devices = [RememberedDevice(t.series_id, t.created_at, t.last_used_at, t.expires_at,
+                                t.user_agent_hint) for t in account.remember]
+    return tuple(sorted(devices, key=lambda d: d.last_used_at, reverse=True))
+
+
+def profile_view(account: Account, completion: int, step: Step) -> ProfileView:
+    """What the profile page shows of ``account``, with its completion and screen."""
+    return ProfileView(
+        name=account.name, member_number=account.member_number, email=account.email,
+        phone=account.phone, postal_address=account.postal_address, profile=account.profile,
+        completion=completion, devices=devices_of(account), step=step,
+        email_unproven=account.email_unproven)
