@@ -20,7 +20,6 @@ import csv
 import multiprocessing
 import os
 import secrets
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -31,7 +30,7 @@ from typing import Any, Final, Protocol, TextIO
 
 from . import normalize, texts
 from .credentials import ALPHABET, INITIAL_PASSWORD_BYTES, INITIAL_PASSWORD_LENGTH, Pepper
-from .errors import ConfigurationError, OnboardingError
+from .errors import ConfigurationError
 from .errors import ProvisioningError as ProvisioningError  # its home before errors.py
 from .model import Account
 from .ports import AccountBulkWriter, AuditRecord, Clock
@@ -54,15 +53,11 @@ __all__ = [
     "MemberRow",
     "ProvisionSummary",
     "ProvisioningError",
-    "add_subcommand",
     "build_account",
-    "parse_pepper_keys",
-    "pepper_from_keys",
     "print_warning",
     "provision_csv",
     "provisioned_audit",
     "read_members",
-    "run_provision_command",
     "scan_members",
 ]
 
@@ -351,77 +346,3 @@ def _import_batch(batch: Sequence[_Ready], storage: AccountBulkWriter, writer: _
     out.flush()
     os.fsync(out.fileno())
     return written
-
-
-# --------------------------------------------------------------------------- configuration
-
-
-def parse_pepper_keys(value: str) -> tuple[tuple[str, str], ...]:
-    """``"k2:secret2,k1:secret1"`` (newest first) as Settings.pepper_keys pairs."""
-    pairs = []
-    for item in value.split(","):
-        key_id, sep, key = item.strip().partition(":")
-        if not sep or not key_id or not key:
-            # The value is a secret: only its shape is described.
-            raise ConfigurationError("pepper keys must look like 'id:key[,id:key...]'")
-        pairs.append((key_id, key))
-    return tuple(pairs)
-
-
-def pepper_from_keys(pairs: Sequence[tuple[str, str]]) -> Pepper:
-    """The Pepper the service builds from the same Settings.pepper_keys."""
-    return Pepper([(kid, key.encode()) for kid, key in pairs])
-
-
-
-def add_subcommand(sub: Any) -> None:
-    """Add ``provision`` to the ``cegema-onboarding`` command line."""
-    parser = sub.add_parser(
-        "provision", help="import members from a CSV and write the print-shop file",
-        description="Import members (columns member_number, name, postal_address and "
-                    "optionally email, phone, lang; UTF-8, ';' or ',') and write their "
-                    "initial passwords to a new 0600 file for the print shop. The pepper "
-                    "comes from $CEGEMA_PEPPER_KEYS ('id:key,...', newest first).")
-    parser.add_argument("--database", metavar="URL",
-                        help="SQLAlchemy URL of the database (default: $CEGEMA_DATABASE_URL)")
-    parser.add_argument("--csv", required=True, metavar="MEMBERS.csv", help="the member file")
-    parser.add_argument("--credentials-out", required=True, metavar="PRINT-SHOP.csv",
-                        help="the print-shop file to create (never overwritten)")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH,
-                        help=f"accounts per transaction (default {DEFAULT_BATCH})")
-    parser.add_argument("--staff-id", default="bulk-import",
-                        help="who runs the import, for the audit trail")
-    parser.add_argument("--create-schema", action="store_true",
-                        help="create the tables first if they do not exist")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=run_provision_command)
-
-
-def run_provision_command(args: Any, *, env: dict[str, str] | None = None,
-                          out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """``cegema-onboarding provision``: 0 all imported or skipped, 1 bad rows, 2 failure."""
-    from .relay import storage_from_url
-
-    environ = os.environ if env is None else env
-    out = out or sys.stdout
-    err = err or sys.stderr
-    try:
-        pepper_text = environ.get("CEGEMA_PEPPER_KEYS")
-        if not pepper_text:
-            raise ConfigurationError("CEGEMA_PEPPER_KEYS is not set (the portal's pepper keys)")
-        pepper = pepper_from_keys(parse_pepper_keys(pepper_text))
-        storage = storage_from_url(args.database or environ.get("CEGEMA_DATABASE_URL"),
-                                   create_schema=args.create_schema)
-        if not isinstance(storage, AccountBulkWriter):
-            raise ConfigurationError("this storage cannot insert accounts in bulk")
-        summary = provision_csv(args.csv, storage, pepper, args.credentials_out,
-                                staff_id=args.staff_id, batch_size=args.batch_size,
-                                progress=None if args.no_progress else err, errors=err)
-    except OnboardingError as exc:
-        # ProvisioningError, ConfigurationError, InvalidInput: none carries a secret.
-        print(f"cegema-onboarding provision: {exc}", file=err)
-        return 2
-    for line in summary.lines():
-        print(line, file=out)
-    print_warning(summary.credentials_path, out)
-    return summary.exit_code
