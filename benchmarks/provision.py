@@ -25,14 +25,9 @@ import time
 import unicodedata
 from pathlib import Path
 
+from cegema_onboarding.bootstrap import parse_pepper_keys, pepper_from_keys, storage_from_url
 from cegema_onboarding.ports import AccountBulkWriter
-from cegema_onboarding.provisioning import (
-    DEFAULT_BATCH,
-    parse_pepper_keys,
-    pepper_from_keys,
-    provision_csv,
-)
-from cegema_onboarding.relay import storage_from_url
+from cegema_onboarding.provisioning import DEFAULT_BATCH, provision_csv
 
 FIRST = ["Marie", "Jean", "Camille", "Louis", "Léa", "Hugo", "Chloé", "Lucas", "Inès", "Émile"]
 LAST = ["Dupont", "Martin", "Bernard", "Petit", "Durand", "Leroy", "Moreau", "Fournier"]

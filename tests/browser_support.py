@@ -1,8 +1,9 @@
 """Helpers for the browser walk-throughs: a live demo portal and a headless Chromium.
 
 The portal runs in a background thread on 127.0.0.1 with a free port, built from the demo
-app (:func:`cegema_onboarding.demo_portal.create_app`) with fast hash parameters, a
-:class:`ManualClock` the tests can move, and a mailbox folder under a temporary path.
+app (:func:`cegema_onboarding.integrations.flask.demo.create_app`) with fast hash
+parameters, a :class:`ManualClock` the tests can move, and a mailbox folder under a
+temporary path.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def serve_portal(tmp: Path, **settings: Any) -> Portal:
     """Start the demo portal on a free port; call ``shutdown()`` when done."""
     from werkzeug.serving import make_server
 
-    from cegema_onboarding.demo_portal import create_app
+    from cegema_onboarding.integrations.flask.demo import create_app
 
     holder: dict[str, Any] = {}
 
@@ -116,7 +117,11 @@ def serve_demo(data_dir: Path) -> tuple[Portal, dict[str, str | None]]:
     port, with its provisioned members' initial passwords."""
     from werkzeug.serving import make_server
 
-    from cegema_onboarding.demo_portal import build_demo, create_app, provision_demo_members
+    from cegema_onboarding.integrations.flask.demo import (
+        build_demo,
+        create_app,
+        provision_demo_members,
+    )
 
     holder: dict[str, Any] = {}
 

@@ -354,7 +354,7 @@ def test_no_email_path_with_staff_activation(browser: Any, portal: Portal,
 
 
 def test_the_demo_as_make_demo_builds_it(browser: Any, tmp_path: Path, shots: Shots) -> None:
-    from cegema_onboarding.demo_portal import DEMO_MEMBER
+    from cegema_onboarding.integrations.flask.demo import DEMO_MEMBER
 
     portal, members = serve_demo(tmp_path / ".demo")
     try:

@@ -220,7 +220,7 @@ def test_postgres_path_skips_what_the_sqlite_path_skips(tmp_path: Path, pg_url: 
 def test_member_number_shortcut_agrees_with_the_normaliser(raw: str) -> None:
     from cegema_onboarding.errors import InvalidInput
     from cegema_onboarding.normalize import normalize_member_number
-    from cegema_onboarding.provisioning import _member_number
+    from cegema_onboarding.provisioning_rows import _member_number
 
     def outcome(f: Callable[[str], str]) -> str:
         try:

@@ -607,7 +607,7 @@ def test_the_flask_views_never_import_the_extension() -> None:
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[tuple[Any, FileMailbox, OnboardingService]]:
-    from cegema_onboarding.demo_portal import create_app
+    from cegema_onboarding.integrations.flask.demo import create_app
 
     mailbox = FileMailbox(tmp_path / "mailbox")
     service = OnboardingService(MemoryStorage(), mailbox,
@@ -634,7 +634,7 @@ def test_demo_mailbox_lists_and_escapes_mails(demo: Any) -> None:
 
 
 def test_demo_staff_page_is_off_unless_enabled(tmp_path: Path) -> None:
-    from cegema_onboarding.demo_portal import create_app
+    from cegema_onboarding.integrations.flask.demo import create_app
 
     mailbox = FileMailbox(tmp_path)
     service = OnboardingService(MemoryStorage(), mailbox, settings=make_settings(),
@@ -668,7 +668,11 @@ def test_demo_staff_page_needs_its_password_and_csrf(demo: Any) -> None:
 
 def test_demo_provisioning_is_idempotent_and_stops_showing_dead_passwords(
         tmp_path: Path) -> None:
-    from cegema_onboarding.demo_portal import DEMO_MEMBER, build_demo, provision_demo_members
+    from cegema_onboarding.integrations.flask.demo import (
+        DEMO_MEMBER,
+        build_demo,
+        provision_demo_members,
+    )
 
     settings = make_settings(base_url="http://127.0.0.1:8000")
     service, _, keys, _ = build_demo(tmp_path, 8000, settings=settings, clock=ManualClock(START))
@@ -691,7 +695,7 @@ def test_demo_provisioning_is_idempotent_and_stops_showing_dead_passwords(
 
 def test_a_fresh_demo_forgets_its_members_and_issues_new_initial_passwords(
         tmp_path: Path) -> None:
-    from cegema_onboarding.demo_portal import (
+    from cegema_onboarding.integrations.flask.demo import (
         DEMO_MEMBER,
         build_demo,
         forget_demo,
@@ -742,7 +746,7 @@ def test_not_me_link_locks_the_account(env: Env, client: FlaskClient) -> None:
 def test_demo_server_log_lines_hide_tokens() -> None:
     import logging
 
-    from cegema_onboarding.demo_portal import RedactTokens
+    from cegema_onboarding.integrations.logfilter import RedactTokens
 
     record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, '"%s" %s %s',
                                ("GET /premiere-connexion/valider?token=abc.DEF-12_x HTTP/1.1",
@@ -831,3 +835,14 @@ def test_the_session_cookie_signature_is_itsdangerous_own() -> None:
     other = URLSafeTimedSerializer("another key", salt=_SALT,
                                    signer_kwargs={"digest_method": hashlib.sha256})
     assert codec.load(other.dumps({"c": "d" * 43, "a": "acc-2"})).account_id is None
+
+
+def test_the_old_demo_module_still_offers_redact_tokens_with_a_warning() -> None:
+    import cegema_onboarding.demo_portal as old
+    from cegema_onboarding.integrations.logfilter import RedactTokens
+
+    with pytest.deprecated_call(match="integrations.logfilter"):
+        assert old.RedactTokens is RedactTokens
+    with pytest.raises(AttributeError):
+        _ = old.create_app
+

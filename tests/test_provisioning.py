@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from cegema_onboarding import provisioning
 from cegema_onboarding.adapters.memory import ManualClock, MemoryMailer, MemoryStorage
 from cegema_onboarding.adapters.sql import SqlStorage, create_schema, sqlite_engine
+from cegema_onboarding.bootstrap import parse_pepper_keys, pepper_from_keys
 from cegema_onboarding.cli import main
 from cegema_onboarding.credentials import ALPHABET, Pepper
 from cegema_onboarding.errors import StorageError
@@ -29,8 +30,6 @@ from cegema_onboarding.provisioning import (
     ProvisioningError,
     ProvisionSummary,
     build_account,
-    parse_pepper_keys,
-    pepper_from_keys,
     provision_csv,
     read_members,
 )

@@ -20,10 +20,11 @@ from sqlalchemy.engine import Engine
 from cegema_onboarding.adapters.memory import ManualClock, MemoryMailer, MemoryStorage
 from cegema_onboarding.adapters.smtp import SmtpMailer, SmtpSettings
 from cegema_onboarding.adapters.sql import SqlStorage, create_schema, sqlite_engine
+from cegema_onboarding.bootstrap import settings_from_env
 from cegema_onboarding.cli import main
 from cegema_onboarding.errors import ConfigurationError, StorageError
 from cegema_onboarding.ports import OutboxStatus
-from cegema_onboarding.relay import DEFAULT_BATCH, Relay, settings_from_env
+from cegema_onboarding.relay import DEFAULT_BATCH, Relay
 from cegema_onboarding.service import DeliveryReport, Ok, OnboardingService
 
 from .conftest import SECRET, START, make_settings

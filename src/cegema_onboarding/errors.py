@@ -72,3 +72,7 @@ class SmtpError(MailError):
         self.reason = reason
         self.code = code
         self.permanent = permanent
+
+
+class ProvisioningError(OnboardingError):
+    """A bulk import cannot start or go on: unreadable file, missing columns, existing output."""

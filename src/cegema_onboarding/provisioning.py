@@ -3,11 +3,14 @@
 The print-shop file holds each new member's initial password in clear, formatted for the
 contract. It is the ONE place those passwords exist: storage keeps only their peppered
 HMAC (see :mod:`cegema_onboarding.credentials` for why HMAC and not Argon2id). It is
-created with mode 0600, never overwritten, and must be destroyed once printed.
+created with mode 0600, never overwritten, and must be destroyed once printed (see
+:mod:`cegema_onboarding.provisioning_report`). The command is ``cegema-onboarding
+provision`` (:mod:`cegema_onboarding.cli.provision`).
 
-Rows are checked with the library's own normalisers; a bad row is reported with its line
-number and reason and the good rows are still imported. Member numbers already in storage
-are skipped without generating or writing a new password, so a re-run is harmless.
+Rows are read and checked by :mod:`cegema_onboarding.provisioning_rows`; a bad row is
+reported with its line number and reason and the good rows are still imported. Member
+numbers already in storage are skipped without generating or writing a new password, so a
+re-run is harmless.
 """
 
 from __future__ import annotations
@@ -17,63 +20,57 @@ import csv
 import multiprocessing
 import os
 import secrets
-import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from queue import Empty
-from typing import IO, Any, Final, Protocol, TextIO
+from typing import Any, Final, Protocol, TextIO
 
-import attrs
-
-from . import normalize, texts
+from . import normalize
 from .credentials import ALPHABET, INITIAL_PASSWORD_BYTES, INITIAL_PASSWORD_LENGTH, Pepper
-from .errors import ConfigurationError, InvalidInput, OnboardingError
-from .journey.provision import build_account
+from .errors import ConfigurationError
+from .errors import ProvisioningError as ProvisioningError  # its home before errors.py
+from .journey.provision import build_account as build_account  # its home before journey/
 from .model import Account
 from .ports import AccountBulkWriter, AuditRecord, Clock
+from .provisioning_report import ProvisionSummary as ProvisionSummary
+from .provisioning_report import _create_private, _Progress
+from .provisioning_report import print_warning as print_warning
+from .provisioning_rows import COLUMNS as COLUMNS
+from .provisioning_rows import REQUIRED_COLUMNS as REQUIRED_COLUMNS
+from .provisioning_rows import BadRow as BadRow
+from .provisioning_rows import MemberRow as MemberRow
+from .provisioning_rows import _open_csv
+from .provisioning_rows import read_members as read_members
+from .provisioning_rows import scan_members as scan_members
 
 __all__ = [
     "COLUMNS",
+    "DEFAULT_BATCH",
     "REQUIRED_COLUMNS",
     "BadRow",
     "MemberRow",
     "ProvisionSummary",
     "ProvisioningError",
-    "add_subcommand",
     "build_account",
-    "parse_pepper_keys",
-    "pepper_from_keys",
     "print_warning",
     "provision_csv",
     "provisioned_audit",
     "read_members",
-    "run_provision_command",
     "scan_members",
 ]
 
-REQUIRED_COLUMNS: Final = ("member_number", "name", "postal_address")
-COLUMNS: Final = (*REQUIRED_COLUMNS, "email", "phone", "lang")
 PRINT_SHOP_COLUMNS: Final = ("member_number", "name", "postal_address", "initial_password")
 # Accounts per transaction: each one ends with two fsyncs (the database's and the
 # print-shop file's), so a million members take 50 of them rather than 200.
 DEFAULT_BATCH: Final = 20_000
 
-MAX_POSTAL_ADDRESS: Final = 500
-MAX_PHONE: Final = 32
-_PHONE_CHARS: Final = frozenset("0123456789+ ().-/")
-
 
 class _CsvWriter(Protocol):
     # The stdlib's writer type is private; this is the one method used.
     def writerow(self, row: Iterable[Any], /) -> Any: ...
-
-
-class ProvisioningError(OnboardingError):
-    """The import cannot start or go on: unreadable file, missing columns, existing output."""
 
 
 # --------------------------------------------------------------------------- accounts
@@ -82,280 +79,6 @@ class ProvisioningError(OnboardingError):
 def provisioned_audit(account: Account, now: datetime, staff_id: str) -> AuditRecord:
     """The audit record of one provisioning."""
     return AuditRecord(now, "provisioned", "ok", f"staff:{staff_id}", account.account_id)
-
-
-# --------------------------------------------------------------------------- reading
-
-
-@attrs.frozen
-class MemberRow:
-    """One valid CSV row, normalised."""
-
-    line: int
-    member_number: str
-    name: str
-    postal_address: str
-    email: str | None = None
-    phone: str | None = None
-    lang: str = "fr"
-
-
-@attrs.frozen
-class BadRow:
-    """A rejected CSV row: where it starts, which field, and why (never the value)."""
-
-    line: int
-    field: str
-    reason: str
-
-    def describe(self) -> str:
-        """``line 12: email: malformed``."""
-        return f"line {self.line}: {self.field}: {self.reason}"
-
-
-def _normalize_postal_address(raw: str) -> str:
-    # Addresses span lines in a quoted CSV cell; each line is checked on its own.
-    if len(raw) > MAX_POSTAL_ADDRESS:
-        raise InvalidInput("postal_address", "too_long")
-    lines = []
-    for line in raw.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        if not line.strip():
-            continue
-        normalize.check_text(line, "postal_address", MAX_POSTAL_ADDRESS)
-        lines.append(" ".join(line.split()))
-    if not lines:
-        raise InvalidInput("postal_address", "empty")
-    return "\n".join(lines)
-
-
-def _member_number(raw: str) -> str:
-    # Most member numbers are plain ASCII digits, which normalize_member_number returns
-    # unchanged; it runs twice per row over a million rows, so skip it for those.
-    if raw.isascii() and raw.isdigit() and len(raw) <= normalize.MAX_MEMBER_NUMBER:
-        return raw
-    return normalize.normalize_member_number(raw)
-
-
-def _normalize_phone(raw: str) -> str:
-    value = normalize.check_text(raw.strip(), "phone", MAX_PHONE)
-    if not set(value) <= _PHONE_CHARS or sum(map(str.isdigit, value)) < 6:
-        raise InvalidInput("phone", "malformed")
-    return " ".join(value.split())
-
-
-def _normalize_lang(raw: str) -> str:
-    primary = raw.strip().replace("_", "-").split("-")[0].lower()
-    if primary not in texts.LANGS:
-        raise InvalidInput("lang", "unsupported")
-    return primary
-
-
-def _cell(record: Sequence[str], index: int | None) -> str:
-    if index is None or index >= len(record):
-        return ""
-    return record[index]
-
-
-class _CsvReader(Protocol):
-    line_num: int
-
-    def __next__(self) -> list[str]: ...
-
-
-def _open_csv(path: Path) -> tuple[IO[str], _CsvReader, dict[str, int]]:
-    try:
-        # Undecodable bytes survive as surrogates, which the normalisers refuse per row.
-        fh = open(path, encoding="utf-8-sig", errors="surrogateescape",  # noqa: SIM115
-                  newline="")
-    except OSError as exc:
-        raise ProvisioningError(f"cannot open the member file: {exc.strerror}") from None
-    try:
-        header_line = fh.readline()
-        if not header_line.strip():
-            raise ProvisioningError("the member file is empty")
-        delimiter = _sniff_delimiter(header_line)
-        fh.seek(0)
-        if fh.read(1) != "\ufeff":
-            fh.seek(0)
-        reader = csv.reader(fh, delimiter=delimiter, quotechar='"', strict=False)
-        header = [h.strip().lower() for h in next(reader)]
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise ProvisioningError(f"the member file lacks the column(s) {', '.join(missing)}")
-        duplicated = sorted(c for c, n in Counter(header).items() if n > 1 and c in COLUMNS)
-        if duplicated:
-            raise ProvisioningError(f"the member file repeats the column(s) "
-                                    f"{', '.join(duplicated)}")
-        columns: dict[str, int] = {name: header.index(name) for name in COLUMNS
-                                   if name in header}
-    except BaseException:
-        fh.close()
-        raise
-    return fh, reader, columns
-
-
-def _sniff_delimiter(header_line: str) -> str:
-    # Only the header is sniffed: it holds nothing but column names, whereas addresses in
-    # the data rows are full of commas whatever the delimiter is.
-    try:
-        return csv.Sniffer().sniff(header_line, delimiters=";,").delimiter
-    except csv.Error:
-        return ";" if header_line.count(";") > header_line.count(",") else ","
-
-
-def _records(path: Path) -> Iterator[tuple[int, list[str], dict[str, int]]]:
-    fh, reader, columns = _open_csv(path)
-    with fh:
-        while True:
-            line = reader.line_num + 1
-            try:
-                record = next(reader)
-            except StopIteration:
-                return
-            except csv.Error:
-                raise ProvisioningError(f"line {line}: the CSV structure is broken") from None
-            if not "".join(record).strip():  # a blank row, however many cells
-                continue
-            yield line, record, columns
-
-
-def _validate(line: int, record: Sequence[str], columns: dict[str, int]) -> MemberRow | BadRow:
-    field = "member_number"
-    try:
-        number = _member_number(_cell(record, columns["member_number"]))
-        field = "name"
-        name = normalize.normalize_name(_cell(record, columns["name"]))
-        field = "postal_address"
-        address = _normalize_postal_address(_cell(record, columns["postal_address"]))
-        field = "email"
-        raw_email = _cell(record, columns.get("email")).strip()
-        email = normalize.normalize_email(raw_email) if raw_email else None
-        field = "phone"
-        raw_phone = _cell(record, columns.get("phone")).strip()
-        phone = _normalize_phone(raw_phone) if raw_phone else None
-        field = "lang"
-        raw_lang = _cell(record, columns.get("lang")).strip()
-        lang = _normalize_lang(raw_lang) if raw_lang else texts.DEFAULT_LANG
-    except InvalidInput as exc:
-        return BadRow(line, exc.field, exc.reason)
-    except Exception:  # a hostile cell must not stop the whole import
-        return BadRow(line, field, "malformed")
-    return MemberRow(line, number, name, address, email, phone, lang)
-
-
-def scan_members(path: str | os.PathLike[str]) -> tuple[int, frozenset[str]]:
-    """A first, cheap pass: the number of data rows and the member numbers seen twice."""
-    counts: Counter[str] = Counter()
-    rows = 0
-    for _, record, columns in _records(Path(path)):
-        rows += 1
-        try:
-            counts[_member_number(_cell(record, columns["member_number"]))] += 1
-        except InvalidInput:
-            continue
-    return rows, frozenset(number for number, n in counts.items() if n > 1)
-
-
-def read_members(path: str | os.PathLike[str],
-                 duplicated: frozenset[str] | None = None) -> Iterator[MemberRow | BadRow]:
-    """Every non-blank data row of the CSV, validated, in file order.
-
-    Member numbers that appear more than once are all reported as bad rows: the file does
-    not say which of them is right. ``duplicated`` comes from :func:`scan_members`, which
-    is run first when it is not given.
-    """
-    source = Path(path)
-    if duplicated is None:
-        _, duplicated = scan_members(source)
-    for line, record, columns in _records(source):
-        row = _validate(line, record, columns)
-        if isinstance(row, MemberRow) and row.member_number in duplicated:
-            yield BadRow(line, "member_number", "duplicate in file")
-        else:
-            yield row
-
-
-# --------------------------------------------------------------------------- output
-
-
-def _create_private(path: Path) -> TextIO:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags, 0o600)
-    except FileExistsError:
-        raise ProvisioningError("the credentials file already exists; it is never "
-                                "overwritten (destroy it or choose another name)") from None
-    except OSError as exc:
-        raise ProvisioningError(f"cannot create the credentials file: {exc.strerror}") from None
-    # The umask may have narrowed the mode further; it can never have widened it.
-    return os.fdopen(fd, "w", encoding="utf-8", newline="")
-
-
-class _Progress:
-    """A one-line text progress bar, redrawn with ``\\r`` a few times a second at most."""
-
-    def __init__(self, stream: TextIO | None, total: int) -> None:
-        self._stream = stream
-        self._total = max(total, 1)
-        self._last = 0.0
-
-    def update(self, done: int, *, force: bool = False) -> None:
-        if self._stream is None:
-            return
-        now = time.monotonic()
-        if not force and now - self._last < 0.2:
-            return
-        self._last = now
-        share = min(done / self._total, 1.0)
-        filled = int(share * 30)
-        bar = "#" * filled + "." * (30 - filled)
-        self._stream.write(f"\r[{bar}] {share:6.1%} {done}/{self._total} rows")
-        self._stream.flush()
-
-    def finish(self, done: int) -> None:
-        if self._stream is None:
-            return
-        self.update(done, force=True)
-        self._stream.write("\n")
-        self._stream.flush()
-
-
-@attrs.frozen
-class ProvisionSummary:
-    """What one import did."""
-
-    rows: int
-    imported: int
-    skipped: tuple[str, ...]
-    bad: tuple[BadRow, ...]
-    credentials_path: Path
-
-    @property
-    def exit_code(self) -> int:
-        """0 when every row was imported or skipped, 1 when some rows were bad."""
-        return 1 if self.bad else 0
-
-    def lines(self) -> list[str]:
-        """The human summary, one line per item (bad rows are counted by reason)."""
-        out = [
-            f"rows read: {self.rows}",
-            f"imported: {self.imported}",
-            f"skipped (member number already provisioned, password not reissued): "
-            f"{len(self.skipped)}",
-            f"bad rows: {len(self.bad)}",
-        ]
-        if self.skipped:
-            shown = ", ".join(self.skipped[:20])
-            more = f" and {len(self.skipped) - 20} more" if len(self.skipped) > 20 else ""
-            out.append(f"  skipped member numbers: {shown}{more}")
-        reasons = Counter(f"{b.field}: {b.reason}" for b in self.bad)
-        for reason, n in sorted(reasons.items()):
-            out.append(f"  {n} x {reason}")
-        first = ", ".join(str(b.line) for b in self.bad[:20])
-        if self.bad:
-            more = " ..." if len(self.bad) > 20 else ""
-            out.append(f"  bad lines: {first}{more}")
-        return out
 
 
 # A valid row ready to insert: (line, member_number, name, postal_address, email, phone,
@@ -604,92 +327,3 @@ def _import_batch(batch: Sequence[_Ready], storage: AccountBulkWriter, writer: _
     out.flush()
     os.fsync(out.fileno())
     return written
-
-
-# --------------------------------------------------------------------------- configuration
-
-
-def parse_pepper_keys(value: str) -> tuple[tuple[str, str], ...]:
-    """``"k2:secret2,k1:secret1"`` (newest first) as Settings.pepper_keys pairs."""
-    pairs = []
-    for item in value.split(","):
-        key_id, sep, key = item.strip().partition(":")
-        if not sep or not key_id or not key:
-            # The value is a secret: only its shape is described.
-            raise ConfigurationError("pepper keys must look like 'id:key[,id:key...]'")
-        pairs.append((key_id, key))
-    return tuple(pairs)
-
-
-def pepper_from_keys(pairs: Sequence[tuple[str, str]]) -> Pepper:
-    """The Pepper the service builds from the same Settings.pepper_keys."""
-    return Pepper([(kid, key.encode()) for kid, key in pairs])
-
-
-def print_warning(path: Path, stream: TextIO | None = None) -> None:
-    """The reminder that the print-shop file is the one copy of the passwords in clear."""
-    out = stream or sys.stdout
-    rule = "!" * 76
-    print(rule, file=out)
-    print(f"  {path} holds the INITIAL PASSWORDS IN CLEAR.", file=out)
-    print("  It is the ONE place they exist: the database keeps only a keyed hash.", file=out)
-    print("  Hand it to the print shop over a secure channel, then DESTROY every copy", file=out)
-    print("  (shred it, empty backups and mail attachments) once the contracts are printed.",
-          file=out)
-    print(rule, file=out)
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def add_subcommand(sub: Any) -> None:
-    """Add ``provision`` to the ``cegema-onboarding`` command line."""
-    parser = sub.add_parser(
-        "provision", help="import members from a CSV and write the print-shop file",
-        description="Import members (columns member_number, name, postal_address and "
-                    "optionally email, phone, lang; UTF-8, ';' or ',') and write their "
-                    "initial passwords to a new 0600 file for the print shop. The pepper "
-                    "comes from $CEGEMA_PEPPER_KEYS ('id:key,...', newest first).")
-    parser.add_argument("--database", metavar="URL",
-                        help="SQLAlchemy URL of the database (default: $CEGEMA_DATABASE_URL)")
-    parser.add_argument("--csv", required=True, metavar="MEMBERS.csv", help="the member file")
-    parser.add_argument("--credentials-out", required=True, metavar="PRINT-SHOP.csv",
-                        help="the print-shop file to create (never overwritten)")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH,
-                        help=f"accounts per transaction (default {DEFAULT_BATCH})")
-    parser.add_argument("--staff-id", default="bulk-import",
-                        help="who runs the import, for the audit trail")
-    parser.add_argument("--create-schema", action="store_true",
-                        help="create the tables first if they do not exist")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=run_provision_command)
-
-
-def run_provision_command(args: Any, *, env: dict[str, str] | None = None,
-                          out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """``cegema-onboarding provision``: 0 all imported or skipped, 1 bad rows, 2 failure."""
-    from .relay import storage_from_url
-
-    environ = os.environ if env is None else env
-    out = out or sys.stdout
-    err = err or sys.stderr
-    try:
-        pepper_text = environ.get("CEGEMA_PEPPER_KEYS")
-        if not pepper_text:
-            raise ConfigurationError("CEGEMA_PEPPER_KEYS is not set (the portal's pepper keys)")
-        pepper = pepper_from_keys(parse_pepper_keys(pepper_text))
-        storage = storage_from_url(args.database or environ.get("CEGEMA_DATABASE_URL"),
-                                   create_schema=args.create_schema)
-        if not isinstance(storage, AccountBulkWriter):
-            raise ConfigurationError("this storage cannot insert accounts in bulk")
-        summary = provision_csv(args.csv, storage, pepper, args.credentials_out,
-                                staff_id=args.staff_id, batch_size=args.batch_size,
-                                progress=None if args.no_progress else err, errors=err)
-    except OnboardingError as exc:
-        # ProvisioningError, ConfigurationError, InvalidInput: none carries a secret.
-        print(f"cegema-onboarding provision: {exc}", file=err)
-        return 2
-    for line in summary.lines():
-        print(line, file=out)
-    print_warning(summary.credentials_path, out)
-    return summary.exit_code

@@ -10,48 +10,37 @@ Delivery is at least once, never lost: the only window for a duplicate is a rela
 after the SMTP server accepted a message and before the outbox recorded it, and the
 duplicate carries the same Message-ID, which mail systems use to drop it.
 
-The ``relay`` and ``outbox`` commands of ``cegema-onboarding`` are built here; their
-configuration comes from arguments and ``CEGEMA_*`` environment variables (secrets from
-the environment only), see docs/operations.md.
+The relay needs only something that delivers due messages (:class:`Deliverer`);
+:func:`cegema_onboarding.bootstrap.build_outbox` builds one. The ``relay`` and ``outbox``
+commands of ``cegema-onboarding`` live in :mod:`cegema_onboarding.cli`, see
+docs/operations.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import os
-import secrets
 import signal
-import ssl
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 import attrs
 
-from .adapters.smtp import SmtpMailer, SmtpSettings
-from .config import Settings
-from .errors import ConfigurationError, OnboardingError
-from .ports import Mailer, OutboxStatus, Storage
-from .provisioning import parse_pepper_keys
-from .service import DeliveryReport, OnboardingService
+from .errors import ConfigurationError
+from .service import DeliveryReport
 
 __all__ = [
     "DEFAULT_BATCH",
     "DEFAULT_INTERVAL",
     "DEFAULT_RATE_LIMIT_RETENTION",
     "HOUSEKEEPING_INTERVAL",
+    "Deliverer",
     "Relay",
     "RelayTotals",
-    "add_subcommands",
-    "settings_from_env",
-    "smtp_settings_from",
-    "storage_from_url",
 ]
 
 log = logging.getLogger("cegema_onboarding.relay")
@@ -66,6 +55,15 @@ HOUSEKEEPING_INTERVAL = 300.0
 # Rate-limit windows that started longer ago than this are deleted by the relay command:
 # a day outlasts every window in use (the defaults are five minutes at most).
 DEFAULT_RATE_LIMIT_RETENTION = timedelta(days=1)
+
+
+class Deliverer(Protocol):
+    """What the relay delivers with: today :class:`OnboardingService`, built for it by
+    :func:`cegema_onboarding.bootstrap.build_outbox`."""
+
+    def deliver_due(self, *, limit: int = ...) -> DeliveryReport:
+        """Claim, send and record up to ``limit`` due messages."""
+        ...
 
 
 @attrs.frozen
@@ -88,11 +86,15 @@ class RelayTotals:
 class Relay:
     """Delivers due outbox messages every ``poll_interval`` seconds until :meth:`stop`."""
 
-    def __init__(self, service: OnboardingService, *, poll_interval: float = DEFAULT_INTERVAL,
+    def __init__(self, service: Deliverer, *, poll_interval: float = DEFAULT_INTERVAL,
                  batch_size: int = DEFAULT_BATCH,
                  housekeeping: Callable[[], object] | None = None,
                  housekeeping_interval: float = HOUSEKEEPING_INTERVAL) -> None:
-        """Deliver with ``service``; run ``housekeeping`` too, at most every so often."""
+        """Deliver with ``service``; run ``housekeeping`` too, at most every so often.
+
+        ``service`` is anything with ``deliver_due`` (see :class:`Deliverer`), such as an
+        :class:`~cegema_onboarding.service.OnboardingService`.
+        """
         if poll_interval <= 0 or batch_size < 1 or housekeeping_interval < 0:
             raise ConfigurationError("the relay needs a positive interval and batch size")
         self.service = service
@@ -203,272 +205,3 @@ class Relay:
         finally:
             for sig, old in previous.items():
                 signal.signal(sig, old)
-
-
-# --------------------------------------------------------------------------- configuration
-
-
-def _env(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name)
-    return value if value else None
-
-
-def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
-    """Settings for a relay or a staff command, from ``CEGEMA_*`` environment variables.
-
-    ``CEGEMA_SECRET_KEYS`` (comma-separated, newest first) must be the portal's: the
-    outbox is encrypted with keys derived from them. ``CEGEMA_PEPPER_KEYS``
-    (``id:key,...``) and ``CEGEMA_BASE_URL`` are optional here since the relay sends
-    messages already rendered; a throw-away pepper is used when none is given.
-    """
-    env = os.environ if env is None else env
-    keys = _env(env, "CEGEMA_SECRET_KEYS")
-    if keys is None:
-        raise ConfigurationError("CEGEMA_SECRET_KEYS is not set (the portal's secret keys)")
-    pepper = _env(env, "CEGEMA_PEPPER_KEYS")
-    pepper_keys = (parse_pepper_keys(pepper) if pepper
-                   else (("relay", secrets.token_urlsafe(32)),))
-    return Settings(
-        secret_keys=tuple(k.strip() for k in keys.split(",") if k.strip()),
-        pepper_keys=pepper_keys,
-        base_url=_env(env, "CEGEMA_BASE_URL") or "https://localhost",
-    )
-
-
-_DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
-
-
-def smtp_settings_from(args: argparse.Namespace,
-                       env: Mapping[str, str] | None = None) -> SmtpSettings:
-    """SmtpSettings from parsed arguments, falling back to ``CEGEMA_SMTP_*`` variables."""
-    env = os.environ if env is None else env
-
-    def pick(attr: str, var: str) -> str | None:
-        value = getattr(args, attr, None)
-        return str(value) if value not in (None, "") else _env(env, var)
-
-    host = pick("smtp_host", "CEGEMA_SMTP_HOST")
-    if host is None:
-        raise ConfigurationError("no SMTP host: pass --smtp-host or set CEGEMA_SMTP_HOST")
-    security = pick("smtp_security", "CEGEMA_SMTP_SECURITY") or "starttls"
-    port_text = pick("smtp_port", "CEGEMA_SMTP_PORT")
-    timeout_text = pick("smtp_timeout", "CEGEMA_SMTP_TIMEOUT")
-    try:
-        port = int(port_text) if port_text else _DEFAULT_PORTS.get(security, 587)
-        timeout = float(timeout_text) if timeout_text else 10.0
-    except ValueError:
-        raise ConfigurationError("SMTP port and timeout must be numbers") from None
-    user = pick("smtp_user", "CEGEMA_SMTP_USER")
-    password = _env(env, "CEGEMA_SMTP_PASSWORD") if user else None
-    if user and password is None:
-        raise ConfigurationError("an SMTP user needs CEGEMA_SMTP_PASSWORD in the environment")
-    ca_file = pick("smtp_ca_file", "CEGEMA_SMTP_CA_FILE")
-    context = None
-    if ca_file and security != "none":
-        try:
-            context = ssl.create_default_context(cafile=ca_file)
-        except (OSError, ssl.SSLError):
-            raise ConfigurationError("the SMTP CA file cannot be read") from None
-    insecure = bool(getattr(args, "smtp_allow_insecure_auth", False)) or (
-        _env(env, "CEGEMA_SMTP_ALLOW_INSECURE_AUTH") in ("1", "true", "yes"))
-    return SmtpSettings(
-        host=host, port=port, security=security,  # type: ignore[arg-type]
-        username=user, password=password, timeout=timeout, ssl_context=context,
-        local_hostname=pick("smtp_local_hostname", "CEGEMA_SMTP_LOCAL_HOSTNAME"),
-        allow_insecure_auth=insecure)
-
-
-def storage_from_url(url: str | None, *, create_schema: bool = False) -> Storage:
-    """SqlStorage on the database at ``url`` (``sqlite:///...`` or ``postgresql://...``)."""
-    if not url:
-        raise ConfigurationError("no database: pass --database or set CEGEMA_DATABASE_URL")
-    try:
-        from .adapters.sql import SqlStorage, create_engine_from_url
-        from .adapters.sql import create_schema as make_schema
-    except ImportError:
-        raise ConfigurationError(
-            "the SQL adapter needs SQLAlchemy: pip install 'cegema-onboarding[sql]'") from None
-    engine = create_engine_from_url(url)
-    if create_schema:
-        make_schema(engine)
-    return SqlStorage(engine)
-
-
-def _add_database(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--database", metavar="URL",
-                        help="SQLAlchemy URL of the database (default: $CEGEMA_DATABASE_URL)")
-
-
-def _add_smtp(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("SMTP (the password only from $CEGEMA_SMTP_PASSWORD)")
-    group.add_argument("--mailer", choices=("smtp", "console"), default="smtp",
-                       help="'console' prints messages instead of sending them (development)")
-    group.add_argument("--smtp-host", help="default: $CEGEMA_SMTP_HOST")
-    group.add_argument("--smtp-port", type=int,
-                       help="default: $CEGEMA_SMTP_PORT, else 587 / 465 / 25 by security")
-    group.add_argument("--smtp-security", choices=("starttls", "ssl", "none"),
-                       help="default: $CEGEMA_SMTP_SECURITY, else starttls")
-    group.add_argument("--smtp-user", help="default: $CEGEMA_SMTP_USER")
-    group.add_argument("--smtp-timeout", type=float,
-                       help="seconds, default: $CEGEMA_SMTP_TIMEOUT, else 10")
-    group.add_argument("--smtp-ca-file",
-                       help="PEM file of the CA to trust (default: $CEGEMA_SMTP_CA_FILE, "
-                            "else the system trust store)")
-    group.add_argument("--smtp-local-hostname",
-                       help="name sent in EHLO (default: $CEGEMA_SMTP_LOCAL_HOSTNAME)")
-    group.add_argument("--smtp-allow-insecure-auth", action="store_true",
-                       help="allow AUTH without TLS (or CEGEMA_SMTP_ALLOW_INSECURE_AUTH=1)")
-
-
-def add_subcommands(sub: Any) -> None:
-    """Add ``relay`` and ``outbox`` to the ``cegema-onboarding`` command line."""
-    relay = sub.add_parser("relay", help="deliver queued messages (the outbox) until stopped",
-                           description="Deliver the outbox: every INTERVAL seconds, send due "
-                                       "messages; SIGTERM or SIGINT stop it cleanly.")
-    _add_database(relay)
-    relay.add_argument("--once", action="store_true", help="one pass, then exit")
-    relay.add_argument("--interval", type=float,
-                       help=f"seconds between passes (default: $CEGEMA_RELAY_INTERVAL, "
-                            f"else {DEFAULT_INTERVAL:g})")
-    relay.add_argument("--batch", type=int, default=DEFAULT_BATCH,
-                       help=f"messages claimed at a time (default {DEFAULT_BATCH})")
-    relay.add_argument("--rate-limit-retention", type=float, metavar="SECONDS",
-                       help="every 5 minutes, delete the shared rate-limit windows "
-                            "(SqlRateLimiter) that started longer ago than this; 0 turns it "
-                            "off (default: $CEGEMA_RATE_LIMIT_RETENTION, else "
-                            f"{int(DEFAULT_RATE_LIMIT_RETENTION.total_seconds())}, a day)")
-    relay.add_argument("-v", "--verbose", action="store_true", help="log every pass")
-    _add_smtp(relay)
-    relay.set_defaults(handler=run_relay_command)
-
-    outbox = sub.add_parser("outbox", help="inspect and retry queued messages")
-    _add_database(outbox)
-    actions = outbox.add_subparsers(dest="outbox_command", required=True)
-    listing = actions.add_parser("list", help="list messages, newest first")
-    listing.add_argument("--status", choices=[s.value for s in OutboxStatus],
-                         default=OutboxStatus.PARKED.value, help="default: parked")
-    listing.add_argument("--limit", type=int, default=100,
-                         help="how many messages to list at most (default 100)")
-    retry = actions.add_parser("retry", help="queue a parked message for one more attempt")
-    retry.add_argument("message_id", metavar="MESSAGE_ID",
-                       help="the message's id, as 'outbox list' prints it")
-    outbox.set_defaults(handler=run_outbox_command)
-
-
-def _mailer(args: argparse.Namespace, env: Mapping[str, str]) -> Mailer:
-    if args.mailer == "console":
-        from .adapters.mailbox import ConsoleMailer
-
-        return ConsoleMailer(sys.stderr)
-    return SmtpMailer(smtp_settings_from(args, env))
-
-
-def _interval(args: argparse.Namespace, env: Mapping[str, str]) -> float:
-    if args.interval is not None:
-        return float(args.interval)
-    text = _env(env, "CEGEMA_RELAY_INTERVAL")
-    try:
-        return float(text) if text else DEFAULT_INTERVAL
-    except ValueError:
-        raise ConfigurationError("CEGEMA_RELAY_INTERVAL must be a number of seconds") from None
-
-
-def run_relay_command(args: argparse.Namespace, *, env: Mapping[str, str] | None = None,
-                      out: TextIO | None = None) -> int:
-    """``cegema-onboarding relay``: 0 when stopped cleanly, 2 on a configuration error."""
-    env = os.environ if env is None else env
-    out = out or sys.stdout
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        settings = settings_from_env(env)
-        storage = storage_from_url(args.database or _env(env, "CEGEMA_DATABASE_URL"))
-        relay = Relay(OnboardingService(storage, _mailer(args, env), settings=settings,
-                                        deliver_inline=False),
-                      poll_interval=_interval(args, env), batch_size=args.batch,
-                      housekeeping=_rate_limit_purge(storage, _retention(args, env)))
-    except ConfigurationError as exc:
-        print(f"cegema-onboarding relay: {exc}", file=sys.stderr)
-        return 2
-    with relay.stop_on_signals():
-        try:
-            totals = relay.run(once=args.once)
-        except OnboardingError as exc:
-            print(f"cegema-onboarding relay: {type(exc).__name__}: {exc}", file=sys.stderr)
-            return 1
-    print(f"relay stopped after {totals.passes} pass(es): {totals.sent} sent, "
-          f"{totals.retried} to retry, {totals.parked} parked", file=out)
-    return 0
-
-
-def _retention(args: argparse.Namespace, env: Mapping[str, str]) -> timedelta:
-    value: float | None = args.rate_limit_retention
-    if value is None:
-        text = _env(env, "CEGEMA_RATE_LIMIT_RETENTION")
-        try:
-            value = float(text) if text else DEFAULT_RATE_LIMIT_RETENTION.total_seconds()
-        except ValueError:
-            raise ConfigurationError(
-                "CEGEMA_RATE_LIMIT_RETENTION must be a number of seconds") from None
-    if value < 0:
-        raise ConfigurationError("the rate-limit retention cannot be negative")
-    return timedelta(seconds=value)
-
-
-def _rate_limit_purge(storage: Storage, retention: timedelta) -> Callable[[], str] | None:
-    """Deleting ended windows of the shared rate-limit table, when there is one."""
-    engine = getattr(storage, "engine", None)
-    if engine is None or not retention:
-        return None
-    from .adapters.sql import SqlRateLimiter
-    from .adapters.system import SystemClock
-
-    limiter, clock = SqlRateLimiter(engine), SystemClock()
-
-    def purge() -> str:
-        return f"{limiter.purge(clock.now() - retention)} ended rate-limit window(s) deleted"
-
-    return purge
-
-
-def _mask(address: str | None) -> str:
-    if not address:
-        return "-"
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}***@{domain}"
-
-
-def run_outbox_command(args: argparse.Namespace, *, env: Mapping[str, str] | None = None,
-                       out: TextIO | None = None) -> int:
-    """``cegema-onboarding outbox list|retry``."""
-    env = os.environ if env is None else env
-    out = out or sys.stdout
-    try:
-        storage = storage_from_url(args.database or _env(env, "CEGEMA_DATABASE_URL"))
-    except ConfigurationError as exc:
-        print(f"cegema-onboarding outbox: {exc}", file=sys.stderr)
-        return 2
-    if args.outbox_command == "list":
-        messages = storage.list_messages(OutboxStatus(args.status), limit=args.limit)
-        for m in messages:
-            print("\t".join((m.message_id, m.kind, m.status.value, str(m.attempts),
-                             m.created_at.isoformat(timespec="seconds"), _mask(m.recipient),
-                             m.last_error or "-")), file=out)
-        print(f"{len(messages)} message(s) {args.status}", file=sys.stderr)
-        return 0
-    message = storage.get_message(args.message_id)
-    if message is None:
-        print("cegema-onboarding outbox: no such message", file=sys.stderr)
-        return 1
-    if message.status is not OutboxStatus.PARKED:
-        print(f"cegema-onboarding outbox: the message is {message.status.value}, not parked",
-              file=sys.stderr)
-        return 1
-    from .adapters.system import SystemClock
-
-    # Back to PENDING, due now; the attempt count only grows, so a new failure parks it
-    # again at once.
-    storage.mark_failed(message.message_id, message.last_error or "retried by staff",
-                        SystemClock().now())
-    print(f"{message.message_id} queued for delivery", file=out)
-    return 0

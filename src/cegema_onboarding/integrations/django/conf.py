@@ -125,6 +125,8 @@ def on_setting_changed(*, setting: str, **_: object) -> None:
 
 
 def _build() -> OnboardingService:
+    # Built by the package's one composition root, like every other service.
+    from ...bootstrap import build_service
     from .mail import DjangoMailer
     from .storage import DjangoStorage
 
@@ -134,10 +136,10 @@ def _build() -> OnboardingService:
         raise ImproperlyConfigured(f"{SETTING_NAME}['CLOCK'] is not a Clock")
     if notifier is not None and not isinstance(notifier, Notifier):
         raise ImproperlyConfigured(f"{SETTING_NAME}['NOTIFIER'] is not a Notifier")
-    return OnboardingService(
+    return build_service(
+        library_settings(),
         DjangoStorage(using=str(option("DATABASE"))),
         DjangoMailer(),
-        settings=library_settings(),
         clock=clock,
         notifier=notifier,
         deliver_inline=bool(option("DELIVER_INLINE")),

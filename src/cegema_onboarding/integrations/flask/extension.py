@@ -185,6 +185,9 @@ def _seconds(value: object) -> timedelta:
 
 def _build_service(app: Flask) -> OnboardingService:
     """The service built from the ``CEGEMA_ONBOARDING_*`` keys, when the host gave none."""
+    # Built by the package's one composition root, like every other service.
+    from ...bootstrap import build_service, settings_from_keys
+
     conf: Mapping[str, Any] = app.config
     storage = conf.get("CEGEMA_ONBOARDING_STORAGE")
     mailer = conf.get("CEGEMA_ONBOARDING_MAILER")
@@ -201,15 +204,14 @@ def _build_service(app: Flask) -> OnboardingService:
             raise ConfigurationError(
                 "set CEGEMA_ONBOARDING_SECRET_KEYS, CEGEMA_ONBOARDING_PEPPER_KEYS and "
                 "CEGEMA_ONBOARDING_BASE_URL (or CEGEMA_ONBOARDING_SETTINGS)")
-        settings = Settings(secret_keys=tuple(secret_keys),
-                            pepper_keys=tuple(tuple(p) for p in pepper_keys),
-                            base_url=str(base_url))
+        settings = settings_from_keys(secret_keys, pepper_keys, str(base_url))
     if not isinstance(settings, Settings):
         raise ConfigurationError("CEGEMA_ONBOARDING_SETTINGS must be a Settings")
-    return OnboardingService(storage, mailer, settings=settings,
-                             clock=conf.get("CEGEMA_ONBOARDING_CLOCK"),
-                             notifier=conf.get("CEGEMA_ONBOARDING_NOTIFIER"),
-                             rate_limiter=conf.get("CEGEMA_ONBOARDING_RATE_LIMITER"))
+    return build_service(settings, storage, mailer,
+                         clock=conf.get("CEGEMA_ONBOARDING_CLOCK"),
+                         notifier=conf.get("CEGEMA_ONBOARDING_NOTIFIER"),
+                         rate_limiter=conf.get("CEGEMA_ONBOARDING_RATE_LIMITER"))
+
 
 # ---------------------------------------------------------------------- the blueprint
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from .....bootstrap import pepper_from_keys
 from .....errors import OnboardingError
-from .....provisioning import pepper_from_keys, print_warning, provision_csv
+from .....provisioning import print_warning, provision_csv
 from ...conf import get_service
 
 

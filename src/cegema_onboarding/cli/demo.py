@@ -1,36 +1,36 @@
-"""The command line of cegema_onboarding: the demo portal and walk-through, bulk provisioning,
-and the outbox relay.
-
-Its help is plain text (argparse prints the module's first paragraph), so no markup here.
-"""
+"""``cegema-onboarding demo``: the first-connection journey walked in the terminal."""
 
 from __future__ import annotations
 
 import argparse
 import re
-import secrets
 import sys
-from collections.abc import Sequence
 from datetime import timedelta
-from typing import TextIO
+from typing import Any, TextIO
 
-from . import provisioning, relay, texts
-from .adapters.mailbox import ConsoleMailer, text_part
-from .adapters.memory import ManualClock, MemoryNotifier, MemoryStorage
-from .config import Settings
-from .hashing import PRODUCTION_PARAMS
-from .model import Session
-from .service import Ok, OnboardingService, describe
+from .. import texts
+from ..adapters.mailbox import ConsoleMailer, text_part
+from ..adapters.memory import ManualClock, MemoryNotifier, MemoryStorage
+from ..bootstrap import build_service, throwaway_settings
+from ..config import Settings
+from ..model import Session
+from ..service import Ok, describe
+
+
+def add_subcommand(sub: Any) -> None:
+    """Add ``demo`` to the ``cegema-onboarding`` command line."""
+    parser = sub.add_parser("demo", help="walk the first-connection journey in the terminal")
+    parser.set_defaults(handler=run_demo_command)
+
+
+def run_demo_command(args: argparse.Namespace) -> int:
+    """``cegema-onboarding demo``."""
+    return run_demo()
 
 
 def demo_settings() -> Settings:
     """Settings for a throw-away demo: fresh random keys, production hash parameters."""
-    return Settings(
-        secret_keys=(secrets.token_urlsafe(48),),
-        pepper_keys=(("demo1", secrets.token_urlsafe(48)),),
-        base_url="http://127.0.0.1:8000",
-        argon2=PRODUCTION_PARAMS,
-    )
+    return throwaway_settings()
 
 
 def _link_token(body: str) -> str:
@@ -45,8 +45,8 @@ def run_demo(out: TextIO | None = None) -> int:
     out = out or sys.stdout
     mailer = ConsoleMailer(out)
     clock = ManualClock()
-    service = OnboardingService(MemoryStorage(), mailer, settings=demo_settings(), clock=clock,
-                                notifier=MemoryNotifier())
+    service = build_service(demo_settings(), MemoryStorage(), mailer, clock=clock,
+                            notifier=MemoryNotifier())
 
     def screen(number: int, title: str) -> None:
         print(f"\n=== Étape {number} — {title}", file=out)
@@ -142,46 +142,3 @@ def run_demo(out: TextIO | None = None) -> int:
     print(f"\nCourriels envoyés : {len(mailer.sent)}", file=out)
     clock.advance(timedelta(0))
     return 0
-
-
-def add_portal_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of the demo portal, shared by ``portal`` and ``python -m ...demo_portal``."""
-    parser.add_argument("--port", type=int, default=8000,
-                        help="port on 127.0.0.1 to serve on (default 8000)")
-    parser.add_argument("--data-dir", default=".demo",
-                        help="where the demo keeps its database, keys and mailbox "
-                             "(default .demo)")
-    parser.add_argument("--staff", action="store_true",
-                        help="enable the staff page (no-email queue, unlock)")
-    parser.add_argument("--fresh", action="store_true",
-                        help="delete the demo's data first and start with new demo members")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``cegema-onboarding`` and ``python -m cegema_onboarding``."""
-    parser = argparse.ArgumentParser(
-        prog="cegema-onboarding",
-        description="The first-connection journey of a member portal: a demo portal, the "
-                    "journey walked in the terminal, bulk provisioning and the outbox relay.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="walk the first-connection journey in the terminal")
-    portal = sub.add_parser("portal", help="serve the demo portal in a browser (flask extra)")
-    add_portal_arguments(portal)
-    relay.add_subcommands(sub)
-    provisioning.add_subcommand(sub)
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        return run_demo()
-    if args.command == "portal":
-        # Imported here: Flask is an optional extra and the other commands do not need it.
-        from pathlib import Path
-
-        from .demo_portal import serve
-
-        return serve(Path(args.data_dir), args.port, staff=args.staff, fresh=args.fresh)
-    handler = getattr(args, "handler", None)
-    if handler is not None:
-        code: int = handler(args)
-        return code
-    parser.error(f"unknown command {args.command}")
-    return 2

@@ -1,0 +1,304 @@
+"""The composition root: every service, outbox and storage of the package is built here.
+
+The command line, the relay, the demo portal, the Flask extension and the Django app all
+call these functions instead of wiring :class:`OnboardingService` themselves, so that the
+defaults (the system clock, SQLite, a local mailbox) and the parsing of keys from the
+environment exist once. Nothing in :mod:`cegema_onboarding.flow` or the service imports
+this module: arrows point from here inwards only.
+
+Configuration errors are :class:`~cegema_onboarding.errors.ConfigurationError` and never
+quote a secret, only its expected shape.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import ssl
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from .config import Settings
+from .credentials import Pepper
+from .errors import ConfigurationError
+from .hashing import PRODUCTION_PARAMS
+from .ports import Clock, Mailer, Notifier, Random, RateLimiter, Storage
+from .service import OnboardingService, Outbox
+
+if TYPE_CHECKING:
+    from .adapters.mailbox import FileMailbox
+    from .adapters.smtp import SmtpSettings
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "build_outbox",
+    "build_service",
+    "demo_storage",
+    "env_value",
+    "local_mailbox",
+    "mailer_from",
+    "parse_pepper_keys",
+    "parse_secret_keys",
+    "pepper_from_env",
+    "pepper_from_keys",
+    "rate_limit_purge",
+    "settings_from_env",
+    "settings_from_keys",
+    "smtp_settings_from",
+    "storage_from_url",
+    "throwaway_settings",
+]
+
+#: The base URL of settings read from an environment that names none (the relay sends
+#: messages already rendered, so it never builds a link).
+DEFAULT_BASE_URL = "https://localhost"
+
+
+# --------------------------------------------------------------------------- the services
+
+
+def build_service(settings: Settings, storage: Storage, mailer: Mailer, *,
+                  clock: Clock | None = None, random: Random | None = None,
+                  notifier: Notifier | None = None, rate_limiter: RateLimiter | None = None,
+                  deliver_inline: bool = True) -> OnboardingService:
+    """The one way the package builds an :class:`OnboardingService`.
+
+    ``clock`` defaults to the system clock; the other ports keep the service's defaults
+    (system randomness, no notifier, an in-process rate limiter).
+    """
+    if clock is None:
+        from .adapters.system import SystemClock
+
+        clock = SystemClock()
+    return OnboardingService(storage, mailer, settings=settings, clock=clock, random=random,
+                             notifier=notifier, deliver_inline=deliver_inline,
+                             rate_limiter=rate_limiter)
+
+
+def build_outbox(settings: Settings, storage: Storage, mailer: Mailer, *,
+                 clock: Clock | None = None, notifier: Notifier | None = None) -> Outbox:
+    """What a relay delivers with: due messages of ``storage`` sent through ``mailer``.
+
+    An :class:`~cegema_onboarding.service.outbox.Outbox` alone: a relay needs no member
+    action, and the relay depends only on :class:`~cegema_onboarding.relay.Deliverer`.
+    """
+    return Outbox(storage, mailer, settings=settings, clock=clock, notifier=notifier)
+
+
+# --------------------------------------------------------------------------- keys and settings
+
+
+def env_value(env: Mapping[str, str], name: str) -> str | None:
+    """``env[name]``, with an empty value taken as unset."""
+    value = env.get(name)
+    return value if value else None
+
+
+def parse_secret_keys(value: str) -> tuple[str, ...]:
+    """``"newest,older"`` as Settings.secret_keys (blanks around each key dropped)."""
+    return tuple(k.strip() for k in value.split(",") if k.strip())
+
+
+def parse_pepper_keys(value: str) -> tuple[tuple[str, str], ...]:
+    """``"k2:secret2,k1:secret1"`` (newest first) as Settings.pepper_keys pairs."""
+    pairs = []
+    for item in value.split(","):
+        key_id, sep, key = item.strip().partition(":")
+        if not sep or not key_id or not key:
+            # The value is a secret: only its shape is described.
+            raise ConfigurationError("pepper keys must look like 'id:key[,id:key...]'")
+        pairs.append((key_id, key))
+    return tuple(pairs)
+
+
+def pepper_from_keys(pairs: Sequence[tuple[str, str]]) -> Pepper:
+    """The Pepper the service builds from the same Settings.pepper_keys."""
+    return Pepper([(kid, key.encode()) for kid, key in pairs])
+
+
+def pepper_from_env(env: Mapping[str, str] | None = None) -> Pepper:
+    """The portal's Pepper from ``CEGEMA_PEPPER_KEYS`` (required)."""
+    env = os.environ if env is None else env
+    text = env_value(env, "CEGEMA_PEPPER_KEYS")
+    if text is None:
+        raise ConfigurationError("CEGEMA_PEPPER_KEYS is not set (the portal's pepper keys)")
+    return pepper_from_keys(parse_pepper_keys(text))
+
+
+def settings_from_keys(secret_keys: Iterable[str], pepper_keys: Iterable[Sequence[str]],
+                       base_url: str) -> Settings:
+    """Settings with the library's defaults from the three values every host must give.
+
+    ``pepper_keys`` are ``(key_id, key)`` pairs, newest first (lists will do).
+    """
+    pairs = []
+    for entry in pepper_keys:
+        if (isinstance(entry, str) or len(entry) != 2
+                or not all(isinstance(v, str) for v in entry)):
+            # The entry may hold a secret: only its expected shape is described.
+            raise ConfigurationError("pepper keys are (key_id, key) pairs of strings")
+        pairs.append((entry[0], entry[1]))
+    return Settings(secret_keys=tuple(secret_keys), pepper_keys=tuple(pairs),
+                    base_url=str(base_url))
+
+
+def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings for a relay or a staff command, from ``CEGEMA_*`` environment variables.
+
+    ``CEGEMA_SECRET_KEYS`` (comma-separated, newest first) must be the portal's: the
+    outbox is encrypted with keys derived from them. ``CEGEMA_PEPPER_KEYS``
+    (``id:key,...``) and ``CEGEMA_BASE_URL`` are optional here since the relay sends
+    messages already rendered; a throw-away pepper is used when none is given.
+    """
+    env = os.environ if env is None else env
+    keys = env_value(env, "CEGEMA_SECRET_KEYS")
+    if keys is None:
+        raise ConfigurationError("CEGEMA_SECRET_KEYS is not set (the portal's secret keys)")
+    pepper = env_value(env, "CEGEMA_PEPPER_KEYS")
+    pepper_keys = (parse_pepper_keys(pepper) if pepper
+                   else (("relay", secrets.token_urlsafe(32)),))
+    return Settings(secret_keys=parse_secret_keys(keys), pepper_keys=pepper_keys,
+                    base_url=env_value(env, "CEGEMA_BASE_URL") or DEFAULT_BASE_URL)
+
+
+def throwaway_settings(base_url: str = "http://127.0.0.1:8000", *,
+                       secret_key: str | None = None, pepper_key: str | None = None) -> Settings:
+    """Settings for a demo: the given or fresh random keys, production hash parameters."""
+    return Settings(
+        secret_keys=(secret_key or secrets.token_urlsafe(48),),
+        pepper_keys=(("demo1", pepper_key or secrets.token_urlsafe(48)),),
+        base_url=base_url,
+        argon2=PRODUCTION_PARAMS,
+    )
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def storage_from_url(url: str | None, *, create_schema: bool = False) -> Storage:
+    """SqlStorage on the database at ``url`` (``sqlite:///...`` or ``postgresql://...``)."""
+    if not url:
+        raise ConfigurationError("no database: pass --database or set CEGEMA_DATABASE_URL")
+    if url.split(":", 1)[0].split("+", 1)[0] == "postgres":
+        # Heroku-style URLs: SQLAlchemy knows no "postgres" dialect. Never echo the URL,
+        # which may hold a password.
+        raise ConfigurationError("the URL scheme postgres:// is not supported: "
+                                 "write postgresql:// (or postgresql+psycopg://)")
+    try:
+        from .adapters.sql import SqlStorage, create_engine_from_url
+        from .adapters.sql import create_schema as make_schema
+    except ImportError:
+        raise ConfigurationError(
+            "the SQL adapter needs SQLAlchemy: pip install 'cegema-onboarding[sql]'") from None
+    engine = create_engine_from_url(url)
+    if create_schema:
+        make_schema(engine)
+    return SqlStorage(engine)
+
+
+def demo_storage(data_dir: Path) -> tuple[Storage, str]:
+    """The demo's storage: SQLite in ``data_dir``, or memory without the sql extra.
+
+    Returns the storage and a line saying where the accounts are kept.
+    """
+    try:
+        from .adapters.sql import SqlStorage, create_schema, sqlite_engine
+    except ImportError:
+        from .adapters.memory import MemoryStorage
+
+        return MemoryStorage(), "memory (install the sql extra to keep accounts)"
+    db = data_dir / "portal.sqlite3"
+    engine = sqlite_engine(db)
+    create_schema(engine)
+    return SqlStorage(engine), f"SQLite ({db})"
+
+
+def rate_limit_purge(storage: Storage, retention: timedelta) -> Callable[[], str] | None:
+    """Deleting ended windows of the shared rate-limit table, when there is one."""
+    engine = getattr(storage, "engine", None)
+    if engine is None or not retention:
+        return None
+    from .adapters.sql import SqlRateLimiter
+    from .adapters.system import SystemClock
+
+    limiter, clock = SqlRateLimiter(engine), SystemClock()
+
+    def purge() -> str:
+        return f"{limiter.purge(clock.now() - retention)} ended rate-limit window(s) deleted"
+
+    return purge
+
+
+# --------------------------------------------------------------------------- mail
+
+
+def local_mailbox(directory: Path) -> FileMailbox:
+    """A folder that keeps every sent mail as an ``.eml`` file (the demo's mailbox)."""
+    from .adapters.mailbox import FileMailbox
+
+    return FileMailbox(directory)
+
+
+_DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
+
+
+def smtp_settings_from(options: object, env: Mapping[str, str] | None = None) -> SmtpSettings:
+    """SmtpSettings from parsed options (``smtp_host``...), else ``CEGEMA_SMTP_*`` variables.
+
+    ``options`` is any object with those attributes, such as an argparse namespace; a
+    missing or empty attribute falls back to the environment.
+    """
+    from .adapters.smtp import SmtpSettings
+
+    env = os.environ if env is None else env
+
+    def pick(attr: str, var: str) -> str | None:
+        value = getattr(options, attr, None)
+        return str(value) if value not in (None, "") else env_value(env, var)
+
+    host = pick("smtp_host", "CEGEMA_SMTP_HOST")
+    if host is None:
+        raise ConfigurationError("no SMTP host: pass --smtp-host or set CEGEMA_SMTP_HOST")
+    security = pick("smtp_security", "CEGEMA_SMTP_SECURITY") or "starttls"
+    port_text = pick("smtp_port", "CEGEMA_SMTP_PORT")
+    timeout_text = pick("smtp_timeout", "CEGEMA_SMTP_TIMEOUT")
+    try:
+        port = int(port_text) if port_text else _DEFAULT_PORTS.get(security, 587)
+        timeout = float(timeout_text) if timeout_text else 10.0
+    except ValueError:
+        raise ConfigurationError("SMTP port and timeout must be numbers") from None
+    user = pick("smtp_user", "CEGEMA_SMTP_USER")
+    password = env_value(env, "CEGEMA_SMTP_PASSWORD") if user else None
+    if user and password is None:
+        raise ConfigurationError("an SMTP user needs CEGEMA_SMTP_PASSWORD in the environment")
+    ca_file = pick("smtp_ca_file", "CEGEMA_SMTP_CA_FILE")
+    context = None
+    if ca_file and security != "none":
+        try:
+            context = ssl.create_default_context(cafile=ca_file)
+        except (OSError, ssl.SSLError):
+            raise ConfigurationError("the SMTP CA file cannot be read") from None
+    insecure = bool(getattr(options, "smtp_allow_insecure_auth", False)) or (
+        env_value(env, "CEGEMA_SMTP_ALLOW_INSECURE_AUTH") in ("1", "true", "yes"))
+    return SmtpSettings(
+        host=host, port=port, security=security,  # type: ignore[arg-type]
+        username=user, password=password, timeout=timeout, ssl_context=context,
+        local_hostname=pick("smtp_local_hostname", "CEGEMA_SMTP_LOCAL_HOSTNAME"),
+        allow_insecure_auth=insecure)
+
+
+def mailer_from(kind: str, options: object = None, env: Mapping[str, str] | None = None, *,
+                console: TextIO | None = None) -> Mailer:
+    """``"smtp"``: an SmtpMailer from options and environment; ``"console"``: printed."""
+    if kind == "console":
+        from .adapters.mailbox import ConsoleMailer
+
+        return ConsoleMailer(console or sys.stderr)
+    if kind != "smtp":
+        raise ConfigurationError("the mailer is 'smtp' or 'console'")
+    from .adapters.smtp import SmtpMailer
+
+    return SmtpMailer(smtp_settings_from(options, env))

@@ -1,0 +1,33 @@
+"""The command line of cegema_onboarding: the demo portal and walk-through, bulk provisioning,
+and the outbox relay.
+
+One module per subcommand group; each adds its parser with ``add_subcommand`` and sets a
+``handler`` that :func:`main` calls. Help is plain text, so no markup in help strings.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from . import demo, outbox, portal, provision, relay
+from .demo import demo_settings as demo_settings
+from .demo import run_demo as run_demo
+from .portal import add_portal_arguments as add_portal_arguments
+
+__all__ = ["add_portal_arguments", "demo_settings", "main", "run_demo"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``cegema-onboarding`` and ``python -m cegema_onboarding``."""
+    parser = argparse.ArgumentParser(
+        prog="cegema-onboarding",
+        description="The first-connection journey of a member portal: a demo portal, the "
+                    "journey walked in the terminal, bulk provisioning and the outbox relay.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    # In this order: it is the order of the commands in the help.
+    for group in (demo, portal, relay, outbox, provision):
+        group.add_subcommand(sub)
+    args = parser.parse_args(argv)
+    code: int = args.handler(args)
+    return code
