@@ -2,7 +2,8 @@
 
 - :mod:`.settings`: :class:`MailSettings`, how mails look and who they come from;
 - :mod:`.draft`: :class:`Mail`, one mail checked at construction, and :func:`make_message_id`;
-- :mod:`.compose`: the builders, each returning a :class:`Mail`;
+- :mod:`.compose`: the builders, each returning a :class:`Mail` (:mod:`.layout` is their look);
+- :mod:`.notices`: which mail a journey notice becomes, and the post/SMS texts;
 - :mod:`.assemble`: ``assemble.assemble``, ``Mail -> EmailMessage``, the one place MIME is
   built (not re-exported here: the function would be shadowed by its module of the same name).
 
