@@ -9,7 +9,7 @@ import pytest
 
 from cegema_onboarding.config import LockoutPolicy, Settings
 from cegema_onboarding.hashing import Argon2Params
-from cegema_onboarding.mails import MailSettings
+from cegema_onboarding.mail.settings import MailSettings
 from cegema_onboarding.password_policy import PasswordPolicy
 from cegema_onboarding.profile import ProfileWeights
 from cegema_onboarding.ratelimit import RateLimits

@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 
 from cegema_onboarding.errors import ConfigurationError, InvalidInput
+from cegema_onboarding.mail.draft import make_message_id
+from cegema_onboarding.mail.settings import MailSettings
+
+# The builders that return an assembled EmailMessage, through the deprecated module.
 from cegema_onboarding.mails import (
-    MailSettings,
     activation_mail,
     email_change_notice_mail,
     identifier_reminder_mail,
-    make_message_id,
     password_changed_mail,
     reset_link_mail,
     validation_mail,

@@ -33,7 +33,7 @@ from cegema_onboarding.hashing import (
     parse_phc,
 )
 from cegema_onboarding.journey import first_connection, links
-from cegema_onboarding.mails import MailSettings
+from cegema_onboarding.mail.settings import MailSettings
 from cegema_onboarding.model import LinkPurpose, Session, Stage, Step
 from cegema_onboarding.password_policy import PasswordPolicy, common_passwords
 from cegema_onboarding.service import Ok, OnboardingService, Provisioned, Screen

@@ -12,7 +12,7 @@ import attrs
 from .credentials import Pepper
 from .errors import ConfigurationError
 from .hashing import PRODUCTION_PARAMS, Argon2Params, PasswordHasher
-from .mails import MailSettings
+from .mail.settings import MailSettings
 from .model import LinkPurpose
 from .password_policy import PasswordPolicy
 from .profile import ProfileWeights

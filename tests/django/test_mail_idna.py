@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 
 from cegema_onboarding.errors import InvalidInput, MailError
 from cegema_onboarding.integrations.django.mail import DjangoMailer
-from cegema_onboarding.mails import MailSettings, reset_link_mail
+from cegema_onboarding.mail.settings import MailSettings
+from cegema_onboarding.mails import reset_link_mail
 from cegema_onboarding.normalize import normalize_email
 from cegema_onboarding.service import Ok, OnboardingService
 

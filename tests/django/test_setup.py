@@ -16,7 +16,8 @@ from django.test import override_settings
 from cegema_onboarding.errors import MailError
 from cegema_onboarding.integrations.django.conf import get_service, library_settings
 from cegema_onboarding.integrations.django.mail import DjangoMailer
-from cegema_onboarding.mails import MailSettings, validation_mail
+from cegema_onboarding.mail.settings import MailSettings
+from cegema_onboarding.mails import validation_mail
 
 from ..conftest import PEPPER, SECRET
 from .conftest import onboarding_config

@@ -25,11 +25,11 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from .. import mails
 from ..adapters.system import SystemClock, SystemRandom
 from ..config import Settings
 from ..errors import MailError, SealError, SmtpError
 from ..flow import SendNotice
+from ..mail.draft import make_message_id
 from ..model import Account, Channel
 from ..ports import Clock, Mailer, Notifier, OutboxMessage, OutboxStatus, Random, Storage
 from ..sealing import Sealer
@@ -72,7 +72,7 @@ class Outbox:
         stored already claimed, under a lease, and the built mail is kept for it.
         """
         message_uid = uuid.UUID(bytes=self.random.token_bytes(16), version=4).hex
-        message_id = mails.make_message_id(message_uid, self._mail_domain)
+        message_id = make_message_id(message_uid, self._mail_domain)
         if effect.channel is Channel.EMAIL:
             assert effect.to is not None
             built = render_mail(self.settings, account, effect, now, message_id)
