@@ -218,22 +218,21 @@ class KeptConnections:
                     kept.in_use.release()
             # Otherwise its thread is in a call: it closes it when the call ends.
 
-    @contextmanager
-    def _use(self, what: str) -> Iterator[_Kept]:
-        kept = self._acquire()
-        with kept.in_use:
-            try:
-                yield kept
-            except sa.exc.SQLAlchemyError as exc:
-                self._after_error(kept, exc)
-                raise StorageError(f"database {what} failed ({error_kind(exc)})") from exc
-            except BaseException:
-                self._end(kept)
-                raise
-            finally:
-                if kept.generation != self._generation:
-                    # Disposed during the call.
-                    self._drop(kept)
+    def _failed(self, kept: _Kept, exc: sa.exc.SQLAlchemyError, what: str) -> StorageError:
+        """The error to raise for a failed call; the connection is reset or dropped."""
+        conn = kept.connection
+        # A closed or misused connection stays so (SQLAlchemy marks a closed database
+        # invalidated): the next call opens another.
+        if conn.closed or conn.invalidated or isinstance(exc, _UNUSABLE):
+            self._drop(kept)
+        else:
+            self._end(kept)
+        return StorageError(f"database {what} failed ({error_kind(exc)})")
+
+    def _release(self, kept: _Kept) -> None:
+        if kept.generation != self._generation:
+            # Disposed during the call: closed now that it is over.
+            self._drop(kept)
 
     def _end(self, kept: _Kept) -> None:
         """Leave SQLAlchemy's transaction (and any of SQLite's) after a failure."""
@@ -242,25 +241,27 @@ class KeptConnections:
         except sa.exc.SQLAlchemyError:
             self._drop(kept)
 
-    def _after_error(self, kept: _Kept, exc: sa.exc.SQLAlchemyError) -> None:
-        conn = kept.connection
-        # A closed or misused connection stays so (SQLAlchemy marks a closed database
-        # invalidated): the next call opens another.
-        if conn.closed or conn.invalidated or isinstance(exc, _UNUSABLE):
-            self._drop(kept)
-        else:
-            self._end(kept)
-
     # ------------------------------------------------------------------ reads and writes
+
+    # Each call holds its connection's in_use lock (see dispose), and turns the database's
+    # errors into StorageError. Written out in both: one generator per call, not two.
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """This thread's connection, for one statement in SQLite's own snapshot."""
-        with self._use("read") as kept:
-            conn = kept.connection
-            # No BEGIN was sent, so there is nothing to end: the next write's commit
-            # also closes SQLAlchemy's bookkeeping of the transaction it autobegan.
-            yield conn
+        kept = self._acquire()
+        with kept.in_use:
+            try:
+                # No BEGIN is sent, so there is nothing to end: the next write's commit
+                # also closes SQLAlchemy's bookkeeping of the transaction it autobegan.
+                yield kept.connection
+            except sa.exc.SQLAlchemyError as exc:
+                raise self._failed(kept, exc, "read") from exc
+            except BaseException:
+                self._end(kept)
+                raise
+            finally:
+                self._release(kept)
 
     @contextmanager
     def write(self, durable: bool = True, *, lock_first: bool = False
@@ -274,10 +275,12 @@ class KeptConnections:
         A write that need not be durable runs with ``synchronous=NORMAL``, which SQLite
         only changes outside a transaction: it is set around this one and always put back.
         """
-        with self._use("write") as kept:
+        kept = self._acquire()
+        with kept.in_use:
             conn = kept.connection
-            relaxed = not durable and self._level(kept) > _NORMAL
+            relaxed = False
             try:
+                relaxed = not durable and self._level(kept) > _NORMAL
                 if relaxed:
                     conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
                 if not conn.in_transaction():
@@ -289,9 +292,15 @@ class KeptConnections:
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
                 yield conn
                 conn.commit()
+            except sa.exc.SQLAlchemyError as exc:
+                raise self._failed(kept, exc, "write") from exc
+            except BaseException:
+                self._end(kept)
+                raise
             finally:
                 if relaxed:
                     self._restore(kept)
+                self._release(kept)
 
     def _level(self, kept: _Kept) -> int:
         if kept.synchronous is None:

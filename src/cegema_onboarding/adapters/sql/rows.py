@@ -52,7 +52,8 @@ def account_values(account: Account, *, version: int) -> dict[str, Any]:
 
 def account_from_row(row: AnyRow) -> Account:
     """The account of a ``(version, data)`` row."""
-    data = dict(row.data)
+    # A new dict per row (the JSON type's result processing): completed in place.
+    data: dict[str, Any] = row.data
     data["version"] = row.version
     return codec.from_data(Account, data)
 
