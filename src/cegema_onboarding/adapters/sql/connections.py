@@ -184,7 +184,9 @@ class KeptConnections:
     def _forked(self) -> None:
         # In a child process: forget the parent's connections without touching them, and
         # give the engine a pool of its own (SQLAlchemy's advice for a fork): the one
-        # inherited holds the parent's connections too.
+        # inherited holds the parent's connections too. The lock may have been held by
+        # another of the parent's threads at the fork: the child starts a new one.
+        self._lock = threading.Lock()
         with self._lock:
             inherited = list(self._all)
             self._all = weakref.WeakSet()
