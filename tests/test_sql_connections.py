@@ -94,7 +94,8 @@ def test_a_compare_and_set_goes_through_sqlalchemy(engine: Any) -> None:
                          r"AND cegema_accounts\.version = \?", s) for s in updates)
     assert any(s.startswith("SELECT") and "FROM cegema_accounts" in s for s in seen)
     assert any(s.startswith("INSERT INTO cegema_audit") for s in seen)
-    assert storage.get("acc-0001").version == 2  # type: ignore[union-attr]
+    reloaded = storage.get("acc-0001")
+    assert reloaded is not None and reloaded.version == 2
 
 
 def _every_operation(storage: Any) -> None:
