@@ -1,7 +1,8 @@
 """The fast bulk paths of provisioning: SQLite's raw insert_accounts, fresh credentials.
 
-SqlStorage.insert_accounts writes SQLite rows through the sqlite3 driver directly and
-PostgreSQL rows through SQLAlchemy; the storage contract checks both from outside. These
+SqlStorage.insert_accounts writes SQLite rows through the sqlite3 driver directly
+(``adapters.sql.bulk``, the one driver-level path) and PostgreSQL rows through SQLAlchemy;
+the storage contract checks both from outside. These
 tests hold the raw path to the generic one row for row, and the chunked credentials of
 the provisioning helper to the one-at-a-time functions of ``credentials``.
 """
@@ -20,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from cegema_onboarding.adapters import sql
-from cegema_onboarding.adapters.sql import store
+from cegema_onboarding.adapters.sql import bulk, store
 from cegema_onboarding.credentials import (
     INITIAL_PASSWORD_BYTES,
     Pepper,
@@ -108,8 +109,8 @@ def test_raw_sqlite_path_stores_what_the_generic_path_stores(tmp_path: Path,
     audit = [record(a.account_id, n) for n, a in enumerate(batch)] + [record(None, 99)]
     raw = storage_at(tmp_path / "raw.db", *existing)
     generic = storage_at(tmp_path / "generic.db", *existing)
-    raw_skipped = run(raw, store._insert_sqlite, batch, audit)
-    generic_skipped = run(generic, store._insert_generic, batch, audit)
+    raw_skipped = run(raw, bulk.insert_sqlite, batch, audit)
+    generic_skipped = run(generic, bulk.insert_generic, batch, audit)
     assert raw_skipped == generic_skipped
     assert tables(raw) == tables(generic)
     accounts, kept = tables(raw)
@@ -131,14 +132,14 @@ def test_raw_sqlite_path_is_the_one_sqlite_uses(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     storage = storage_at(tmp_path / "used.db")
     calls: list[int] = []
-    real = store._insert_sqlite
+    real = bulk.insert_sqlite
 
     def spy(conn: sa.Connection, batch: Sequence[Account],
             audit: Sequence[AuditRecord]) -> list[str]:
         calls.append(len(batch))
         return real(conn, batch, audit)
 
-    monkeypatch.setattr(store, "_insert_sqlite", spy)
+    monkeypatch.setattr(bulk, "insert_sqlite", spy)
     assert list(storage.insert_accounts([account(1), account(2)], [])) == []
     assert calls == [2]
 

@@ -196,7 +196,8 @@ def test_sqlite_runs_the_same_statements_known_or_not(
         # Once each first: a stand-in slot's first use inserts its row, once per database.
         for request in requests.values():
             _observe(service, storage, clock, request)
-        driver = storage._lite._acquire()
+        # The sqlite3 connection under the SQLAlchemy Connection this thread keeps.
+        driver = storage._db._acquire().connection.connection.dbapi_connection
         statements: dict[str, list[str]] = {}
         for case, request in requests.items():
             seen: list[str] = []

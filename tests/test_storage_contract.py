@@ -405,44 +405,10 @@ def test_postgres_not_durable_commits_skip_the_wal_flush_wait(pg_url: str) -> No
         engine.dispose()
 
 
-def test_the_sqlite_driver_path_stores_datetimes_as_sqlalchemy_does(tmp_path: Path) -> None:
-    from datetime import UTC, datetime, timedelta, timezone
-
-    from hypothesis import given, settings
-    from hypothesis import strategies as st
-
-    from cegema_onboarding.adapters.sql._lite import read_time, stamp
-    from cegema_onboarding.adapters.sql.schema import accounts
-
-    engine = sql.sqlite_engine(tmp_path / "times.db")
-    kind = accounts.c.queue_at.type.dialect_impl(engine.dialect)
-    bind = kind.bind_processor(engine.dialect)
-    result = kind.result_processor(engine.dialect, None)
-    engine.dispose()
-    assert bind is not None and result is not None
-    zones = st.builds(lambda m: timezone(timedelta(minutes=m)), st.integers(-14 * 60, 14 * 60))
-
-    @settings(max_examples=300, deadline=None)
-    @given(st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(9999, 12, 30),
-                        timezones=st.just(UTC) | zones))
-    def same(value: datetime) -> None:
-        text = stamp(value)
-        assert text == bind(value)
-        assert read_time(text) == result(text) == value
-        assert read_time(text).tzinfo is UTC  # type: ignore[union-attr]
-
-    same()
-    assert stamp(None) is None and read_time(None) is None
-    # Rows written before this path (by the driver's own adapter) have no microseconds.
-    assert read_time("2026-03-02 09:00:00") == result("2026-03-02 09:00:00")
-    with pytest.raises(ValueError):
-        stamp(datetime(2026, 3, 2, 9, 0))
-
-
 def _held(storage: object) -> object:
     """The sqlite3 connection this thread keeps for SqlStorage (None before first use)."""
-    held = getattr(storage._lite._local, "held", None)  # type: ignore[attr-defined]
-    return None if held is None else held[2]
+    kept = getattr(storage._db._local, "kept", None)  # type: ignore[attr-defined]
+    return None if kept is None else kept.connection.connection.dbapi_connection
 
 
 def test_sqlite_keeps_one_connection_per_thread_and_dispose_retires_it(

@@ -19,9 +19,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from ...errors import ConfigurationError, StorageError
+from .connections import error_kind
 from .engine import BEGIN_OPTION
 from .schema import rate_limits
-from .store import _kind
 
 __all__ = ["SqlRateLimiter"]
 
@@ -71,7 +71,7 @@ class SqlRateLimiter:
             with self.engine.begin() as conn:
                 row = conn.execute(self._hit, params).first()
         except sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"rate limit update failed ({_kind(exc)})") from exc
+            raise StorageError(f"rate limit update failed ({error_kind(exc)})") from exc
         return row is not None
 
     def count(self, key: str) -> int:
@@ -81,7 +81,7 @@ class SqlRateLimiter:
                 found = conn.execute(
                     sa.select(_count).where(rate_limits.c.key == key)).scalar()
         except sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"rate limit read failed ({_kind(exc)})") from exc
+            raise StorageError(f"rate limit read failed ({error_kind(exc)})") from exc
         return int(found or 0)
 
     def purge(self, before: datetime) -> int:
@@ -95,5 +95,5 @@ class SqlRateLimiter:
             with self.engine.begin() as conn:
                 result = conn.execute(sa.delete(rate_limits).where(_start < before))
         except sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"rate limit purge failed ({_kind(exc)})") from exc
+            raise StorageError(f"rate limit purge failed ({error_kind(exc)})") from exc
         return int(result.rowcount)
