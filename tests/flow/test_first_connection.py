@@ -238,8 +238,9 @@ def test_a_code_needs_a_live_unexpired_link_with_a_code() -> None:
 
 
 def at_password(**kw: object) -> Account:
-    return new_account(stage=Stage.PASSWORD_REQUIRED, email=EMAIL, email_verified_at=START,
-                       **kw)
+    values: dict[str, object] = {"stage": Stage.PASSWORD_REQUIRED, "email": EMAIL,
+                                 "email_verified_at": START}
+    return new_account(**{**values, **kw})
 
 
 def test_setting_the_password_leads_to_the_question() -> None:
@@ -304,6 +305,26 @@ def test_the_answer_may_be_the_password_only_if_there_is_none() -> None:
     out = accept(at_question(password_hash=None),
                  SetSecretAnswer(QUESTION, GOOD_PASSWORD, GOOD_PASSWORD))
     assert out.account.stage is Stage.ACTIVE
+
+
+def test_an_answer_typed_otherwise_than_the_password_is_still_the_password() -> None:
+    # The comparison form of the answer (casefolded, without punctuation) is tried too.
+    folded = ENV.crypto.hasher.hash("le chat de ma voisine 1987", b"f" * 16)
+    out = refuse(at_question(password_hash=folded),
+                 SetSecretAnswer(QUESTION, "Le Chat De Ma Voisine, 1987!",
+                                 "Le Chat De Ma Voisine, 1987!"))
+    assert (out.reason, out.field) == (Reason.ANSWER_SAME_AS_PASSWORD, "answer")
+
+
+def test_without_an_address_the_answer_is_compared_with_none() -> None:
+    out = refuse(at_question(email=None), SetSecretAnswer(QUESTION, "XXXX", "XXXX"))
+    assert (out.reason, out.others) == (Reason.ANSWER_TRIVIAL, ())
+
+
+def test_without_any_address_the_password_is_compared_with_none() -> None:
+    phrase = "Le grand XXXX de ma voisine 1987"
+    out = accept(at_password(email=None, email_verified_at=None), SetPassword(phrase, phrase))
+    assert out.account.password_hash == ENV.crypto.hasher.hash(phrase, ENTROPY.salt)
 
 
 def test_no_answer_when_questions_are_off() -> None:

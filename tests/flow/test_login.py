@@ -8,7 +8,16 @@ from datetime import timedelta
 import attrs
 import pytest
 
-from cegema_onboarding.flow import Env, Login, Origin, Reason, login_unknown, precheck
+from cegema_onboarding.flow import (
+    ChangePassword,
+    Env,
+    Login,
+    Origin,
+    Reason,
+    Refused,
+    login_unknown,
+    precheck,
+)
 from cegema_onboarding.hashing import Argon2Params
 from cegema_onboarding.model import Link, LinkPurpose, Stage, Step
 
@@ -195,6 +204,14 @@ def test_a_disabled_account_with_expired_credentials_is_told_it_is_disabled() ->
 def test_precheck_lets_logins_through_even_on_disabled_accounts() -> None:
     for account in (active(), active(disabled=True), new_account()):
         assert precheck(account, Login("x"), START, ENV.settings) is None
+
+
+def test_precheck_refuses_member_events_on_disabled_accounts_as_step_does() -> None:
+    event = ChangePassword(GOOD_PASSWORD, "x", "x")
+    out = precheck(active(disabled=True), event, START, ENV.settings)
+    assert out == Refused(Reason.DISABLED) == refuse(active(disabled=True), event)
+    assert precheck(active(), event, START, ENV.settings) is None
+    assert precheck(new_account(), event, START, ENV.settings) == Refused(Reason.INVALID_STEP)
 
 
 # ---------------------------------------------------------------- where the member resumes

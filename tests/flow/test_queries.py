@@ -205,13 +205,15 @@ def test_entropy_is_drawn_in_the_sizes_each_use_needs() -> None:
 def test_a_second_nonce_needs_sixteen_bytes() -> None:
     base = Entropy(salt=b"", nonce=b"", code=b"", extra=b"x" * 16)
     assert base.second_nonce() == b"x" * 16
-    with pytest.raises(ValueError, match="two links"):
+    with pytest.raises(ValueError, match=r"^this event sends two links: draw the entropy "
+                                         r"with Entropy\.draw$"):
         Entropy(salt=b"", nonce=b"", code=b"", extra=b"x" * 15).second_nonce()
 
 
 @pytest.mark.parametrize(("ip", "kept"), [
     ("192.0.2.7", "192.0.2.7"), (" 2001:DB8::1 ", "2001:db8::1"), ("x", None), (None, None),
-    (7, None), ("1" * 65, None),
+    (7, None), ("1" * 65, None), ("192.0.2.7".ljust(64), "192.0.2.7"),
+    ("192.0.2.7".ljust(65), None),
 ])
 def test_an_origin_keeps_only_an_ip_address(ip: object, kept: str | None) -> None:
     assert Origin(ip=wrong_type(ip)).ip == kept
@@ -227,3 +229,10 @@ def test_an_origin_cleans_the_user_agent(agent: object, kept: str | None) -> Non
 
 def test_an_origin_is_a_member_unless_told_otherwise() -> None:
     assert Origin().actor == "member" and Origin().ip is None
+
+
+def test_an_event_that_draws_needs_entropy() -> None:
+    message = r"^this event needs fresh entropy: pass entropy=Entropy\.draw\(\.\.\.\)$"
+    with pytest.raises(ValueError, match=message):
+        flow.step(new_account(stage=Stage.EMAIL_REQUIRED),
+                  flow.SubmitEmail("marie@example.com", "marie@example.com"), START, ENV)

@@ -88,7 +88,8 @@ def test_a_member_not_yet_active_is_not_remembered() -> None:
 
 def test_remembering_needs_a_full_series() -> None:
     short = attrs.evolve(ENTROPY, series=b"x" * 15)
-    with pytest.raises(ValueError, match=r"Entropy\.series"):
+    message = r"^remember-me needs Entropy\.series: use Entropy\.draw\(\.\.\.\)$"
+    with pytest.raises(ValueError, match=message):
         run(active(), Login(GOOD_PASSWORD, remember=True), fresh=short)
 
 

@@ -91,6 +91,8 @@ def test_an_agent_id_of_64_characters_is_fine() -> None:
     ({"profile": Profile(channels=(Channel.EMAIL, Channel.PHONE))}, Channel.POST, None),
     ({"phone": "06", "email": "m@example.com", "profile": Profile(channels=(Channel.EMAIL,))},
      Channel.EMAIL, "m@example.com"),
+    ({"phone": "06", "email": "m@example.com", "profile": Profile(channels=(Channel.PHONE,))},
+     Channel.PHONE, None),
 ])
 def test_activation_opens_the_password_step_and_tells_the_member_where_they_prefer(
         kw: dict[str, object], channel: Channel, to: str | None) -> None:
@@ -214,10 +216,14 @@ def test_staff_vouch_for_an_address_and_it_becomes_the_proven_one() -> None:
     assert out.step is Step.PASSWORD
 
 
-def test_without_an_address_staff_vouch_for_the_pending_one() -> None:
-    account = new_account(stage=Stage.EMAIL_PENDING, pending_email="marie@example.com")
+def test_without_an_address_staff_vouch_for_the_pending_one_and_its_link_dies() -> None:
+    verify = link(LinkPurpose.VERIFY_EMAIL)
+    account = new_account(stage=Stage.EMAIL_PENDING, pending_email="marie@example.com",
+                          links=(verify,))
     out = accept(account, StaffVerifyEmail("agent1"))
     assert out.account.email == "marie@example.com" and out.account.pending_email is None
+    # Even a link to the very address staff vouched for: nothing is left to confirm.
+    assert out.account.links == (attrs.evolve(verify, status=LinkStatus.REVOKED),)
 
 
 @pytest.mark.parametrize("stage", [Stage.QUESTION_REQUIRED, Stage.ACTIVE])
