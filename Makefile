@@ -73,6 +73,9 @@ unit: $(STAMP)
 ## MUTATE_JOBS=4 runs more workers.
 mutate: $(STAMP)
 	$(BIN)/mutmut run --max-children $(MUTATE_JOBS)
+	@# mutmut re-tests only changed code: the survivors meet the tests added since, too.
+	survivors="$$($(BIN)/python scripts/mutation-score --undetected)"; \
+	if [ -n "$$survivors" ]; then $(BIN)/mutmut run --max-children $(MUTATE_JOBS) $$survivors; fi
 	$(BIN)/python scripts/mutation-score
 
 ## bench: run the benchmarks and print their figures
