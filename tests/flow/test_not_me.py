@@ -43,6 +43,7 @@ from .helpers import (
     link_token,
     new_account,
     refuse,
+    wrong_type,
 )
 
 NOT_ME_LIFETIME = ENV.settings.not_me_link_lifetime
@@ -181,7 +182,7 @@ def test_a_journey_link_is_no_not_me_link() -> None:
 
 
 def test_a_hash_of_the_wrong_type_is_invalid() -> None:
-    out = refuse(active(not_me_links=(not_me(),)), ConfirmNotMe(b"x"))  # bytes, not str
+    out = refuse(active(not_me_links=(not_me(),)), ConfirmNotMe(wrong_type(b"x")))
     assert out.reason is Reason.LINK_INVALID
 
 

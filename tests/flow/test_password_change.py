@@ -8,7 +8,7 @@ import attrs
 import pytest
 
 from cegema_onboarding.flow import ChangePassword, Notice, Reason, RemindIdentifier, SendNotice
-from cegema_onboarding.model import Channel, Link, LinkPurpose, RememberToken, Stage, Step
+from cegema_onboarding.model import Account, Channel, Link, LinkPurpose, RememberToken, Stage, Step
 from cegema_onboarding.tokens import nonce_hash
 
 from ..conftest import GOOD_PASSWORD, START
@@ -105,6 +105,6 @@ def test_a_member_activated_by_staff_may_be_reminded_at_the_password_step() -> N
 @pytest.mark.parametrize("account", [
     active(email=None), active(email_verified_at=None), active(email_unproven=True),
 ], ids=["no address", "unverified", "unproven"])
-def test_no_reminder_without_a_proven_address(account: object) -> None:
-    out = refuse(wrong_type(account), RemindIdentifier())
+def test_no_reminder_without_a_proven_address(account: Account) -> None:
+    out = refuse(account, RemindIdentifier())
     assert (out.reason, out.effects, out.account) == (Reason.INVALID_STEP, (), None)

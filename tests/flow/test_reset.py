@@ -20,6 +20,7 @@ from cegema_onboarding.flow import (
     precheck,
 )
 from cegema_onboarding.model import (
+    Account,
     Channel,
     Link,
     LinkPurpose,
@@ -100,8 +101,8 @@ def test_a_reset_link_goes_to_the_proven_address() -> None:
 @pytest.mark.parametrize("account", [
     active(email=None), active(email_verified_at=None), active(email_unproven=True),
 ], ids=["no address", "unverified", "unproven"])
-def test_no_reset_link_without_a_proven_address(account: object) -> None:
-    out = refuse(wrong_type(account), RequestReset())
+def test_no_reset_link_without_a_proven_address(account: Account) -> None:
+    out = refuse(account, RequestReset())
     assert out.reason is Reason.RESET_NOT_AVAILABLE and out.account is None
     assert out.effects == (audit("reset_requested", "no_email"),)
 
@@ -275,12 +276,12 @@ def test_retyping_the_initial_password_says_so() -> None:
 # ---------------------------------------------------------------- staff-assisted reset
 
 
-def no_address(**kw: object) -> object:
+def no_address(**kw: object) -> Account:
     return active(email=None, email_verified_at=None, **kw)
 
 
 def test_staff_reset_a_member_without_address_who_answers() -> None:
-    account = wrong_type(no_address(remember=(DEVICE,)))
+    account = no_address(remember=(DEVICE,))
     out = accept(account, assisted(), env=STAFF, at=timedelta(minutes=1))
     now = START + timedelta(minutes=1)
     assert out.account == attrs.evolve(
@@ -301,26 +302,26 @@ def test_staff_reset_a_member_without_address_who_answers() -> None:
     (STAFF, active(), assisted(), (Reason.RESET_NOT_AVAILABLE, None)),
 ])
 def test_staff_resets_are_only_for_members_without_a_usable_address(
-        env: Env, account: object, event: StaffAssistedReset,
+        env: Env, account: Account, event: StaffAssistedReset,
         expected: tuple[Reason, str | None]) -> None:
-    out = refuse(wrong_type(account), event, env=env)
+    out = refuse(account, event, env=env)
     assert (out.reason, out.field) == expected and out.effects == () and out.account is None
-    assert precheck(wrong_type(account), event, START, env.settings) == out
+    assert precheck(account, event, START, env.settings) == out
 
 
 def test_a_staff_reset_passes_precheck_when_it_may_go_on() -> None:
-    assert precheck(wrong_type(no_address()), assisted(), START, STAFF.settings) is None
-    assert accept(wrong_type(no_address()), assisted(staff_id="x" * 64), env=STAFF)
+    assert precheck(no_address(), assisted(), START, STAFF.settings) is None
+    assert accept(no_address(), assisted(staff_id="x" * 64), env=STAFF)
 
 
 def test_a_staff_reset_needs_the_right_answer() -> None:
-    out = refuse(wrong_type(no_address()), assisted(answer="Dupuis"), env=STAFF)
+    out = refuse(no_address(), assisted(answer="Dupuis"), env=STAFF)
     assert out.reason is Reason.ANSWER_WRONG
     assert out.effects == (audit("secret_answer", "wrong_answer"),)
 
 
 def test_a_staff_reset_with_a_bad_password_says_the_answer_was_checked() -> None:
-    out = refuse(wrong_type(no_address()), assisted(password="court"), env=STAFF)
+    out = refuse(no_address(), assisted(password="court"), env=STAFF)
     assert out.reason is Reason.PASSWORD_TOO_SHORT and out.secret_checked is True
 
 
