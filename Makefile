@@ -14,8 +14,10 @@ DEMO_FLAGS := $(if $(STAFF),--staff) $(if $(FRESH),--fresh) $(if $(PORT),--port 
 # What the lowest-versions run leaves out: the browser and PostgreSQL suites, and the checks
 # of the project's own tooling (catalogues, docs, performance page), which need dev tools.
 LOWEST_MARKERS := not browser and not postgres and not tooling
+# Workers for `make mutate`: mutmut is CPU-bound and defaults to every core.
+MUTATE_JOBS ?= 2
 
-.PHONY: demo test test-lowest lint typecheck unit bench perf docs i18n lock clean
+.PHONY: demo test test-lowest lint typecheck unit mutate bench perf docs i18n lock clean
 
 $(STAMP): $(LOCKS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +66,17 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+## mutate: mutation testing of the pure core with its fast unit tests, then the score
+## ([tool.mutmut] in pyproject.toml says what is mutated and which tests run). Slow, so
+## not part of `make test`; results are kept in mutants/ and re-used by the next run.
+## MUTATE_JOBS=4 runs more workers.
+mutate: $(STAMP)
+	$(BIN)/mutmut run --max-children $(MUTATE_JOBS)
+	@# mutmut re-tests only changed code: the survivors meet the tests added since, too.
+	survivors="$$($(BIN)/python scripts/mutation-score --undetected)"; \
+	if [ -n "$$survivors" ]; then $(BIN)/mutmut run --max-children $(MUTATE_JOBS) $$survivors; fi
+	$(BIN)/python scripts/mutation-score
 
 ## bench: run the benchmarks and print their figures
 bench: $(STAMP)

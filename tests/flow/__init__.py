@@ -1,0 +1,1 @@
+"""Unit tests of the pure flow, by behaviour, through its public API only."""
