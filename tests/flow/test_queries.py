@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from cegema_onboarding import flow
+from cegema_onboarding import flow, lockout, ratelimit
 from cegema_onboarding.config import LockoutPolicy, RecoveryPolicy
-from cegema_onboarding.flow import Action, Entropy, Origin, Reason, Refused
+from cegema_onboarding.flow import Entropy, Origin, Reason, Refused
 from cegema_onboarding.model import Link, LinkPurpose, LinkStatus, Stage, Step, Throttle
-from cegema_onboarding.ratelimit import Limit, RateLimits
+from cegema_onboarding.ratelimit import Action, Limit, RateLimits
 
 from ..conftest import START, make_settings
 from .helpers import ENV, active, new_account, wrong_type
@@ -36,7 +36,7 @@ TICK = timedelta(microseconds=1)
 ])
 def test_each_action_spends_its_own_counters(action: Action, ip_limit: int,
                                              id_limit: int | None) -> None:
-    keys = flow.rate_keys(action, SETTINGS, ip="192.0.2.7", identifier="100234567")
+    keys = ratelimit.rate_keys(action, SETTINGS, ip="192.0.2.7", identifier="100234567")
     expected = [(f"rl:{action.value}:ip:192.0.2.7", Limit(ip_limit, MINUTE))]
     if id_limit is not None:
         expected.append((f"rl:{action.value}:id:100234567", Limit(id_limit, MINUTE)))
@@ -44,14 +44,14 @@ def test_each_action_spends_its_own_counters(action: Action, ip_limit: int,
 
 
 def test_no_ip_and_no_identifier_spend_nothing() -> None:
-    assert flow.rate_keys(Action.LINK, SETTINGS) == ()
-    assert flow.rate_keys(Action.LINK, SETTINGS, ip="", identifier="") == ()
-    assert flow.rate_keys(Action.LINK, SETTINGS, identifier="x") == (
+    assert ratelimit.rate_keys(Action.LINK, SETTINGS) == ()
+    assert ratelimit.rate_keys(Action.LINK, SETTINGS, ip="", identifier="") == ()
+    assert ratelimit.rate_keys(Action.LINK, SETTINGS, identifier="x") == (
         ("rl:link:id:x", Limit(3, MINUTE)),)
 
 
 def test_keys_are_bounded() -> None:
-    keys = flow.rate_keys(Action.LINK, SETTINGS, ip="z" * 100, identifier="i" * 400)
+    keys = ratelimit.rate_keys(Action.LINK, SETTINGS, ip="z" * 100, identifier="i" * 400)
     assert keys == (("rl:link:ip:" + "z" * 64, Limit(2, MINUTE)),
                     ("rl:link:id:" + "i" * 300, Limit(3, MINUTE)))
 
@@ -66,12 +66,12 @@ def test_keys_are_bounded() -> None:
     ("x" * 80, "x" * 64),
 ])
 def test_a_client_is_its_address_or_its_ipv6_slash_64(ip: str, key: str) -> None:
-    assert flow.client_key(ip) == key
+    assert ratelimit.client_key(ip) == key
 
 
 def test_failure_counters_have_their_own_keys() -> None:
-    assert flow.attempt_key("100234567") == "login:100234567"
-    assert flow.reset_attempt_key("acc-1") == "reset:acc-1"
+    assert lockout.attempt_key("100234567") == "login:100234567"
+    assert lockout.reset_attempt_key("acc-1") == "reset:acc-1"
 
 
 def test_a_reset_checks_the_answer_only_under_link_and_answer() -> None:
@@ -86,13 +86,13 @@ def test_lockout_helpers_follow_the_policy() -> None:
     policy = LockoutPolicy(free_attempts=1, base_delay=timedelta(seconds=30),
                            max_delay=timedelta(minutes=5), hard_limit=3)
     fresh = Throttle("login:1")
-    assert flow.lockout_wait(fresh, START, policy) is None
-    reserved = flow.reserve_attempt(fresh, START, policy)
+    assert lockout.lockout_wait(fresh, START, policy) is None
+    reserved = lockout.reserve_attempt(fresh, START, policy)
     assert reserved == Throttle("login:1", in_flight=1, in_flight_at=START)
     failed = Throttle("login:1", failures=1, last_failure_at=START)
-    assert flow.lockout_wait(failed, START, policy) == timedelta(seconds=30)
-    assert flow.reserve_attempt(failed, START, policy) == Refused(Reason.LOCKED)
-    assert flow.clear_attempts(Throttle("login:1", failures=3, last_failure_at=START,
+    assert lockout.lockout_wait(failed, START, policy) == timedelta(seconds=30)
+    assert lockout.reserve_attempt(failed, START, policy) == Refused(Reason.LOCKED)
+    assert lockout.clear_attempts(Throttle("login:1", failures=3, last_failure_at=START,
                                         in_flight=2, in_flight_at=START, version=4)) == \
         Throttle("login:1", version=4)
 
