@@ -208,3 +208,16 @@ class Session:
 
     account_id: str
     epoch: int
+
+
+@attrs.frozen
+class AuditRecord:
+    """One audited event: who, what, when, from which IP, and how it ended. No secrets."""
+
+    at: datetime
+    action: str
+    outcome: str
+    actor: str
+    account_id: str | None = None
+    ip: str | None = None
+    detail: str | None = None

@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from .model import Account, Channel, Stage, Throttle
+from .model import AuditRecord as AuditRecord  # its home before model.py
 
 
 class OutboxStatus(enum.Enum):
@@ -53,19 +54,6 @@ class OutboxMessage:
     next_attempt_at: datetime | None = None
     last_error: str | None = None
     sent_at: datetime | None = None
-
-
-@attrs.frozen
-class AuditRecord:
-    """One audited event: who, what, when, from which IP, and how it ended. No secrets."""
-
-    at: datetime
-    action: str
-    outcome: str
-    actor: str
-    account_id: str | None = None
-    ip: str | None = None
-    detail: str | None = None
 
 
 @attrs.frozen

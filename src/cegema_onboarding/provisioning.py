@@ -33,8 +33,8 @@ from .credentials import ALPHABET, INITIAL_PASSWORD_BYTES, INITIAL_PASSWORD_LENG
 from .errors import ConfigurationError
 from .errors import ProvisioningError as ProvisioningError  # its home before errors.py
 from .journey.provision import build_account as build_account  # its home before journey/
-from .model import Account
-from .ports import AccountBulkWriter, AuditRecord, Clock
+from .journey.provision import provisioned_audit as provisioned_audit  # the same
+from .ports import AccountBulkWriter, Clock
 from .provisioning_report import ProvisionSummary as ProvisionSummary
 from .provisioning_report import _create_private, _Progress
 from .provisioning_report import print_warning as print_warning
@@ -74,11 +74,6 @@ class _CsvWriter(Protocol):
 
 
 # --------------------------------------------------------------------------- accounts
-
-
-def provisioned_audit(account: Account, now: datetime, staff_id: str) -> AuditRecord:
-    """The audit record of one provisioning."""
-    return AuditRecord(now, "provisioned", "ok", f"staff:{staff_id}", account.account_id)
 
 
 # A valid row ready to insert: (line, member_number, name, postal_address, email, phone,

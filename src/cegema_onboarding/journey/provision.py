@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .. import texts
-from ..model import Account
+from ..model import Account, AuditRecord
 
 
 def build_account(*, account_id: str, member_number: str, name: str, now: datetime,
@@ -30,3 +30,8 @@ def build_account(*, account_id: str, member_number: str, name: str, now: dateti
         postal_address=postal_address,
         phone=phone,
     )
+
+
+def provisioned_audit(account: Account, now: datetime, staff_id: str) -> AuditRecord:
+    """The audit record of one provisioning."""
+    return AuditRecord(now, "provisioned", "ok", f"staff:{staff_id}", account.account_id)

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from .. import flow, normalize
 from ..credentials import new_initial_password
 from ..flow import Accepted, Origin, Refused
+from ..journey.provision import build_account, provisioned_audit
 from ..model import Account, Adviser, Stage
 from ..ports import Changes
-from ..provisioning import build_account, provisioned_audit
 from .guards import Guards
 from .results import Ok, Provisioned, Result
 from .unit import UnitOfWork
