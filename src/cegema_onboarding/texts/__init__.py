@@ -24,7 +24,6 @@ catalogues read by :func:`catalog_overrides`.
 from __future__ import annotations
 
 import gettext
-import logging
 import os
 import re
 import string
@@ -32,7 +31,10 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn
+
+if TYPE_CHECKING:
+    import logging
 
 from ..errors import ConfigurationError
 from .keys import KEYS as KEYS
@@ -63,7 +65,15 @@ DOMAIN: Final = "cegema_onboarding"
 #: The packaged catalogues, inside the installed package (beside this folder, not in it).
 LOCALE_DIR: Final = Path(__file__).parent.with_name("locale")
 
-_log = logging.getLogger(__name__)
+# The standard levels, by value: importing logging is left to the first report, so that
+# the pure core (flow imports texts through config) loads no logging machinery.
+_WARNING, _ERROR = 30, 40
+
+
+def _log() -> logging.Logger:
+    import logging
+
+    return logging.getLogger(__name__)
 
 _KNOWN: Final = frozenset(KEYS)
 
@@ -211,7 +221,7 @@ def _packaged(lang: str) -> Mapping[str, str]:
     try:
         translations = gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[lang])
     except OSError:
-        _log.error("the compiled %r catalogue of %s is missing; run `make i18n`", lang, DOMAIN)
+        _log().error("the compiled %r catalogue of %s is missing; run `make i18n`", lang, DOMAIN)
         return _NO_TEXTS
     return MappingProxyType(_entries(translations))
 
@@ -227,7 +237,7 @@ def _template(key: str, lang: str) -> str:
         return found
     if lang != DEFAULT_LANG:
         # Through _template again, so that a French override beats the packaged French.
-        _report(lang, key, logging.WARNING, "showing the French text instead")
+        _report(lang, key, _WARNING, "showing the French text instead")
         return _template(key, DEFAULT_LANG)
     return _missing_french(key)
 
@@ -241,14 +251,14 @@ def _packaged_french(key: str) -> str:
 
 def _missing_french(key: str) -> str:
     # A packaging bug the tests catch; the key at least tells support what is missing.
-    _report(DEFAULT_LANG, key, logging.ERROR, "showing the key instead")
+    _report(DEFAULT_LANG, key, _ERROR, "showing the key instead")
     return key
 
 
 def _report(lang: str, key: str, level: int, consequence: str) -> None:
     if (lang, key) not in _reported:
         _reported.add((lang, key))
-        _log.log(level, "no %r text for %r in the %s catalogues; %s", lang, key, DOMAIN,
+        _log().log(level, "no %r text for %r in the %s catalogues; %s", lang, key, DOMAIN,
                  consequence)
 
 
