@@ -158,6 +158,8 @@ def normalize_email(raw: str, *, check_deliverability: bool = False) -> str:
     check_text(raw, field, MAX_EMAIL)
     # Fullwidth forms from an IME ("ａ＠ｂ.fr") are the same address to the member.
     value = _nfkc(raw.strip(), field, MAX_EMAIL)
+    if _nfkc_disagrees_with_idna(raw.strip()):
+        raise InvalidInput(field, "malformed")
     normalized: str | None
     try:
         # SMTPUTF8 local parts are refused: the mail adapters send with plain SMTP, and an
@@ -171,6 +173,25 @@ def normalize_email(raw: str, *, check_deliverability: bool = False) -> str:
     if normalized is None:
         raise InvalidInput(field, "malformed")
     return normalized
+
+
+def _nfkc_disagrees_with_idna(value: str) -> bool:
+    # NFKC (what we store) then UTS #46 (what IDNA applies) and UTS #46 alone (what every
+    # mail library applies to the typed text) agree on almost every character; where not,
+    # the one address names two domains ("𝛓" is "ς" to NFKC, "σ" to UTS #46: ßς.de and
+    # ßσ.de have other owners), so the typed text is refused rather than guessed.
+    for char in value:
+        if char.isascii():
+            continue
+        try:
+            direct = idna.uts46_remap(char, std3_rules=False, transitional=False)
+            after_nfkc = idna.uts46_remap(unicodedata.normalize("NFKC", char),
+                                          std3_rules=False, transitional=False)
+        except (idna.IDNAError, UnicodeError, ValueError):
+            continue  # refused by IDNA: the validation below refuses it too
+        if after_nfkc != direct:
+            return True
+    return False
 
 
 def email_key(normalized: str) -> str:
