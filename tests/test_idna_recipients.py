@@ -112,7 +112,7 @@ def smtp_server() -> Iterator[SmtpServer]:
 def smtp_send(server: SmtpServer, message: EmailMessage) -> tuple[tuple[str, ...], EmailMessage]:
     """Send through SmtpMailer to the real server: (envelope recipients, message received)."""
     before = len(server.handler.received)
-    SmtpMailer(SmtpSettings("127.0.0.1", server.port, security="none")).send(message)
+    SmtpMailer(SmtpSettings("127.0.0.1", server.port, security="none")).send_message(message)
     got = server.handler.received[before:]
     assert len(got) == 1
     return got[0].rcpt_tos, got[0].message()
@@ -191,7 +191,7 @@ def test_a_sender_with_a_unicode_domain_is_written_as_its_a_label(
     head = message.as_bytes().split(b"\r\n\r\n", 1)[0]
     assert b"From: CEGEMA <ne-pas-repondre@xn--strae-oqa.de>" in head
     before = len(smtp_server.handler.received)
-    SmtpMailer(SmtpSettings("127.0.0.1", smtp_server.port, security="none")).send(message)
+    SmtpMailer(SmtpSettings("127.0.0.1", smtp_server.port, security="none")).send_message(message)
     assert smtp_server.handler.received[before].mail_from == "ne-pas-repondre@xn--strae-oqa.de"
     with pytest.raises(ConfigurationError):
         mails.MailSettings(sender="CEGEMA <x@क्\u200dष.in>")
@@ -240,7 +240,7 @@ def test_smtp_refuses_a_joiner_domain_instead_of_dropping_it() -> None:
     with running_server(enable_SMTPUTF8=True) as server:
         mailer = SmtpMailer(SmtpSettings("127.0.0.1", server.port, security="none"))
         with pytest.raises(SmtpError) as info:
-            mailer.send(message)
+            mailer.send_message(message)
         assert server.handler.received == []
     assert info.value.permanent
 

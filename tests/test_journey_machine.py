@@ -46,6 +46,8 @@ from cegema_onboarding.config import Settings
 from cegema_onboarding.credentials import format_for_print
 from cegema_onboarding.errors import BadToken, MailError
 from cegema_onboarding.flow import Env, Reason, Refused
+from cegema_onboarding.mail import Mail
+from cegema_onboarding.mail.assemble import assemble
 from cegema_onboarding.model import Channel, Session, Stage, Step
 from cegema_onboarding.ports import OutboxStatus
 from cegema_onboarding.ratelimit import Limit, RateLimits
@@ -79,12 +81,12 @@ class FlakyMailer:
         self.fail_next = 0
         self.failures = 0
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, mail: Mail) -> None:
         if self.fail_next > 0:
             self.fail_next -= 1
             self.failures += 1
             raise MailError("mail server unavailable (simulated)")
-        self.sent.append(message)
+        self.sent.append(assemble(mail))
 
 
 # --------------------------------------------------------------------------- the model

@@ -233,7 +233,7 @@ CRASHING_CHILD = textwrap.dedent("""
     from tests.conftest import START, make_settings
 
     class DieWhileSending:
-        def send(self, message):
+        def send(self, mail: "Mail"):
             os._exit(1)  # killed after the claim, before the server saw anything
 
     inline = sys.argv[2] == "inline"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from email.message import EmailMessage
 
 import pytest
 
@@ -14,6 +13,7 @@ from cegema_onboarding.adapters.memory import (
 )
 from cegema_onboarding.errors import ConfigurationError
 from cegema_onboarding.flow import Reason, Refused
+from cegema_onboarding.mail import Mail
 from cegema_onboarding.model import Adviser, Session, Stage
 from cegema_onboarding.password_policy import PasswordPolicy
 from cegema_onboarding.ports import OutboxStatus
@@ -77,7 +77,7 @@ def test_review_link_lifetime_under_an_hour_still_sends_the_mail() -> None:
 class _BrokenMailer:
     """A mail port whose driver fails with an exception the shell does not expect."""
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, mail: Mail) -> None:
         raise RuntimeError("driver bug")
 
 

@@ -21,6 +21,7 @@ from cegema_onboarding.adapters.memory import (
 from cegema_onboarding.config import Settings
 from cegema_onboarding.errors import ConcurrentUpdate, SmtpError, StorageError
 from cegema_onboarding.flow import Reason, Refused
+from cegema_onboarding.mail import Mail
 from cegema_onboarding.model import Account, Channel, Session, Stage, Step
 from cegema_onboarding.ports import Changes, OutboxStatus
 from cegema_onboarding.service import Ok, OnboardingService, Provisioned, Screen, describe
@@ -561,7 +562,7 @@ class _RefusingMailer:
         self.permanent = permanent
         self.attempts = 0
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, mail: Mail) -> None:
         self.attempts += 1
         code = 550 if self.permanent else 451
         raise SmtpError(f"recipient refused ({code})", code=code, permanent=self.permanent)

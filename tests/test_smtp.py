@@ -82,7 +82,8 @@ def test_password_never_in_repr() -> None:
 
 def test_plain_delivery() -> None:
     with running_server() as server:
-        SmtpMailer(SmtpSettings("127.0.0.1", server.port, security="none")).send(_message())
+        mailer = SmtpMailer(SmtpSettings("127.0.0.1", server.port, security="none"))
+        mailer.send_message(_message())
         [got] = server.handler.received
     assert got.rcpt_tos == ("marie.dupont@example.com",)
     assert got.mail_from == "ne-pas-repondre@example.com"
@@ -95,7 +96,7 @@ def test_starttls_with_trusted_certificate(cert: Certificate) -> None:
     with running_server(tls_context=cert.server_context(), require_starttls=True) as server:
         mailer = SmtpMailer(SmtpSettings("127.0.0.1", server.port, security="starttls",
                                          ssl_context=cert.client_context()))
-        mailer.send(_message())
+        mailer.send_message(_message())
         assert len(server.handler.received) == 1
 
 
@@ -105,7 +106,7 @@ def test_starttls_refuses_an_untrusted_certificate(cert: Certificate) -> None:
         mailer = SmtpMailer(SmtpSettings("127.0.0.1", server.port, security="starttls",
                                          ssl_context=ssl.create_default_context()))
         with pytest.raises(SmtpError, match="certificate"):
-            mailer.send(_message())
+            mailer.send_message(_message())
         assert server.handler.received == []
 
 
@@ -113,7 +114,7 @@ def test_starttls_never_falls_back_to_plain_text() -> None:
     with running_server() as server:  # no TLS context: STARTTLS is not offered
         mailer = SmtpMailer(SmtpSettings("127.0.0.1", server.port, security="starttls"))
         with pytest.raises(SmtpError, match="STARTTLS") as info:
-            mailer.send(_message())
+            mailer.send_message(_message())
         assert info.value.permanent
         assert server.handler.received == []
 
@@ -122,7 +123,7 @@ def test_ssl_on_connect(cert: Certificate) -> None:
     with running_server(ssl_context=cert.server_context()) as server:
         mailer = SmtpMailer(SmtpSettings("127.0.0.1", server.port, security="ssl",
                                          ssl_context=cert.client_context()))
-        mailer.send(_message())
+        mailer.send_message(_message())
         assert len(server.handler.received) == 1
 
 
@@ -131,13 +132,13 @@ def test_auth_over_starttls(cert: Certificate) -> None:
                         authenticator=authenticator, auth_required=True) as server:
         good = SmtpSettings("127.0.0.1", server.port, ssl_context=cert.client_context(),
                             username=USER, password=PASSWORD)
-        SmtpMailer(good).send(_message())
+        SmtpMailer(good).send_message(_message())
         assert len(server.handler.received) == 1
 
         bad = SmtpSettings("127.0.0.1", server.port, ssl_context=cert.client_context(),
                            username=USER, password="wrong-" + PASSWORD)
         with pytest.raises(SmtpError, match="authentication failed") as info:
-            SmtpMailer(bad).send(_message())
+            SmtpMailer(bad).send_message(_message())
         assert info.value.code == 535
         assert PASSWORD not in str(info.value)
         assert info.value.__cause__ is None and info.value.__suppress_context__
@@ -150,7 +151,7 @@ def test_server_requiring_auth_refuses_anonymous(cert: Certificate) -> None:
         mailer = SmtpMailer(SmtpSettings("127.0.0.1", server.port,
                                          ssl_context=cert.client_context()))
         with pytest.raises(SmtpError):
-            mailer.send(_message())
+            mailer.send_message(_message())
         assert server.handler.received == []
 
 
@@ -160,7 +161,7 @@ def test_auth_on_plain_connection_when_explicitly_allowed() -> None:
                         auth_require_tls=False) as server:
         settings = SmtpSettings("127.0.0.1", server.port, security="none", username=USER,
                                 password=PASSWORD, allow_insecure_auth=True)
-        SmtpMailer(settings).send(_message())
+        SmtpMailer(settings).send_message(_message())
         assert len(server.handler.received) == 1
 
 
@@ -172,7 +173,8 @@ def test_a_bad_reply_to_quit_does_not_undo_a_delivery() -> None:
 
     with running_server(GrumpyAtQuit()) as server:
         # No error: the server took the message, so the outbox must not send it again.
-        SmtpMailer(SmtpSettings("127.0.0.1", server.port, security="none")).send(_message())
+        mailer = SmtpMailer(SmtpSettings("127.0.0.1", server.port, security="none"))
+        mailer.send_message(_message())
         assert len(server.handler.received) == 1
 
 
@@ -183,7 +185,7 @@ def test_partially_refused_recipients_are_not_retried(
     msg = _message()
     msg["Cc"] = "nobody@example.com"
     with running_server(recorder) as server:
-        SmtpMailer(SmtpSettings("127.0.0.1", server.port, security="none")).send(msg)
+        SmtpMailer(SmtpSettings("127.0.0.1", server.port, security="none")).send_message(msg)
     [got] = recorder.received
     assert got.rcpt_tos == ("marie.dupont@example.com",)
     assert "refused 1 of" in caplog.text and "nobody" not in caplog.text
@@ -195,7 +197,7 @@ def test_refused_recipient_is_a_permanent_smtp_error() -> None:
     with running_server(recorder) as server:
         mailer = SmtpMailer(SmtpSettings("127.0.0.1", server.port, security="none"))
         with pytest.raises(SmtpError, match="recipient refused") as info:
-            mailer.send(_message(to="nobody@example.com"))
+            mailer.send_message(_message(to="nobody@example.com"))
         assert info.value.code == 550
         assert info.value.permanent
         assert isinstance(info.value, MailError)
@@ -206,7 +208,7 @@ def test_refused_recipient_is_a_permanent_smtp_error() -> None:
 def test_server_down() -> None:
     mailer = SmtpMailer(SmtpSettings("127.0.0.1", free_port(), security="none", timeout=5))
     with pytest.raises(SmtpError, match="connection refused") as info:
-        mailer.send(_message())
+        mailer.send_message(_message())
     assert not info.value.permanent
 
 
@@ -214,7 +216,7 @@ def test_timeout_when_the_server_never_greets() -> None:
     with silent_server() as port:
         mailer = SmtpMailer(SmtpSettings("127.0.0.1", port, security="none", timeout=0.3))
         with pytest.raises(SmtpError, match="timed out"):
-            mailer.send(_message())
+            mailer.send_message(_message())
 
 
 def test_message_without_recipient_is_refused_before_sending() -> None:
@@ -223,7 +225,7 @@ def test_message_without_recipient_is_refused_before_sending() -> None:
     with running_server() as server:
         mailer = SmtpMailer(SmtpSettings("127.0.0.1", server.port, security="none"))
         with pytest.raises(SmtpError) as info:
-            mailer.send(msg)
+            mailer.send_message(msg)
         assert info.value.permanent
         assert server.handler.received == []
 

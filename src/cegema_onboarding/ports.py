@@ -12,13 +12,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import attrs
 
 from .model import Account, Channel, Stage, Throttle
 from .model import AuditRecord as AuditRecord  # its home before model.py
+
+if TYPE_CHECKING:
+    from .mail.draft import Mail
 
 
 class OutboxStatus(enum.Enum):
@@ -39,7 +41,8 @@ class OutboxStatus(enum.Enum):
 class OutboxMessage:
     """One message queued in the same transaction as the change that caused it.
 
-    ``payload`` is the rendered message, encrypted, because a link's token is in it.
+    ``payload`` is the mail draft (``Mail.to_json()``) or the post/SMS text, sealed (encrypted),
+    because a link's token is in it.
     """
 
     message_id: str
@@ -171,10 +174,10 @@ class AccountBulkWriter(Protocol):
 
 @runtime_checkable
 class Mailer(Protocol):
-    """Sends email."""
+    """Sends email: one checked Mail draft, which the adapter assembles its own way."""
 
-    def send(self, message: EmailMessage) -> None:
-        """Deliver one message or raise MailError; never partially."""
+    def send(self, mail: Mail) -> None:
+        """Deliver one mail or raise MailError; never partially."""
 
 
 @runtime_checkable

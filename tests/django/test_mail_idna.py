@@ -71,7 +71,7 @@ def domain_of(address: str) -> str:
 
 def locmem_send(message: EmailMessage) -> mail.EmailMessage:
     mail.outbox = []
-    DjangoMailer().send(message)
+    DjangoMailer().send_message(message)
     (sent,) = mail.outbox
     return sent
 
@@ -88,7 +88,7 @@ def smtp_send(server: SmtpServer, message: EmailMessage) -> tuple[str, ...]:
     with override_settings(EMAIL_HOST="127.0.0.1", EMAIL_PORT=server.port,
                            EMAIL_USE_TLS=False, EMAIL_USE_SSL=False,
                            EMAIL_HOST_USER="", EMAIL_HOST_PASSWORD=""):
-        DjangoMailer(backend=SMTP_BACKEND).send(message)
+        DjangoMailer(backend=SMTP_BACKEND).send_message(message)
     (got,) = server.handler.received[before:]
     to = got.message()["To"]
     assert [a.domain for a in to.addresses] == [r.rpartition("@")[2] for r in got.rcpt_tos]
@@ -120,7 +120,7 @@ def test_a_unicode_domain_from_the_host_is_converted_with_idna_2008(
 def test_a_joiner_domain_is_refused_not_dropped() -> None:
     mail.outbox = []
     with pytest.raises(MailError):
-        DjangoMailer().send(host_mail("x@क्\u200dष.in"))
+        DjangoMailer().send_message(host_mail("x@क्\u200dष.in"))
     assert mail.outbox == []
 
 

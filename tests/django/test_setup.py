@@ -145,7 +145,7 @@ def _message() -> EmailMessage:
 
 def test_the_mailer_goes_through_the_hosts_email_backend() -> None:
     mail.outbox = []
-    DjangoMailer().send(_message())
+    DjangoMailer().send_message(_message())
     (sent,) = mail.outbox
     assert sent.to == ["Marie Dupont <marie@example.org>"]
     assert sent.extra_headers["Message-ID"] == "<m1@portail.example>"
@@ -159,5 +159,5 @@ def test_the_mailer_goes_through_the_hosts_email_backend() -> None:
 def test_a_failing_backend_raises_mail_error() -> None:
     with override_settings(EMAIL_BACKEND="tests.django.broken_backend.BrokenBackend"), \
             pytest.raises(MailError) as caught:
-        DjangoMailer().send(_message())
+        DjangoMailer().send_message(_message())
     assert "secret-host" not in str(caught.value)

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import MailError
+from ..mail.draft import Mail
+from ..mail.legacy import message_of
 
 
 def text_part(message: EmailMessage) -> str:
@@ -33,8 +35,12 @@ class ConsoleMailer:
         self._stream = stream
         self.sent: list[EmailMessage] = []
 
-    def send(self, message: EmailMessage) -> None:
-        """Print the message."""
+    def send(self, mail: Mail) -> None:
+        """Print the mail."""
+        self.send_message(message_of(mail, "ConsoleMailer"))
+
+    def send_message(self, message: EmailMessage) -> None:
+        """Print an assembled message."""
         out = self._stream or sys.stdout
         rule = "-" * 72
         print(rule, file=out)
@@ -58,8 +64,12 @@ class FileMailbox:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
 
-    def send(self, message: EmailMessage) -> None:
-        """Store the message as the next numbered ``.eml`` file."""
+    def send(self, mail: Mail) -> None:
+        """Store the mail, assembled, as the next ``.eml`` file."""
+        self.send_message(message_of(mail, "FileMailbox"))
+
+    def send_message(self, message: EmailMessage) -> None:
+        """Store an assembled message as the next numbered ``.eml`` file."""
         data = message.as_bytes()
         with self._lock:
             number = len(list(self.directory.glob("*.eml"))) + 1

@@ -6,10 +6,14 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from typing import overload
 
 import attrs
 
 from ..errors import ConcurrentUpdate, DuplicateAccount, MailError
+from ..mail.assemble import assemble
+from ..mail.draft import Mail
+from ..mail.legacy import message_of
 from ..model import Account, Channel, Stage, Throttle
 from ..normalize import email_key
 from ..ports import AuditRecord, Changes, OutboxMessage, OutboxStatus
@@ -199,22 +203,88 @@ class MemoryStorage:
         return list(reversed(found))[:limit]
 
 
+class SentMail(Sequence[EmailMessage]):
+    """The messages a :class:`MemoryMailer` was given, assembled when first read.
+
+    A journey in memory then builds no MIME at all; a test that reads a mail gets the very
+    message the SMTP adapter would send.
+    """
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+        self._given: list[Mail | EmailMessage] = []
+        self._built: list[EmailMessage | None] = []
+
+    def __len__(self) -> int:
+        return len(self._given)
+
+    # Compared and printed as the list it stands for (``mailer.sent == []`` in a test).
+    __hash__ = None  # type: ignore[assignment]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, list | tuple | SentMail):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"SentMail({list(self)!r})"
+
+    @overload
+    def __getitem__(self, index: int) -> EmailMessage: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[EmailMessage]: ...
+
+    def __getitem__(self, index: int | slice) -> EmailMessage | Sequence[EmailMessage]:
+        if isinstance(index, slice):
+            return [self._message(i) for i in range(len(self._given))[index]]
+        return self._message(range(len(self._given))[index])
+
+    def _message(self, i: int) -> EmailMessage:
+        with self._lock:
+            given, built = self._given[i], self._built[i]
+            if built is None:
+                # Kept assembled: readers may compare or annotate the same object twice.
+                built = self._built[i] = given if isinstance(given, EmailMessage) else (
+                    assemble(given))
+            return built
+
+    def append(self, mail: Mail | EmailMessage) -> None:
+        """Keep one more mail (as given: assembled only when read)."""
+        with self._lock:
+            self._given.append(mail)
+            self._built.append(None)
+
+    def clear(self) -> None:
+        """Forget every mail kept so far."""
+        with self._lock:
+            self._given.clear()
+            self._built.clear()
+
+    def drafts(self) -> list[Mail]:
+        """The drafts given so far, as sent (not the messages passed by old callers)."""
+        with self._lock:
+            return [m for m in self._given if isinstance(m, Mail)]
+
+
 class MemoryMailer:
     """Keeps every sent message in ``sent``. Set ``fail`` to make it refuse, for tests."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.sent: list[EmailMessage] = []
+        self.sent = SentMail(threading.Lock())
         self.fail: bool = False
         self.attempts = 0
 
-    def send(self, message: EmailMessage) -> None:
-        """Keep the message, or raise MailError when ``fail`` is set."""
+    def send(self, mail: Mail) -> None:
+        """Keep the mail, or raise MailError when ``fail`` is set."""
         with self._lock:
             self.attempts += 1
             if self.fail:
                 raise MailError("mail server unavailable (simulated)")
-            self.sent.append(message)
+            if isinstance(mail, EmailMessage):
+                # An old caller's MIME message (deprecated): kept as it is.
+                message_of(mail, "MemoryMailer")
+            self.sent.append(mail)
 
 
 class MemoryNotifier:

@@ -25,6 +25,8 @@ from typing import Literal, get_args
 import attrs
 
 from ..errors import ConfigurationError, InvalidInput, SmtpError
+from ..mail.draft import Mail
+from ..mail.legacy import message_of
 from ..normalize import ascii_domain
 
 __all__ = ["Security", "SmtpMailer", "SmtpSettings"]
@@ -106,8 +108,12 @@ class SmtpMailer:
         s = self.settings
         return f"SmtpMailer({s.host}:{s.port}, security={s.security})"
 
-    def send(self, message: EmailMessage) -> None:
-        """Deliver one message, or raise SmtpError; the server accepted it when this returns."""
+    def send(self, mail: Mail) -> None:
+        """Deliver one mail, or raise SmtpError; the server accepted it when this returns."""
+        self.send_message(message_of(mail, "SmtpMailer"))
+
+    def send_message(self, message: EmailMessage) -> None:
+        """Deliver an assembled message, or raise SmtpError, as :meth:`send` does."""
         try:
             self._send(message)
         except SmtpError:

@@ -60,7 +60,7 @@ class Decoys:
         try:
             self._commit(targets, origin, action, identifier)
         finally:
-            self.unit.outbox.forget_rendered()
+            self.unit.outbox.forget_drafts()
 
     def _commit(self, targets: Targets, origin: Origin, action: str, identifier: str) -> None:
         unit = self.unit

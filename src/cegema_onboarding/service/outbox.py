@@ -12,28 +12,26 @@ ports and the settings: no member action comes with it.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import logging
 import threading
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from urllib.parse import urlsplit
 
 import attrs
 
 from ..adapters.system import SystemClock, SystemRandom
 from ..config import Settings
-from ..errors import MailError, SealError, SmtpError
+from ..errors import InvalidInput, MailError, SealError, SmtpError
 from ..flow import SendNotice
-from ..mail.draft import make_message_id
+from ..mail.draft import Mail, make_message_id
+from ..mail.legacy import draft_mailer, draft_of
 from ..model import Account, Channel
 from ..ports import Clock, Mailer, Notifier, OutboxMessage, OutboxStatus, Random, Storage
 from ..sealing import Sealer
-from .notices import offline_text, render_mail
+from .notices import draft_mail, offline_text
 from .results import DeliveryReport
 
 __all__ = ["INLINE_LEASE", "MAX_ATTEMPTS", "Outbox"]
@@ -53,7 +51,7 @@ class Outbox:
                  clock: Clock | None = None, random: Random | None = None,
                  notifier: Notifier | None = None) -> None:
         self.storage = storage
-        self.mailer = mailer
+        self.mailer = mailer  # through the property: an old-style mailer is wrapped once
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.random: Random = random or SystemRandom()
@@ -62,6 +60,18 @@ class Outbox:
         self._local = threading.local()
         self._mail_domain = urlsplit(settings.base_url).hostname or "localhost"
 
+    @property
+    def mailer(self) -> Mailer:
+        """The mail port, as the host gave it."""
+        return self._mailer
+
+    @mailer.setter
+    def mailer(self, mailer: Mailer) -> None:
+        self._mailer = mailer
+        # A mailer written for the previous port (send(EmailMessage)) gets its MIME built
+        # here, with a DeprecationWarning; one written for drafts is used as it is.
+        self._port = draft_mailer(mailer)
+
     # ------------------------------------------------------------------ queue
 
     def queue(self, account: Account, effect: SendNotice, now: datetime, *,
@@ -69,16 +79,17 @@ class Outbox:
         """The sealed outbox row of a notice, to commit with the change that causes it.
 
         ``inline`` when :meth:`deliver_new` delivers it right after the commit: the row is
-        stored already claimed, under a lease, and the built mail is kept for it.
+        stored already claimed, under a lease, and the draft is kept for it. The payload is
+        the sealed draft (``Mail.to_json()``): no MIME is built on the request path.
         """
         message_uid = uuid.UUID(bytes=self.random.token_bytes(16), version=4).hex
         message_id = make_message_id(message_uid, self._mail_domain)
         if effect.channel is Channel.EMAIL:
             assert effect.to is not None
-            built = render_mail(self.settings, account, effect, now, message_id)
-            payload = built.as_bytes()
+            draft = draft_mail(self.settings, account, effect, now, message_id)
+            payload = draft.to_json().encode()
             if inline:
-                self._rendered()[message_id] = built
+                self._drafts()[message_id] = draft
         else:
             text = offline_text(self.settings, account, effect)
             payload = json.dumps({"text": text}).encode()
@@ -95,9 +106,9 @@ class Outbox:
             next_attempt_at=now + INLINE_LEASE if inline else None,
         )
 
-    def forget_rendered(self) -> None:
-        """Drop the mails kept for inline delivery: they serve only the commit just made."""
-        self._rendered().clear()
+    def forget_drafts(self) -> None:
+        """Drop the drafts kept for inline delivery: they serve only the commit just made."""
+        self._drafts().clear()
 
     # ------------------------------------------------------------------ deliver
 
@@ -113,31 +124,28 @@ class Outbox:
         """Deliver the rows just committed by :meth:`queue` with ``inline``."""
         # These rows were committed already claimed (SENDING, with a lease), so no claim
         # round trip is needed; if this process dies now, the lease runs out and a relay
-        # delivers them. This thread also still holds the rendered messages: hand them
-        # over rather than decrypt and parse the stored payload again.
+        # delivers them. This thread also still holds the drafts: hand them over rather
+        # than open and check the stored payload again.
         report = DeliveryReport()
-        rendered = self._rendered()
+        drafts = self._drafts()
         for message in messages:
             if message.status is OutboxStatus.SENDING:
-                report = self._deliver(message, report, rendered.pop(message.message_id, None))
-        rendered.clear()
+                report = self._deliver(message, report, drafts.pop(message.message_id, None))
+        drafts.clear()
 
-    def _rendered(self) -> dict[str, EmailMessage]:
-        found: dict[str, EmailMessage] | None = getattr(self._local, "rendered", None)
+    def _drafts(self) -> dict[str, Mail]:
+        # Per thread: one Outbox serves every request thread of a host.
+        found: dict[str, Mail] | None = getattr(self._local, "drafts", None)
         if found is None:
-            found = self._local.rendered = {}
+            found = self._local.drafts = {}
         return found
 
     def _deliver(self, message: OutboxMessage, report: DeliveryReport,
-                 built: EmailMessage | None = None) -> DeliveryReport:
+                 draft: Mail | None = None) -> DeliveryReport:
         try:
-            if message.channel is Channel.EMAIL and built is not None:
-                self.mailer.send(built)
-            elif message.channel is Channel.EMAIL:
-                payload = self._sealer.open(message.payload)
-                parsed = email.message_from_bytes(payload, policy=email.policy.default)
-                assert isinstance(parsed, EmailMessage)
-                self.mailer.send(parsed)
+            if message.channel is Channel.EMAIL:
+                # A payload of the previous release (sealed MIME) is read back too.
+                self._port.send(draft or draft_of(self._sealer.open(message.payload)))
             else:
                 payload = self._sealer.open(message.payload)
                 if self.notifier is None:
@@ -161,8 +169,10 @@ class Outbox:
         error = type(exc).__name__
         if isinstance(exc, SmtpError):
             error = f"{error}: {exc.reason}"[:200]
-        # A payload no key opens, or a permanent refusal (5xx), will not get better.
-        permanent = isinstance(exc, SealError) or (isinstance(exc, SmtpError) and exc.permanent)
+        # A payload no key opens or no draft reads, or a permanent refusal (5xx), will not
+        # get better.
+        permanent = isinstance(exc, (SealError, InvalidInput)) or (
+            isinstance(exc, SmtpError) and exc.permanent)
         if attempts >= MAX_ATTEMPTS or permanent:
             self.storage.mark_failed(message.message_id, error, None)
             log.warning("outbox message %s parked after %d attempts (%s)",

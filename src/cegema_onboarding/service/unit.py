@@ -147,7 +147,7 @@ class UnitOfWork:
                 self.outbox.deliver_new(changes.outbox)
         finally:
             # Rendered messages are only kept for the delivery that follows their commit.
-            self.outbox.forget_rendered()
+            self.outbox.forget_drafts()
         if isinstance(outcome, Refused):
             # Bookkeeping and audit are internal: the caller only sees the reason.
             return attrs.evolve(outcome, account=None, effects=(), secret_checked=False)

@@ -7,12 +7,16 @@ third-party backend), so the library needs no mail settings of its own in a Djan
 from __future__ import annotations
 
 import email.policy
+from datetime import UTC
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.utils import format_datetime
 
 from django.core.mail import EmailMultiAlternatives, get_connection
 
 from ...errors import InvalidInput, MailError
+from ...mail.draft import Mail
+from ...mail.legacy import message_of
 from ...normalize import ascii_domain
 
 # Headers Django builds itself from the message's parts and addresses.
@@ -28,8 +32,31 @@ class DjangoMailer:
     def __init__(self, backend: str | None = None) -> None:
         self.backend = backend
 
-    def send(self, message: EmailMessage) -> None:
-        """Deliver one message or raise MailError; the backend's error text is not kept."""
+    def send(self, mail: Mail) -> None:
+        """Deliver one mail or raise MailError; the backend's error text is not kept."""
+        if isinstance(mail, EmailMessage):
+            self.send_message(message_of(mail, "DjangoMailer"))
+            return
+        # The draft's addresses are already ASCII (IDNA 2008 A-labels): nothing to encode.
+        django_message = EmailMultiAlternatives(
+            subject=mail.subject,
+            body=mail.text,
+            from_email=str(Address(display_name=mail.sender_name, addr_spec=mail.sender)),
+            to=[str(Address(display_name=mail.recipient_name, addr_spec=mail.recipient))],
+            headers={
+                "Date": format_datetime(mail.date.astimezone(UTC)),
+                "Message-ID": mail.message_id,
+                # As in mail.assemble: auto-responders and out-of-office replies stay quiet.
+                "Auto-Submitted": "auto-generated",
+                "X-Auto-Response-Suppress": "All",
+                "Content-Language": mail.lang,
+            },
+        )
+        django_message.attach_alternative(mail.html, "text/html")
+        self._deliver(django_message)
+
+    def send_message(self, message: EmailMessage) -> None:
+        """Deliver an assembled message (its text and HTML parts, its headers) the same way."""
         text = message.get_body(("plain",))
         html = message.get_body(("html",))
         body = text.get_content() if isinstance(text, EmailMessage) else ""
@@ -52,6 +79,9 @@ class DjangoMailer:
         )
         if isinstance(html, EmailMessage):
             django_message.attach_alternative(html.get_content(), "text/html")
+        self._deliver(django_message)
+
+    def _deliver(self, django_message: EmailMultiAlternatives) -> None:
         try:
             connection = get_connection(self.backend, fail_silently=False)
             sent = connection.send_messages([django_message])
