@@ -17,7 +17,9 @@ from cegema_onboarding.errors import MailError
 from cegema_onboarding.integrations.django.conf import get_service, library_settings
 from cegema_onboarding.integrations.django.mail import DjangoMailer
 from cegema_onboarding.mail.settings import MailSettings
-from cegema_onboarding.mails import validation_mail
+from cegema_onboarding.mail import Mail
+from cegema_onboarding.mail.assemble import assemble
+from cegema_onboarding.mail.compose import validation_mail
 
 from ..conftest import PEPPER, SECRET
 from .conftest import onboarding_config
@@ -134,6 +136,10 @@ def test_settings_pass_through_to_the_library() -> None:
 
 
 def _message() -> EmailMessage:
+    return assemble(_draft())
+
+
+def _draft() -> Mail:
     return validation_mail(MailSettings(), to="marie@example.org", name="Marie Dupont",
                            address="marie@example.org",
                            link_url="https://portail.example/premiere-connexion/valider?token=t",
@@ -154,6 +160,23 @@ def test_the_mailer_goes_through_the_hosts_email_backend() -> None:
     assert sent.alternatives and sent.alternatives[0][1] == "text/html"
     rendered = sent.message().as_string()
     assert "Message-ID: <m1@portail.example>" in rendered
+
+
+def test_the_mailer_builds_the_django_message_from_the_draft_fields() -> None:
+    mail.outbox = []
+    draft = _draft()
+    DjangoMailer().send(draft)
+    (sent,) = mail.outbox
+    assert sent.to == ["Marie Dupont <marie@example.org>"]
+    assert sent.subject == draft.subject
+    assert sent.body == draft.text
+    assert sent.alternatives[0] == (draft.html, "text/html")
+    assert sent.extra_headers["Message-ID"] == "<m1@portail.example>"
+    assert sent.extra_headers["Content-Language"] == "fr"
+    assert sent.extra_headers["Auto-Submitted"] == "auto-generated"
+    rendered = sent.message().as_string()
+    assert "Message-ID: <m1@portail.example>" in rendered
+    assert "Date: " in rendered
 
 
 def test_a_failing_backend_raises_mail_error() -> None:
