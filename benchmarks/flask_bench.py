@@ -35,6 +35,7 @@ from typing import Any
 
 from flask import Flask
 
+from benchmarks.flow_bench import last_text
 from benchmarks.steady import until_steady
 from cegema_onboarding.adapters.memory import ManualClock, MemoryMailer, MemoryStorage
 from cegema_onboarding.config import Settings
@@ -110,9 +111,7 @@ def run_journey(app: Flask, service: OnboardingService, mailer: MemoryMailer,
     _post(client, "/connexion", {"identifier": number, "password": member.initial_password})
     address = f"m{number}@example.com"
     _post(client, "/premiere-connexion", {"email": address, "confirmation": address})
-    body = mailer.sent[-1].get_body(preferencelist=("plain",))
-    assert body is not None
-    link = _LINK.search(str(body.get_content()))
+    link = _LINK.search(last_text(mailer))
     assert link is not None
     page = f"{link.group(1)}?token={link.group(2)}"
     _post(client, link.group(1), {"token": link.group(2)}, page)

@@ -126,6 +126,21 @@ def _session(result: object) -> Session:
     return session
 
 
+def last_text(mailer: MemoryMailer) -> str:
+    """The text of the last mail sent, as the member reads it.
+
+    The member's mail client reads the mail, not the portal: the draft's text, so that the
+    journey is not charged for assembling MIME that only the harness looks at.
+    """
+    drafts = getattr(mailer.sent, "drafts", None)
+    if drafts is not None:
+        return str(drafts()[-1].text)
+    body = mailer.sent[-1].get_body(preferencelist=("plain",))  # the previous port's mailer
+    if body is None:
+        raise RuntimeError("the last mail has no text part")
+    return str(body.get_content())
+
+
 def run_journey(settings: Settings) -> tuple[float, int]:
     """Seconds for one whole journey through the service, and its Argon2id computations."""
     clock = ManualClock(START)
@@ -138,9 +153,7 @@ def run_journey(settings: Settings) -> tuple[float, int]:
     member = service.staff.provision("100234567", "Marie Dupont")
     session = _session(service.login("100234567", member.initial_password.lower()))
     _ok(service.submit_email(session, ADDRESS, ADDRESS))
-    body = mailer.sent[-1].get_body(preferencelist=("plain",))
-    assert body is not None
-    token = str(body.get_content()).split("token=", 1)[1].split()[0]
+    token = last_text(mailer).split("token=", 1)[1].split()[0]
     assert service.open_link(token).valid
     session = _session(service.confirm_link(token, session=session))
     session = _session(service.set_password(session, PASSWORD, PASSWORD))

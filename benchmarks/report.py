@@ -34,6 +34,9 @@ from typing import Any, TypeVar
 
 import attrs
 
+from benchmarks.before import BASELINE_LABEL, headline
+from benchmarks.before import run as before_run
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "performance.md"
 IMAGES = ROOT / "docs" / "img"
@@ -158,6 +161,7 @@ class Results:
     flask: Any
     provision: Any
     scale: Any
+    before: Any = None
 
     def failed(self) -> bool:
         """Whether any part failed."""
@@ -166,7 +170,7 @@ class Results:
 
 
 def measure(*, quick: bool, provision_count: int, scale_members: int,
-            scale_backend: str) -> Results:
+            scale_backend: str, before: bool = True) -> Results:
     """Run every benchmark, the quick ones first, the heavy I/O ones last."""
     from benchmarks import flask_bench, flow_bench, scale, sql_journey, tokens_bench
 
@@ -175,13 +179,17 @@ def measure(*, quick: bool, provision_count: int, scale_members: int,
     tokens = attempt("link tokens", lambda: tokens_bench.run(quick))
     sql = attempt("journey on SQLite", lambda: sql_journey.run(3 if quick else 15))
     flask = attempt("journey through Flask", lambda: flask_bench.run(3 if quick else 15))
+    # Right after the working tree's overheads, on the same machine in the same state.
+    baseline = (attempt(f"the baseline {BASELINE_LABEL}", lambda: before_run(quick))
+                if before else None)
     prov = attempt(f"provisioning {provision_count:,}", lambda: run_provision(provision_count))
     scale_options = ({"rounds": 2, "logins": 4, "links": 2, "batch": 1000} if quick
                      else {"rounds": 10, "logins": 40, "links": 20, "batch": 20_000})
     scaled = attempt(f"scale 1,000 vs {scale_members:,}",
                      lambda: scale.run(scale_members, scale_backend, **scale_options))
     return Results(started, datetime.now(UTC), load_start, load(), provision_count,
-                   scale_members, scale_backend, flow, tokens, sql, flask, prov, scaled)
+                   scale_members, scale_backend, flow, tokens, sql, flask, prov, scaled,
+                   baseline)
 
 
 # --------------------------------------------------------------------------- plots
@@ -488,6 +496,8 @@ def page(results: Results, images: dict[str, str], command: str) -> str:
             "",
         ]
 
+    out += before_and_after(results)
+
     # ------------------------------------------------------------------ provisioning
     out += ["## Provisioning rate", ""]
     million = documented_million()
@@ -652,6 +662,38 @@ def page(results: Results, images: dict[str, str], command: str) -> str:
 # --------------------------------------------------------------------------- command
 
 
+def before_and_after(results: Results) -> list[str]:
+    """The headline figures of the baseline commit and of this tree, from this one run."""
+    out = ["## Before and after the restructuring (issue #13)", ""]
+    if results.before is None:
+        return [*out, "Not measured in this run (`--no-before`).", ""]
+    if isinstance(results.before, Failure):
+        return [*out, *_not_measured(results.before), ""]
+    if any(isinstance(part, Failure) for part in (results.flow, results.sql, results.flask)):
+        return [*out, "Not compared: a benchmark of this tree failed (see above).", ""]
+    after = headline(results.flow, results.sql, results.flask)
+    before = results.before
+    out += [
+        f"The same run measured the commit before the restructuring, {BASELINE_LABEL}",
+        "(exported with `git archive` and run with its own benchmarks in a subprocess of",
+        "the same interpreter, right after this tree's), with the same formulas. The",
+        "overheads are *on its own / paired*, as above.",
+        "",
+        f"| What | Before ({BASELINE_LABEL}) | After (this tree) | Target |",
+        "|---|---:|---:|---|",
+        f"| Pure transition, median over the kinds | {before['transition_us']:.1f} µs "
+        f"| {after['transition_us']:.1f} µs | ≤ {TRANSITION_TARGET_US:.0f} µs |",
+    ]
+    for key, label, target in (("memory", "in memory", MEMORY_TARGET_PCT),
+                               ("sqlite", "SQLite (file, WAL)", SQLITE_TARGET_PCT),
+                               ("flask", "Flask test client + SQLite", FLASK_TARGET_PCT)):
+        b_own, b_paired = before[key]
+        a_own, a_paired = after[key]
+        out.append(f"| Journey overhead, {label} | {b_own:.1f} % / {b_paired:.1f} % "
+                   f"| {a_own:.1f} % / {a_paired:.1f} % | ≤ {target:.0f} % |")
+    return [*out, ""]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every benchmark, then write the page and its plots."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks --report",
@@ -667,6 +709,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "1,000,000)")
     parser.add_argument("--scale-backend", choices=("sqlite", "postgres", "both"),
                         default="both")
+    parser.add_argument("--no-before", action="store_true",
+                        help=f"do not measure the baseline commit {BASELINE_LABEL} beside "
+                             "this tree")
     parser.add_argument("--no-write", action="store_true",
                         help="print the page instead of writing docs/performance.md")
     parser.add_argument("--page", type=Path, default=PAGE, help=argparse.SUPPRESS)
@@ -677,7 +722,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = measure(quick=args.quick,
                       provision_count=args.provision_count or default_provision,
                       scale_members=args.scale_members or default_scale,
-                      scale_backend=args.scale_backend)
+                      scale_backend=args.scale_backend, before=not args.no_before)
     command = ("python -m benchmarks --report" + (" --full" if args.full else "")
                + (" --quick" if args.quick else ""))
     if args.no_write:

@@ -48,7 +48,7 @@ if __package__ in (None, ""):
     # Run as a script: make the repository root importable (benchmarks, tests).
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.flow_bench import machine
+from benchmarks.flow_bench import last_text, machine
 from cegema_onboarding.adapters.memory import ManualClock, MemoryMailer
 from cegema_onboarding.adapters.sql import (
     SqlStorage,
@@ -97,10 +97,7 @@ def session_of(result: object) -> Session:
 
 def last_token(mailer: MemoryMailer) -> str:
     """The token of the link in the last mail sent."""
-    body = mailer.sent[-1].get_body(preferencelist=("plain",))
-    if body is None:
-        raise RuntimeError("the last mail has no text part")
-    return str(body.get_content()).split("token=", 1)[1].split()[0]
+    return last_text(mailer).split("token=", 1)[1].split()[0]
 
 
 def journey(service: OnboardingService, mailer: MemoryMailer, number: str) -> None:

@@ -23,6 +23,10 @@ def test_the_report_writes_its_targets_table_and_plots(tmp_path: Path) -> None:
     for word in ("Pure transition", "Provisioning", "itsdangerous",
                  "Flask test client + SQLite (on its own / paired)"):
         assert word in text
+    # The baseline commit was measured in the same run, beside this tree.
+    section = text.split("## Before and after the restructuring", 1)[1].split("\n## ", 1)[0]
+    assert "| Journey overhead, Flask test client + SQLite |" in section, section
+    assert "not measured" not in section.lower(), section
     images = sorted(p.name for p in (tmp_path / "img").glob("*.png"))
     assert len(images) >= 3, images
     for name in images:
