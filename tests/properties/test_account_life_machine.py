@@ -65,7 +65,7 @@ from cegema_onboarding.ratelimit import Limit, RateLimits
 from cegema_onboarding.service import Ok, OnboardingService
 from cegema_onboarding.tokens import nonce_hash
 
-from .conftest import START, make_settings
+from ..conftest import START, make_settings
 from .test_journey_machine import CountingRandom, FlakyMailer, note, tamper, token_nonce
 
 LIVE, USED, SUPERSEDED, REVOKED = "live", "used", "superseded", "revoked"

@@ -51,7 +51,7 @@ from cegema_onboarding.ports import OutboxStatus
 from cegema_onboarding.ratelimit import Limit, RateLimits
 from cegema_onboarding.service import LinkCheck, Ok, OnboardingService
 
-from .conftest import START, make_settings
+from ..conftest import START, make_settings
 
 # --------------------------------------------------------------------------- test doubles
 

@@ -1,6 +1,6 @@
 """An adversary who owns some mailboxes, against one member's whole account life.
 
-The account-life machine (tests/test_account_life_machine.py) checks that each path is
+The account-life machine (tests/properties/test_account_life_machine.py) checks that each path is
 right on its own; this one looks where paths meet. The adversary owns:
 
 - the **mistyped address** the member may type at the email step;
@@ -50,8 +50,8 @@ from cegema_onboarding.ports import Storage
 from cegema_onboarding.ratelimit import Limit, RateLimits
 from cegema_onboarding.service import Ok, OnboardingService
 
-from .conftest import START, make_settings
-from .pg import sql_adapter
+from ..conftest import START, make_settings
+from ..pg import sql_adapter
 
 NUMBER = "100234567"
 NAME = "Marie Dupont"
