@@ -1,7 +1,7 @@
 """Mailed links' tokens stay out of access logs, later URLs and Referers (issue #12).
 
 The Flask side, through Werkzeug's real server, and the log filter itself. The Django side
-is in tests/django/test_link_tokens.py.
+is in tests/integrations/django/test_link_tokens.py.
 """
 
 from __future__ import annotations

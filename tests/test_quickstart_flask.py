@@ -48,7 +48,8 @@ def quickstart(capsys: pytest.CaptureFixture[str], tmp_path: Path,
 
     ``capsys`` comes first so that the test reads what the import printed.
     """
-    # Skipped here rather than at import: tests/django/test_quickstart.py uses the helpers.
+    # Skipped here rather than at import: tests/integrations/django/test_quickstart.py
+    # uses the helpers.
     pytest.importorskip("flask")
     pytest.importorskip("sqlalchemy")
     blocks = code_blocks(section("flask.md", "Quick start"), "python")

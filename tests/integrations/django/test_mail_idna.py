@@ -29,7 +29,7 @@ from cegema_onboarding.mails import reset_link_mail
 from cegema_onboarding.normalize import normalize_email
 from cegema_onboarding.service import Ok, OnboardingService
 
-from ..smtp_server import Recorder, SmtpServer, running_server
+from ...smtp_server import Recorder, SmtpServer, running_server
 
 CASES = [
     ("marie@straße.de", "xn--strae-oqa.de"),

@@ -50,7 +50,7 @@ def test_relay_delivers_what_the_mail_backend_refused(dj_service: OnboardingServ
                                                       clock: ManualClock) -> None:
     member = dj_service.staff.provision("100234567", "Marie Dupont")
     session = dj_service.login("100234567", member.initial_password).session  # type: ignore[union-attr]
-    with override_settings(EMAIL_BACKEND="tests.django.broken_backend.BrokenBackend"):
+    with override_settings(EMAIL_BACKEND="tests.integrations.django.broken_backend.BrokenBackend"):
         # The settings change rebuilt the service: same clock, failing mail backend.
         get_service().submit_email(session, "marie@example.org", "marie@example.org")
     (queued,) = dj_service.storage.list_messages()

@@ -14,7 +14,7 @@ from cegema_onboarding.model import Stage
 from cegema_onboarding.ports import Changes
 from cegema_onboarding.service import OnboardingService
 
-from ..conftest import GOOD_PASSWORD
+from ...conftest import GOOD_PASSWORD
 from .conftest import BASE_URL
 from .helpers import body, csrf_client, html, last_link, path_of, post_form, without_csrf
 

@@ -1,4 +1,4 @@
-"""Django settings for tests/django only, so the rest of the suite never needs Django.
+"""Django settings for tests/integrations/django only, so the rest of the suite never needs Django.
 
 Settings are configured when this directory is collected. The ``default`` database is
 SQLite, handled by pytest-django's ``django_db`` mark. ``pg`` is the throw-away PostgreSQL
@@ -75,7 +75,7 @@ else:
                 "django.contrib.auth.backends.ModelBackend",
                 "cegema_onboarding.integrations.django.backends.OnboardingBackend",
             ],
-            ROOT_URLCONF="tests.django.urls",
+            ROOT_URLCONF="tests.integrations.django.urls",
             TEMPLATES=[{
                 "BACKEND": "django.template.backends.django.DjangoTemplates",
                 "APP_DIRS": True,

@@ -19,7 +19,7 @@ from cegema_onboarding.integrations.django.mail import DjangoMailer
 from cegema_onboarding.mail.settings import MailSettings
 from cegema_onboarding.mails import validation_mail
 
-from ..conftest import PEPPER, SECRET
+from ...conftest import PEPPER, SECRET
 from .conftest import onboarding_config
 
 
@@ -157,7 +157,8 @@ def test_the_mailer_goes_through_the_hosts_email_backend() -> None:
 
 
 def test_a_failing_backend_raises_mail_error() -> None:
-    with override_settings(EMAIL_BACKEND="tests.django.broken_backend.BrokenBackend"), \
+    with override_settings(
+            EMAIL_BACKEND="tests.integrations.django.broken_backend.BrokenBackend"), \
             pytest.raises(MailError) as caught:
         DjangoMailer().send(_message())
     assert "secret-host" not in str(caught.value)

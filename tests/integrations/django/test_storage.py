@@ -6,7 +6,7 @@ import pytest
 
 from cegema_onboarding.integrations.django.storage import DjangoStorage
 
-from ..storage_contract import StorageContract
+from ...storage_contract import StorageContract
 
 
 @pytest.mark.django_db

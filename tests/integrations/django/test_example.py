@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "django_portal"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "django_portal"
 
 # Runs in the example's own process, with its own settings (console mail backend).
 WALK = """

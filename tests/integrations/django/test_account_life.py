@@ -14,7 +14,7 @@ from cegema_onboarding.integrations.django.views import REMEMBER_COOKIE
 from cegema_onboarding.model import Channel
 from cegema_onboarding.service import OnboardingService
 
-from ..conftest import GOOD_PASSWORD
+from ...conftest import GOOD_PASSWORD
 from .conftest import onboarding_config
 from .helpers import body, csrf_client, html, path_of, post_form, without_csrf
 

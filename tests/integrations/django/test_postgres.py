@@ -14,7 +14,7 @@ from cegema_onboarding.integrations.django.storage import DjangoStorage
 from cegema_onboarding.model import Stage
 from cegema_onboarding.service import Ok, OnboardingService
 
-from ..conftest import START, link_token, make_settings
+from ...conftest import START, link_token, make_settings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

@@ -13,7 +13,7 @@ import shlex
 import stat
 from pathlib import Path
 
-from tests.django.test_example import WALK, run
+from tests.integrations.django.test_example import WALK, run
 from tests.test_quickstart_flask import section
 
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", flags=re.DOTALL | re.MULTILINE)

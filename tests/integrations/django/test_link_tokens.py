@@ -22,7 +22,7 @@ from cegema_onboarding.integrations.django.conf import get_service
 from cegema_onboarding.integrations.logfilter import REDACTED, RedactTokens
 from cegema_onboarding.service import OnboardingService
 
-from ..live_http import Browser, Seen, log_lines, serving, walk
+from ...live_http import Browser, Seen, log_lines, serving, walk
 from .conftest import onboarding_config
 from .helpers import body, html, last_link, path_of
 
