@@ -14,7 +14,7 @@ import stat
 from pathlib import Path
 
 from tests.integrations.django.test_example import WALK, run
-from tests.test_quickstart_flask import section
+from tests.integrations.flask.test_quickstart import section
 
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", flags=re.DOTALL | re.MULTILINE)
 # A python block names the file it belongs to on its first line, and how to apply it.

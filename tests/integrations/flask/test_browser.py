@@ -19,6 +19,7 @@ pytest.importorskip("flask")
 
 from cegema_onboarding import texts
 
+from ...conftest import GOOD_PASSWORD
 from .browser_support import (
     STAFF_PASSWORD,
     Portal,
@@ -27,7 +28,6 @@ from .browser_support import (
     serve_demo,
     serve_portal,
 )
-from .conftest import GOOD_PASSWORD
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

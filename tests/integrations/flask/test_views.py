@@ -30,7 +30,7 @@ from cegema_onboarding.integrations.flask import Onboarding  # noqa: E402
 from cegema_onboarding.model import Stage  # noqa: E402
 from cegema_onboarding.service import Ok, OnboardingService, Provisioned  # noqa: E402
 
-from .conftest import GOOD_PASSWORD, START, make_settings  # noqa: E402
+from ...conftest import GOOD_PASSWORD, START, make_settings  # noqa: E402
 
 BASE_URL = "https://portail.example"
 SESSION_KEY = "flask-tests-session-key-0123456789abcdef"

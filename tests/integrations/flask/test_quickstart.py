@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[3] / "docs"
 BASE_URL = "https://adherents.example.org"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

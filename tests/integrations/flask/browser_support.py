@@ -23,7 +23,7 @@ from cegema_onboarding.adapters.mailbox import FileMailbox, text_part
 from cegema_onboarding.adapters.memory import ManualClock, MemoryNotifier, MemoryStorage
 from cegema_onboarding.service import Ok, OnboardingService, Provisioned
 
-from .conftest import GOOD_PASSWORD, START, make_settings
+from ...conftest import GOOD_PASSWORD, START, make_settings
 
 CHROMIUM = os.environ.get("CEGEMA_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -34,7 +34,7 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
 STAFF_PASSWORD = "staff-demo-password-123"
 SESSION_KEY = "browser-tests-session-key-0123456789abcdef"
 

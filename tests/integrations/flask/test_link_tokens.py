@@ -25,9 +25,9 @@ from cegema_onboarding.integrations.logfilter import (
 )
 from cegema_onboarding.service import Ok
 
-from .conftest import GOOD_PASSWORD
-from .live_http import Browser, Seen, log_lines, serving, walk
-from .test_flask_integration import BASE_URL, CSRF, Env, fr
+from ...conftest import GOOD_PASSWORD
+from ...live_http import Browser, Seen, log_lines, serving, walk
+from .test_views import BASE_URL, CSRF, Env, fr
 
 TOKEN = "abc.DEF-12_xyz"
 
