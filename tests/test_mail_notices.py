@@ -13,7 +13,7 @@ from cegema_onboarding.model import Channel
 from cegema_onboarding.texts import text
 
 from .conftest import START, make_settings
-from .test_flow import new_account
+from .flow.test_transitions import new_account
 
 SETTINGS = make_settings()
 ACCOUNT = new_account(lang="en")

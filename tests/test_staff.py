@@ -177,7 +177,7 @@ def test_activation_notice_follows_the_profile_preference_it_can_honour() -> Non
     from cegema_onboarding import flow
     from cegema_onboarding.model import Profile
 
-    from .test_flow import accept, new_account
+    from .flow.test_transitions import accept, new_account
 
     waiting = new_account(stage=Stage.AWAITING_ACTIVATION, phone="+33612345678",
                           profile=Profile(channels=(Channel.EMAIL, Channel.SMS)))

@@ -38,7 +38,7 @@ from cegema_onboarding.flow import (
 from cegema_onboarding.model import Account, Channel, LinkPurpose, LinkStatus, Stage, Step, Throttle
 from cegema_onboarding.tokens import nonce_hash
 
-from .conftest import GOOD_PASSWORD, START, make_settings
+from ..conftest import GOOD_PASSWORD, START, make_settings
 
 INITIAL = "ABCD2345EFGH6789"
 ENV = Env.from_settings(make_settings())
