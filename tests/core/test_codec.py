@@ -11,7 +11,7 @@ import pytest
 from cegema_onboarding.codec import from_data, to_data
 from cegema_onboarding.model import Account, Link, LinkPurpose, LinkStatus, Stage, Throttle
 
-from .conftest import START
+from ..conftest import START
 
 
 def full_account() -> Account:

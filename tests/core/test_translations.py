@@ -22,7 +22,7 @@ from cegema_onboarding import texts
 from cegema_onboarding.errors import ConfigurationError
 from cegema_onboarding.texts import CATALOG, DOMAIN, KEYS, LANGS, LOCALE_DIR, text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # The message ids a piece of code or a template may name: 'screen.login.title' and the like.
 _KEY_LITERAL = re.compile(
     r"""["']((?:reason|screen|label|button|notice|mail|offline|unit|ui)(?:\.[a-z0-9_]+)+)["']"""

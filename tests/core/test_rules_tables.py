@@ -14,7 +14,7 @@ from cegema_onboarding.model import Account, Stage, Step
 from cegema_onboarding.ratelimit import REQUESTS, Action, Guard, Per
 from cegema_onboarding.service import OnboardingService
 
-from .conftest import START, make_settings
+from ..conftest import START, make_settings
 
 
 def account() -> Account:
