@@ -184,7 +184,7 @@ def any_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]
 def _active_member(storage: Any, clock: ManualClock, **overrides: object
                    ) -> tuple[OnboardingService, str]:
     """A service on ``storage`` and the member number of a member through the journey."""
-    from .test_recovery import onboard
+    from .service.test_recovery import onboard
 
     mailer = MemoryMailer()
     service = OnboardingService(storage, mailer, settings=make_settings(**overrides),

@@ -15,7 +15,7 @@ from cegema_onboarding.flow import Reason, Refused
 from cegema_onboarding.model import Channel, Session, Stage, Step
 from cegema_onboarding.service import Ok, OnboardingService, Provisioned
 
-from .conftest import GOOD_PASSWORD, make_settings
+from ..conftest import GOOD_PASSWORD, make_settings
 from .test_recovery import ANSWER, NEW_PASSWORD, onboard
 
 
@@ -177,7 +177,7 @@ def test_activation_notice_follows_the_profile_preference_it_can_honour() -> Non
     from cegema_onboarding import flow
     from cegema_onboarding.model import Profile
 
-    from .flow.test_transitions import accept, new_account
+    from ..flow.test_transitions import accept, new_account
 
     waiting = new_account(stage=Stage.AWAITING_ACTIVATION, phone="+33612345678",
                           profile=Profile(channels=(Channel.EMAIL, Channel.SMS)))

@@ -35,7 +35,7 @@ from cegema_onboarding.provisioning import (
 )
 from cegema_onboarding.service import Ok, OnboardingService
 
-from .conftest import PEPPER, START, make_settings
+from ..conftest import PEPPER, START, make_settings
 
 HEADER = "member_number;name;postal_address;email;phone;lang\n"
 GOOD = (

@@ -19,7 +19,7 @@ from cegema_onboarding.flow import Reason, Refused
 from cegema_onboarding.model import Channel, LinkPurpose, Session, Step
 from cegema_onboarding.service import LinkCheck, Ok, OnboardingService
 
-from .conftest import GOOD_PASSWORD
+from ..conftest import GOOD_PASSWORD
 from .test_recovery import make_service, onboard
 
 Probe = Callable[[OnboardingService], object]

@@ -29,8 +29,8 @@ from cegema_onboarding.model import Session
 from cegema_onboarding.ports import Storage
 from cegema_onboarding.service import Ok, OnboardingService, Provisioned
 
-from .conftest import GOOD_PASSWORD, START, make_settings
-from .pg import sql_adapter
+from ..conftest import GOOD_PASSWORD, START, make_settings
+from ..pg import sql_adapter
 
 IP = "203.0.113.9"
 NEW_PASSWORD = "Trois tortues sur un toit 2026"

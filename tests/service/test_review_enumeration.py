@@ -18,7 +18,7 @@ from cegema_onboarding.flow import Reason, Refused
 from cegema_onboarding.hashing import Argon2Params, PasswordHasher
 from cegema_onboarding.service import Ok, OnboardingService
 
-from .conftest import GOOD_PASSWORD, make_settings
+from ..conftest import GOOD_PASSWORD, make_settings
 
 NUMBER = "100234567"
 

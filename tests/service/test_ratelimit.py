@@ -14,7 +14,7 @@ from cegema_onboarding.ports import RateLimiter
 from cegema_onboarding.ratelimit import Action, Limit, MemoryRateLimiter, RateLimits, rate_keys
 from cegema_onboarding.service import Ok
 
-from .conftest import GOOD_PASSWORD, START, make_settings
+from ..conftest import GOOD_PASSWORD, START, make_settings
 from .test_recovery import make_service, onboard
 
 

@@ -10,7 +10,7 @@ from cegema_onboarding.flow import Reason, Refused
 from cegema_onboarding.model import Step
 from cegema_onboarding.service import Ok, OnboardingService, Provisioned
 
-from .conftest import GOOD_PASSWORD
+from ..conftest import GOOD_PASSWORD
 from .test_recovery import links as _links
 from .test_recovery import make_service as _build
 

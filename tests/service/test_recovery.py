@@ -22,7 +22,7 @@ from cegema_onboarding.model import LinkPurpose, Session, Step
 from cegema_onboarding.ports import Changes
 from cegema_onboarding.service import Ok, OnboardingService, Provisioned
 
-from .conftest import GOOD_PASSWORD, START, make_settings
+from ..conftest import GOOD_PASSWORD, START, make_settings
 
 NEW_PASSWORD = "Une toute autre phrase 2026"
 ANSWER = "Lefèvre"
@@ -362,7 +362,7 @@ def test_not_me_from_the_old_address_locks_and_leaves_recovery_to_staff() -> Non
     """An intruder moved the address; the notice to the old one locks the account.
 
     It no longer moves the account back to the old address, nor sends recovery there:
-    that address may be the compromised one the member left (tests/test_takeover_seams.py).
+    that address may be the compromised one the member left (tests/service/test_takeover_seams.py).
     """
     service, storage, mailer, _clock = make_service()
     member, session = onboard(service, mailer)

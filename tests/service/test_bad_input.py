@@ -25,7 +25,7 @@ from cegema_onboarding.flow import Reason, Refused
 from cegema_onboarding.model import Session, Stage
 from cegema_onboarding.service import LinkCheck, Ok, OnboardingService
 
-from .conftest import GOOD_PASSWORD, START, link_token, make_settings
+from ..conftest import GOOD_PASSWORD, START, link_token, make_settings
 
 ADDRESS = "marie.dupont@example.com"
 NUMBER = "100234567"

@@ -27,10 +27,10 @@ from cegema_onboarding.ports import OutboxStatus
 from cegema_onboarding.relay import DEFAULT_BATCH, Relay
 from cegema_onboarding.service import DeliveryReport, Ok, OnboardingService
 
-from .conftest import SECRET, START, make_settings
-from .smtp_server import SmtpServer
+from ..conftest import SECRET, START, make_settings
+from ..smtp_server import SmtpServer
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def wait_until(condition: Callable[[], bool], what: str, limit: float = 60.0) -> None:

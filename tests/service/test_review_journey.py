@@ -11,7 +11,7 @@ from cegema_onboarding.adapters.memory import (
 from cegema_onboarding.model import LinkPurpose, Session, Step
 from cegema_onboarding.service import Ok, OnboardingService, Provisioned
 
-from .conftest import GOOD_PASSWORD
+from ..conftest import GOOD_PASSWORD
 from .test_recovery import make_service as _build
 
 ANSWER = "Lefèvre"

@@ -12,7 +12,7 @@ from cegema_onboarding.flow import Reason, Refused
 from cegema_onboarding.remember import SECRET_BYTES, RememberCodec
 from cegema_onboarding.service import Ok
 
-from .conftest import GOOD_PASSWORD, SECRET
+from ..conftest import GOOD_PASSWORD, SECRET
 from .test_recovery import make_service, onboard
 
 

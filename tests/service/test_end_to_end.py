@@ -25,7 +25,7 @@ from cegema_onboarding.model import Account, Channel, Session, Stage, Step
 from cegema_onboarding.ports import Changes, OutboxStatus
 from cegema_onboarding.service import Ok, OnboardingService, Provisioned, Screen, describe
 
-from .conftest import (
+from ..conftest import (
     GOOD_PASSWORD,
     START,
     link_token,

@@ -19,7 +19,7 @@ from cegema_onboarding.password_policy import PasswordPolicy
 from cegema_onboarding.ports import OutboxStatus
 from cegema_onboarding.service import Ok, OnboardingService
 
-from .conftest import GOOD_PASSWORD
+from ..conftest import GOOD_PASSWORD
 from .test_recovery import make_service as _build
 
 NUMBER = "100234567"

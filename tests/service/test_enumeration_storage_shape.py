@@ -25,8 +25,8 @@ from cegema_onboarding.adapters.memory import ManualClock, MemoryMailer, MemoryS
 from cegema_onboarding.ports import Changes, OutboxStatus
 from cegema_onboarding.service import Ok, OnboardingService
 
-from .conftest import START, make_settings
-from .pg import sql_adapter
+from ..conftest import START, make_settings
+from ..pg import sql_adapter
 from .test_recovery import onboard
 
 sql = sql_adapter()

@@ -23,7 +23,7 @@ from cegema_onboarding.errors import ConfigurationError
 from cegema_onboarding.relay import Relay
 from cegema_onboarding.service import DeliveryReport, Ok
 
-from .conftest import PEPPER, SECRET, START, make_settings
+from ..conftest import PEPPER, SECRET, START, make_settings
 
 
 def test_a_service_gets_the_system_clock_unless_given_one() -> None:

@@ -12,8 +12,8 @@ from cegema_onboarding.flow import Notice, SendNotice
 from cegema_onboarding.model import Channel, LinkPurpose
 from cegema_onboarding.service import Ok, Provisioned
 
-from .conftest import GOOD_PASSWORD, make_settings
-from .flow.test_transitions import accept, new_account
+from ..conftest import GOOD_PASSWORD, make_settings
+from ..flow.test_transitions import accept, new_account
 from .test_recovery import ANSWER, NEW_PASSWORD, links, make_service, onboard
 
 UA = "Mozilla/5.0 (Test) Gecko/20100101 Firefox/140.0"
