@@ -26,8 +26,8 @@ from cegema_onboarding.errors import ConcurrentUpdate
 from cegema_onboarding.model import Throttle
 from cegema_onboarding.ports import Changes
 
-from .pg import sql_adapter
-from .storage_contract import T0, account, insert, message, record
+from ..pg import sql_adapter
+from ..storage_contract import T0, account, insert, message, record
 
 sql = sql_adapter()
 sa = pytest.importorskip("sqlalchemy")

@@ -41,8 +41,8 @@ from cegema_onboarding.mail.assemble import assemble
 from cegema_onboarding.normalize import email_key, normalize_email
 from cegema_onboarding.service import Ok, OnboardingService
 
-from .conftest import START, make_settings
-from .smtp_server import SmtpServer, running_server
+from ..conftest import START, make_settings
+from ..smtp_server import SmtpServer, running_server
 
 # (address as typed, email-validator's ascii_domain, what IDNA 2003 made of it)
 CASES = [

@@ -15,9 +15,9 @@ from cegema_onboarding.flow import Reason, Refused
 from cegema_onboarding.ratelimit import Limit, MemoryRateLimiter, RateLimits
 from cegema_onboarding.service import OnboardingService
 
-from .conftest import START, make_settings
-from .pg import sql_adapter
-from .ratelimit_contract import MINUTE, T0, RateLimiterContract
+from ..conftest import START, make_settings
+from ..pg import sql_adapter
+from ..ratelimit_contract import MINUTE, T0, RateLimiterContract
 
 sql = sql_adapter()
 

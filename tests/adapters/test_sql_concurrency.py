@@ -26,8 +26,8 @@ from cegema_onboarding.ports import Changes, OutboxStatus
 from cegema_onboarding.ratelimit import Limit, RateLimits
 from cegema_onboarding.service import Ok, OnboardingService
 
-from .conftest import GOOD_PASSWORD, START, link_token, make_settings
-from .pg import sql_adapter
+from ..conftest import GOOD_PASSWORD, START, link_token, make_settings
+from ..pg import sql_adapter
 
 sql = sql_adapter()
 
@@ -184,7 +184,7 @@ def any_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]
 def _active_member(storage: Any, clock: ManualClock, **overrides: object
                    ) -> tuple[OnboardingService, str]:
     """A service on ``storage`` and the member number of a member through the journey."""
-    from .service.test_recovery import onboard
+    from ..service.test_recovery import onboard
 
     mailer = MemoryMailer()
     service = OnboardingService(storage, mailer, settings=make_settings(**overrides),
@@ -357,7 +357,7 @@ def test_two_processes_lose_no_update(db_url: str, storage: Any, service: Onboar
 def test_concurrent_relays_never_share_a_message(storage: Any) -> None:
     from datetime import timedelta
 
-    from .storage_contract import message
+    from ..storage_contract import message
 
     total, relays = 300, 6
     storage.commit(Changes(outbox=tuple(message(n) for n in range(total))))

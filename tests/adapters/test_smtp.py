@@ -17,8 +17,8 @@ from cegema_onboarding.model import Stage
 from cegema_onboarding.ports import OutboxStatus
 from cegema_onboarding.service import Ok, OnboardingService
 
-from .conftest import START, make_settings
-from .smtp_server import (
+from ..conftest import START, make_settings
+from ..smtp_server import (
     PASSWORD,
     USER,
     Certificate,

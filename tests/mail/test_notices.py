@@ -12,8 +12,8 @@ from cegema_onboarding.mail.notices import link_hours, notice_mail, offline_text
 from cegema_onboarding.model import Channel
 from cegema_onboarding.texts import text
 
-from .conftest import START, make_settings
-from .flow.test_transitions import new_account
+from ..conftest import START, make_settings
+from ..flow.test_transitions import new_account
 
 SETTINGS = make_settings()
 ACCOUNT = new_account(lang="en")

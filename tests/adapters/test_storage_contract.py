@@ -11,8 +11,8 @@ from cegema_onboarding.adapters.memory import MemoryStorage
 from cegema_onboarding.model import Stage
 from cegema_onboarding.ports import Changes, OutboxStatus
 
-from .pg import sql_adapter
-from .storage_contract import T0, StorageContract, account, insert, message, record
+from ..pg import sql_adapter
+from ..storage_contract import T0, StorageContract, account, insert, message, record
 
 sql = sql_adapter()
 
