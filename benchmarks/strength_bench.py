@@ -18,7 +18,7 @@ strength"), all from one seeded run:
     python -m benchmarks.strength_bench            # 5,000 random passwords of each kind
     python -m benchmarks.strength_bench --quick    # 500
 
-This is not a test: it prints figures. tests/test_strength_measure.py asserts bounds on them.
+This is not a test: it prints figures. tests/core/test_strength_measure.py asserts bounds on them.
 """
 
 from __future__ import annotations

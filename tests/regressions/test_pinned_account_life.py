@@ -1,4 +1,4 @@
-"""Fixed replays of the account-life machine (tests/test_account_life_machine.py).
+"""Fixed replays of the account-life machine (tests/properties/test_account_life_machine.py).
 
 The passing sequences pin corners the machine reaches only now and then: a copied
 remember-me token, "this wasn't me" from an address the account has left, recovery after
@@ -18,7 +18,7 @@ from cegema_onboarding.flow import Reason, Refused
 from cegema_onboarding.model import LinkPurpose, Stage
 from cegema_onboarding.service import Ok
 
-from ..test_account_life_machine import ADDRESSES, HARD_LIMIT, AccountLifeMachine
+from ..properties.test_account_life_machine import ADDRESSES, HARD_LIMIT, AccountLifeMachine
 
 
 def replay(steps: Callable[[AccountLifeMachine], None], *, no_email: bool = False,

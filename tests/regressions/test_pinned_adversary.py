@@ -1,4 +1,4 @@
-"""Counter-examples the adversary machine (tests/test_adversary_machine.py) shrank to.
+"""Counter-examples the adversary machine (tests/properties/test_adversary_machine.py) shrank to.
 
 Each was a way for whoever reads an address the member does not (or no longer) control to
 get something of the account's. They stay pinned so the seam cannot reopen unnoticed.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from cegema_onboarding.config import RecoveryPolicy
 
-from ..test_adversary_machine import TYPO, AdversaryMachine, replay
+from ..properties.test_adversary_machine import TYPO, AdversaryMachine, replay
 
 
 def test_a_mistyped_address_confirmed_by_its_owner_gets_no_member_number() -> None:

@@ -1,4 +1,4 @@
-"""Shrunk by hypothesis (tests/django/test_mail_idna.py): an address whose domain NFKC
+"""Shrunk by hypothesis (tests/integrations/django/test_mail_idna.py): an address whose domain NFKC
 and IDNA's UTS #46 mapping read as two different domains."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fixed replays of the journey state machine (tests/test_journey_machine.py).
+"""Fixed replays of the journey state machine (tests/properties/test_journey_machine.py).
 
 How to pin a failure the machine finds: copy the steps of hypothesis' "Falsifying example"
 into a new test here, calling :func:`replay` with the same rule calls, and name the test
@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from cegema_onboarding.model import Stage
 
-from ..test_journey_machine import EMAILS, JourneyMachine, JourneyWithoutQuestions
+from ..properties.test_journey_machine import EMAILS, JourneyMachine, JourneyWithoutQuestions
 
 
 def replay(steps: Callable[[JourneyMachine], None],

@@ -1,0 +1,1 @@
+"""The web integrations, each through its framework's test client and a real server."""

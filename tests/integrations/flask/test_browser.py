@@ -1,0 +1,405 @@
+"""A real headless Chromium walks the guide through the demo portal.
+
+Each step saves a screenshot under test-artifacts/screenshots/ and asserts what the page
+shows: titles, labels, messages next to their fields, the mail in the mailbox.
+Runs only with Debian's Chromium (scripts/ensure-chromium installs it); skipped without
+it, except in CI (env CI set), where a missing browser fails the run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("flask")
+
+from cegema_onboarding import texts
+
+from ...conftest import GOOD_PASSWORD
+from .browser_support import (
+    STAFF_PASSWORD,
+    Portal,
+    Shots,
+    launch_chromium,
+    serve_demo,
+    serve_portal,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+PHONE = {"width": 375, "height": 812}
+DESKTOP = {"width": 1200, "height": 900}
+
+
+def fr(key: str, **params: object) -> str:
+    """The French text of a catalogue key, with the demo brand."""
+    if "brand" in texts.placeholders(key):
+        params.setdefault("brand", "CEGEMA")
+    return texts.text(key, "fr", **params)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from launch_chromium()
+
+
+@pytest.fixture
+def portal(tmp_path: Path) -> Iterator[Portal]:
+    running = serve_portal(tmp_path)
+    yield running
+    running.shutdown()
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest) -> Shots:
+    return Shots(request.node.name)
+
+
+def new_page(browser: Any, viewport: dict[str, int] = PHONE) -> Any:
+    context = browser.new_context(locale="fr-FR", viewport=viewport)
+    context.set_default_timeout(15_000)
+    return context.new_page()
+
+
+def heading(page: Any) -> str:
+    return str(page.locator("h1").first.inner_text()).strip()
+
+
+def field_error(page: Any, field_id: str) -> str:
+    """The message shown next to a field, checked to be linked with aria-describedby."""
+    described = page.locator(f"#{field_id}").get_attribute("aria-describedby") or ""
+    assert f"{field_id}-error" in described.split()
+    return str(page.locator(f"#{field_id}-error").inner_text()).strip()
+
+
+def log_in(page: Any, portal: Portal, number: str, password: str) -> None:
+    page.goto(f"{portal.url}/connexion")
+    page.get_by_label("Identifiant", exact=True).fill(number)
+    page.get_by_label("Mot de passe", exact=True).fill(password)
+    page.get_by_role("button", name=re.compile("Ouvrir une session")).click()
+
+
+def open_mail(page: Any, portal: Portal, subject: str) -> None:
+    page.goto(f"{portal.url}/mailbox")
+    page.get_by_role("link", name=subject).first.click()
+    assert heading(page) == subject
+
+
+# ---------------------------------------------------------------------- steps 1 to 8
+
+
+def test_guide_steps_1_to_8(browser: Any, portal: Portal, shots: Shots) -> None:
+    member = portal.provision("100234567")
+    page = new_page(browser)
+
+    # Step 1: SE CONNECTER À VOTRE COMPTE, the initial password typed in lower case.
+    page.goto(f"{portal.url}/connexion")
+    assert heading(page) == "SE CONNECTER À VOTRE COMPTE"
+    body = page.locator("main").inner_text()
+    for label in ("ENTREZ VOS IDENTIFIANTS CI-DESSOUS", "Identifiant", "Mot de passe",
+                  "Se souvenir de moi", "Identifiant oublié ?", "Mot de passe oublié ?"):
+        assert label in body
+    shots(page, "login")
+    # Keyboard only: the identifier has the focus, Tab moves on, Enter submits.
+    assert page.evaluate("document.activeElement.id") == "identifier"
+    page.keyboard.type("100234567")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "password"
+    page.keyboard.type(member.initial_password.lower())
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{portal.url}/premiere-connexion")
+
+    # Step 2: PREMIÈRE CONNEXION; two different addresses are refused next to the field.
+    assert heading(page) == "PREMIÈRE CONNEXION"
+    assert "ENTREZ VOTRE ADRESSE MAIL" in page.locator("main").inner_text()
+    assert "Vous n'avez pas d'adresse email ?" in page.locator("main").inner_text()
+    page.get_by_label("Email", exact=True).fill("marie.dupont@example.com")
+    page.get_by_label("Confirmer votre email").fill("marie.dupond@example.com")
+    shots(page, "email")
+    page.get_by_role("button", name="Valider").click()
+    assert field_error(page, "confirmation") == fr("reason.emails_differ")
+    assert page.get_by_label("Email", exact=True).input_value() == "marie.dupont@example.com"
+    shots(page, "email-mismatch")
+    page.get_by_label("Confirmer votre email").fill("Marie.Dupont@example.com")
+    page.get_by_role("button", name="Valider").click()
+
+    # Step 4: the confirmation pop-up's wording, and the mailbox screen.
+    assert page.locator("#notice").inner_text().startswith(
+        "Un lien de validation vient de vous être envoyé sur votre adresse e-mail.")
+    assert heading(page) == "Connectez-vous à votre boîte mail"
+    assert "marie.dupont@example.com" in page.locator("main").inner_text()
+    shots(page, "link-sent")
+
+    # Step 5: the validation mail, opened from the local mailbox.
+    subject = fr("mail.validation.subject")
+    assert subject == "CEGEMA : Vérification de l'adresse mail"
+    open_mail(page, portal, subject)
+    mail = page.locator("#mail-text").inner_text()
+    assert "Marie Dupont" in mail and "marie.dupont@example.com" in mail
+    assert "24 heures" in mail
+    shots(page, "validation-mail")
+    # The mail's HTML part, in a sandboxed frame, greets the member too.
+    page.get_by_text("Version HTML").click()
+    assert "Marie Dupont" in page.frame_locator("iframe").locator("body").inner_text()
+    shots(page, "validation-mail-html")
+    page.locator("#mail-text a[href*='/premiere-connexion/valider']").click()
+    assert heading(page) == "Vérification de l'adresse mail"
+    shots(page, "link-page")
+    page.get_by_role("button", name=fr("button.confirm_link")).click()
+
+    # Step 6: a common password is refused next to its field, then a good one is saved.
+    assert heading(page) == "Choisissez votre nouveau mot de passe"
+    assert "Merci de confirmer votre nouveau mot de passe" in page.locator("main").inner_text()
+    page.get_by_label("Choisissez votre nouveau mot de passe").fill("qwerty123456")
+    page.get_by_label("Merci de confirmer votre nouveau mot de passe").fill("qwerty123456")
+    page.get_by_role("button", name="Enregistrer").click()
+    assert field_error(page, "password") == fr("reason.password_common")
+    shots(page, "password-refused")
+    page.get_by_label("Choisissez votre nouveau mot de passe").fill(GOOD_PASSWORD)
+    page.get_by_label("Merci de confirmer votre nouveau mot de passe").fill(GOOD_PASSWORD)
+    shots(page, "password")
+    page.get_by_role("button", name="Enregistrer").click()
+
+    # Step 7: the secret question.
+    assert heading(page) == "Mon profil"
+    assert "Pour des raisons de sécurité" in page.locator("main").inner_text()
+    page.get_by_label("Choisissez votre question secrète").select_option(
+        label="Nom de jeune fille de votre mère ?")
+    page.get_by_label("Choisissez votre réponse").fill("Lefebvre")
+    page.get_by_label("Merci de confirmer votre réponse").fill("Lefebvre")
+    shots(page, "question")
+    page.get_by_role("button", name="Enregistrer").click()
+
+    # Connected: the profile, its completion meter and the communication preferences.
+    main = page.locator("main").inner_text()
+    assert "Ça y est ! Vous êtes connecté !" in main
+    assert "Mon profil et mes informations" in main
+    before = int(re.search(r"Profil complété à (\d+)%", main).group(1))  # type: ignore[union-attr]
+    for label in ("Téléphone", "SMS", "Courrier", "Avez-vous des animaux de compagnie ?",
+                  "Mes centres d'intérêt", "Commentaires"):
+        assert label in main
+    shots(page, "connected")
+    page.get_by_label("Email", exact=True).check()
+    page.get_by_label("SMS").check()
+    page.get_by_label("Oui").check()
+    page.get_by_label("Mes centres d'intérêt").fill("randonnée, lecture")
+    page.get_by_role("button", name="Enregistrer").click()
+    main = page.locator("main").inner_text()
+    after = int(re.search(r"Profil complété à (\d+)%", main).group(1))  # type: ignore[union-attr]
+    assert after > before
+    assert page.get_by_label("SMS").is_checked()
+    assert page.get_by_label("Mes centres d'intérêt").input_value() == "randonnée, lecture"
+    shots(page, "profile-saved")
+
+    # Step 8: the password-changed mail names the IP the request came from.
+    open_mail(page, portal, fr("mail.password_changed.subject"))
+    assert "127.0.0.1" in page.locator("#mail-text").inner_text()
+    shots(page, "password-changed-mail")
+
+
+# ---------------------------------------------------------------------- the other paths
+
+
+def test_re_clicked_link_says_it_was_used(browser: Any, portal: Portal, shots: Shots) -> None:
+    member = portal.provision("100234570")
+    page = new_page(browser)
+    log_in(page, portal, "100234570", member.initial_password)
+    page.get_by_label("Email", exact=True).fill("re.click@example.com")
+    page.get_by_label("Confirmer votre email").fill("re.click@example.com")
+    page.get_by_role("button", name="Valider").click()
+    open_mail(page, portal, fr("mail.validation.subject"))
+    link = page.locator("#mail-text a[href*='/premiere-connexion/valider']").get_attribute("href")
+    page.goto(link)
+    page.get_by_role("button", name=fr("button.confirm_link")).click()
+    assert heading(page) == "Choisissez votre nouveau mot de passe"
+    page.goto(link)
+    assert page.locator("#form-error").inner_text().strip() == fr("reason.link_used")
+    assert page.get_by_role("button", name=fr("button.confirm_link")).count() == 0
+    shots(page, "link-used")
+
+
+def test_a_link_opened_from_a_webmail_on_another_site(browser: Any, portal: Portal,
+                                                     shots: Shots) -> None:
+    """The token leaves the address bar at once, and no later request carries it."""
+    member = portal.provision("100234574")
+    page = new_page(browser)
+    log_in(page, portal, "100234574", member.initial_password)
+    page.get_by_label("Email", exact=True).fill("webmail@example.com")
+    page.get_by_label("Confirmer votre email").fill("webmail@example.com")
+    page.get_by_role("button", name="Valider").click()
+    token = portal.last_token()
+    sent: list[tuple[str, str]] = []
+    page.on("request", lambda request: sent.append(
+        (request.url, request.headers.get("referer", ""))))
+    # The demo's mailbox served under "localhost" is another site than the portal's
+    # 127.0.0.1, as a webmail is: the click is a cross-site navigation, which withholds
+    # SameSite=Strict cookies all along its redirects.
+    webmail = portal.url.replace("127.0.0.1", "localhost")
+    page.goto(f"{webmail}/mailbox")
+    page.get_by_role("link", name=fr("mail.validation.subject")).first.click()
+    page.locator("#mail-text a[href*='/premiere-connexion/valider']").click()
+    assert heading(page) == "Vérification de l'adresse mail"
+    assert page.url == f"{portal.url}/premiere-connexion/valider"  # no token to copy or log
+    shots(page, "link-page-without-token")
+    page.get_by_role("button", name=fr("button.confirm_link")).click()
+    assert heading(page) == "Choisissez votre nouveau mot de passe"
+    carried = [i for i, (url, _) in enumerate(sent) if token in url]
+    assert len(carried) == 1, sent  # the click on the mailed link, and nothing after it
+    for url, referer in sent[carried[0] + 1:]:
+        assert token not in url and token not in referer, (url, referer)
+
+
+def test_expired_link_and_email_step_again(browser: Any, portal: Portal, shots: Shots) -> None:
+    member = portal.provision("100234571")
+    page = new_page(browser, DESKTOP)
+    log_in(page, portal, "100234571", member.initial_password)
+    page.get_by_label("Email", exact=True).fill("late@example.com")
+    page.get_by_label("Confirmer votre email").fill("late@example.com")
+    page.get_by_role("button", name="Valider").click()
+    portal.clock.advance(hours=24, seconds=1)
+    open_mail(page, portal, fr("mail.validation.subject"))
+    page.locator("#mail-text a[href*='/premiere-connexion/valider']").click()
+    assert page.locator("#form-error").inner_text().strip() == fr("reason.link_expired")
+    shots(page, "link-expired")
+    # Back on the site later, the member starts again from the email step, address filled in.
+    page = new_page(browser, DESKTOP)
+    log_in(page, portal, "100234571", member.initial_password)
+    assert heading(page) == "PREMIÈRE CONNEXION"
+    assert page.get_by_label("Email", exact=True).input_value() == "late@example.com"
+    shots(page, "email-again")
+
+
+def test_forgotten_password(browser: Any, portal: Portal, shots: Shots) -> None:
+    portal.activate("100234572", "oubli@example.com", answer="Rex le chien")
+    page = new_page(browser)
+    page.goto(f"{portal.url}/connexion")
+    page.get_by_role("link", name="Mot de passe oublié ?").click()
+    assert heading(page) == fr("screen.forgotten_password.title")
+    page.get_by_label("Identifiant", exact=True).fill("100234572")
+    shots(page, "forgotten-password")
+    page.get_by_role("button", name="Valider").click()
+    assert page.locator("#notice").inner_text().strip() == fr("notice.forgotten_password_sent")
+    assert heading(page) == "SE CONNECTER À VOTRE COMPTE"
+    shots(page, "forgotten-password-sent")
+    open_mail(page, portal, fr("mail.reset.subject"))
+    shots(page, "reset-mail")
+    page.locator("#mail-text a[href*='/mot-de-passe/reinitialiser']").click()
+    assert heading(page) == fr("screen.reset.title")
+    new_password = "Une autre phrase de passe 2026"
+    page.get_by_label(fr("label.reset_answer")).fill("Mauvaise réponse")
+    page.get_by_label("Choisissez votre nouveau mot de passe").fill(new_password)
+    page.get_by_label("Merci de confirmer votre nouveau mot de passe").fill(new_password)
+    page.get_by_role("button", name="Enregistrer").click()
+    assert field_error(page, "answer") == fr("reason.answer_wrong")
+    shots(page, "reset-wrong-answer")
+    page.get_by_label(fr("label.reset_answer")).fill("rex  LE chien")
+    page.get_by_label("Choisissez votre nouveau mot de passe").fill(new_password)
+    page.get_by_label("Merci de confirmer votre nouveau mot de passe").fill(new_password)
+    page.get_by_role("button", name="Enregistrer").click()
+    assert page.locator("#notice").inner_text().strip() == fr("notice.password_reset_done")
+    shots(page, "reset-done")
+    log_in(page, portal, "100234572", new_password)
+    assert "Mon profil et mes informations" in page.locator("main").inner_text()
+
+
+def test_forgotten_identifier(browser: Any, portal: Portal, shots: Shots) -> None:
+    portal.activate("100234573", "numero@example.com")
+    page = new_page(browser)
+    page.goto(f"{portal.url}/connexion")
+    page.get_by_role("link", name="Identifiant oublié ?").click()
+    assert heading(page) == fr("screen.forgotten_identifier.title")
+    page.get_by_label("Email", exact=True).fill("Numero@Example.com")
+    shots(page, "forgotten-identifier")
+    page.get_by_role("button", name="Valider").click()
+    assert page.locator("#notice").inner_text().strip() == fr("notice.forgotten_identifier_sent")
+    open_mail(page, portal, fr("mail.identifier.subject"))
+    assert "100234573" in page.locator("#mail-text").inner_text()
+    shots(page, "identifier-mail")
+
+
+def test_no_email_path_with_staff_activation(browser: Any, portal: Portal,
+                                             shots: Shots) -> None:
+    member = portal.provision("100234574", "Jean Martin")
+    page = new_page(browser)
+    log_in(page, portal, "100234574", member.initial_password)
+    page.get_by_role("link", name="Vous n'avez pas d'adresse email ?").click()
+    assert "dans les plus brefs délais" in page.locator("main").inner_text()
+    shots(page, "no-email")
+    page.get_by_role("button", name=fr("button.confirm_no_email")).click()
+    assert heading(page) == fr("screen.awaiting_activation.title")
+    shots(page, "awaiting")
+
+    staff = new_page(browser, DESKTOP)
+    staff.goto(f"{portal.url}/staff")
+    staff.get_by_label("Mot de passe").fill("wrong password")
+    staff.get_by_role("button", name=re.compile("Ouvrir une session")).click()
+    assert field_error(staff, "password") == fr("reason.bad_credentials")
+    staff.get_by_label("Mot de passe").fill(STAFF_PASSWORD)
+    staff.get_by_role("button", name=re.compile("Ouvrir une session")).click()
+    row = staff.locator("tr", has_text="100234574")
+    assert "Jean Martin" in row.inner_text()
+    shots(staff, "staff-queue")
+    row.get_by_role("button", name="Activer 100234574").click()
+    assert "100234574" not in staff.locator("main").inner_text()
+    shots(staff, "staff-activated")
+
+    # The member, at their next visit, continues at the password step.
+    page.goto(f"{portal.url}/")
+    assert heading(page) == "Choisissez votre nouveau mot de passe"
+    shots(page, "activated-password-step")
+
+
+def test_the_demo_as_make_demo_builds_it(browser: Any, tmp_path: Path, shots: Shots) -> None:
+    from cegema_onboarding.integrations.flask.demo import DEMO_MEMBER
+
+    portal, members = serve_demo(tmp_path / ".demo")
+    try:
+        password = members[DEMO_MEMBER]
+        assert password is not None
+        page = new_page(browser, DESKTOP)
+        log_in(page, portal, DEMO_MEMBER, password)
+        page.get_by_label("Email", exact=True).fill("demo@example.com")
+        page.get_by_label("Confirmer votre email").fill("demo@example.com")
+        page.get_by_role("button", name="Valider").click()
+        open_mail(page, portal, fr("mail.validation.subject"))
+        page.locator("#mail-text a[href*='/premiere-connexion/valider']").click()
+        page.get_by_role("button", name=fr("button.confirm_link")).click()
+        page.get_by_label("Choisissez votre nouveau mot de passe").fill(GOOD_PASSWORD)
+        page.get_by_label("Merci de confirmer votre nouveau mot de passe").fill(GOOD_PASSWORD)
+        page.get_by_role("button", name="Enregistrer").click()
+        page.get_by_label("Choisissez votre réponse").fill("Lefebvre")
+        page.get_by_label("Merci de confirmer votre réponse").fill("Lefebvre")
+        page.get_by_role("button", name="Enregistrer").click()
+        main = page.locator("main").inner_text()
+        assert "Ça y est ! Vous êtes connecté !" in main
+        assert "679 AVENUE DU DOCTEUR LEFEBVRE" in main and "07001328" in main
+        shots(page, "demo-profile")
+    finally:
+        portal.shutdown()
+
+
+def test_remember_me_keeps_the_member_logged_in(browser: Any, portal: Portal,
+                                                shots: Shots) -> None:
+    portal.activate("100234575", "souvenir@example.com")
+    page = new_page(browser)
+    page.goto(f"{portal.url}/connexion")
+    page.get_by_label("Identifiant", exact=True).fill("100234575")
+    page.get_by_label("Mot de passe", exact=True).fill(GOOD_PASSWORD)
+    page.get_by_label("Se souvenir de moi").check()
+    page.get_by_role("button", name=re.compile("Ouvrir une session")).click()
+    assert "Mon profil et mes informations" in page.locator("main").inner_text()
+    # The browser session ends (its cookie is gone); the remembered device logs back in.
+    page.context.clear_cookies(name="cegema_session")
+    page.goto(f"{portal.url}/")
+    assert "Mon profil et mes informations" in page.locator("main").inner_text()
+    assert "100234575" in page.locator(".member-details").inner_text()
+    shots(page, "remembered")
+    page.get_by_role("button", name="Se déconnecter").click()
+    assert heading(page) == "SE CONNECTER À VOTRE COMPTE"
+    page.context.clear_cookies(name="cegema_session")
+    page.goto(f"{portal.url}/")
+    assert heading(page) == "SE CONNECTER À VOTRE COMPTE"

@@ -1,0 +1,1 @@
+"""Hypothesis state machines through the service: the journey, the account life, an adversary."""
