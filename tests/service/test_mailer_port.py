@@ -26,9 +26,9 @@ from cegema_onboarding.ports import Changes, OutboxStatus
 from cegema_onboarding.sealing import Sealer
 from cegema_onboarding.service import OnboardingService
 
-from .conftest import SECRET, START, make_settings
-from .smtp_server import SmtpServer
-from .test_relay import link_token, queue_validation_mail
+from ..conftest import SECRET, START, make_settings
+from ..smtp_server import SmtpServer
+from .test_outbox_relay import link_token, queue_validation_mail
 
 
 def _service(mailer: object, *, inline: bool = True) -> tuple[OnboardingService, MemoryStorage]:
