@@ -10,6 +10,7 @@ import html
 from collections.abc import Iterable, Mapping
 
 from ..texts import CATALOG, text
+from ..texts.wording import elide
 from .settings import MailSettings
 
 __all__ = ["Composer", "contact", "greeting", "not_me"]
@@ -83,7 +84,8 @@ class Composer:
     ) -> str:
         # Escape the template and every value separately, then fill in: a value can never
         # inject markup, and the template's own characters are escaped too.
-        template = html.escape(CATALOG[key][self.lang], quote=False)
+        # Elided as texts.text() does it ("qu'une heure"), before anything is escaped.
+        template = html.escape(elide(CATALOG[key][self.lang], self.lang, params), quote=False)
         strong_set, code_set = frozenset(strong), frozenset(as_code)
         values: dict[str, str] = {}
         for name, value in params.items():

@@ -239,6 +239,8 @@ KEYS: Final[tuple[str, ...]] = (
     N_("mail.copy_link"),
     N_("mail.code_hint"),
     N_("mail.code"),
+    # TRANSLATORS: {duration} is a duration such as "24 heures" or "une heure" (French "que"
+    # becomes "qu'" before a vowel by itself).
     N_("mail.validity"),
     N_("mail.contact_if_not_you"),
     N_("mail.contact_if_not_you_no_link"),
@@ -280,9 +282,17 @@ KEYS: Final[tuple[str, ...]] = (
     N_("offline.email_change"),
     N_("offline.email_change_notice"),
     N_("offline.remember_theft"),
-    # --- Units: the caller picks .one for a count of 1, .other otherwise ----------------------
+    # --- Units: texts.duration picks .one for a count of 1, .other otherwise ----------------
+    # TRANSLATORS: One unit, in words ("une heure", not "1 heure"). French "que" before it is
+    # elided by the code ("qu'une heure"): write the unit alone.
+    N_("unit.seconds.one"),
+    N_("unit.seconds.other"),
+    N_("unit.minutes.one"),
+    N_("unit.minutes.other"),
     N_("unit.hours.one"),
     N_("unit.hours.other"),
+    N_("unit.days.one"),
+    N_("unit.days.other"),
     # --- Web page furniture around the journey (Flask and Django integrations) ---------------
     # TRANSLATORS: Shown when a form's anti-forgery token has expired; the member just resends it.
     N_("ui.csrf"),
