@@ -395,7 +395,8 @@ def test_every_mail_has_the_automatic_headers_and_footer(kind: str) -> None:
     plain, html = bodies(msg)
     assert "Ceci est un message automatique généré par notre serveur" in plain
     assert "Ceci est un message automatique généré par notre serveur" in html
-    assert f"Mentions Légales : {LEGAL}" in plain
+    assert ("Cliquer sur ce lien : Mentions Légales\n"
+            f"Ou copier cette URL dans votre navigateur : {LEGAL}\n") in plain
     assert f'href="{LEGAL}"' in html
     assert f"Ou copier cette URL dans votre navigateur : {LEGAL}" in html
     for part in msg.iter_parts():

@@ -181,12 +181,18 @@ def _write(
 # --------------------------------------------------------------------------- builders
 
 
-def _link_and_code(c: Composer, url: str, code: str | None, lifetime: timedelta) -> None:
+def _link_and_code(
+    c: Composer, settings: MailSettings, url: str, code: str | None, lifetime: timedelta
+) -> None:
     c.link(url)
     c.para("mail.copy_link", small=True)
     # Rounded down: a mail never says a link lives longer than it does. "qu'une heure":
     # the French elision is done by the texts, for screens and mails alike.
-    c.para("mail.validity", {"duration": duration(lifetime, c.lang)})
+    valid = {"duration": duration(lifetime, c.lang)}
+    if settings.site_name:
+        c.para("mail.validity_site", {**valid, "site": settings.site_name})
+    else:
+        c.para("mail.validity", valid)
     # Only where the journey accepts a typed code: a code nobody can use would mislead.
     if code is not None:
         c.para("mail.code_hint")
@@ -224,7 +230,7 @@ def validation_mail(
             strong=("address",),
         )
         c.para("mail.validation.link_intro")
-        _link_and_code(c, url, secret_code, lifetime)
+        _link_and_code(c, settings, url, secret_code, lifetime)
 
     return _write(settings, "mail.validation.subject", compose, lang=lang, to=to, name=name,
                   sent_at=sent_at, message_id=message_id)
@@ -291,7 +297,7 @@ def reset_link_mail(
         greeting(c, clean_name)
         c.para("mail.reset.intro", {"brand": settings.brand})
         c.para("mail.reset.link_intro")
-        _link_and_code(c, url, secret_code, lifetime)
+        _link_and_code(c, settings, url, secret_code, lifetime)
         c.para("mail.reset.ignore")
 
     return _write(settings, "mail.reset.subject", compose, lang=lang, to=to, name=name,

@@ -66,9 +66,13 @@ class Composer:
         self.footer_html.append(f'<p style="{_P}">{auto}</p>')
         if settings.legal_url:
             url = settings.legal_url
-            self.footer_plain.append(text("mail.footer.legal_text", lang, url=url))
-            intro = html.escape(text("mail.footer.legal_intro", lang))
-            label = html.escape(text("mail.footer.legal_label", lang))
+            intro = text("mail.footer.legal_intro", lang)
+            label = text("mail.footer.legal_label", lang)
+            # The guide's two lines, in text too: "Cliquer sur ce lien : Mentions Légales",
+            # then the URL to copy (a text part has no link to click but that one).
+            self.footer_plain.append(f"{intro} {label}")
+            self.footer_plain.append(text("mail.footer.legal_copy", lang, url=url))
+            intro, label = html.escape(intro), html.escape(label)
             copy = self._html_text("mail.footer.legal_copy", {"url": url}, (), ())
             self.footer_html.append(
                 f'<p style="{_P}">{intro} <a href="{html.escape(url)}" '

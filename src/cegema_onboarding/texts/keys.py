@@ -235,13 +235,16 @@ KEYS: Final[tuple[str, ...]] = (
     N_("mail.footer.legal_intro"),
     N_("mail.footer.legal_label"),
     N_("mail.footer.legal_copy"),
-    N_("mail.footer.legal_text"),
     N_("mail.copy_link"),
     N_("mail.code_hint"),
     N_("mail.code"),
     # TRANSLATORS: {duration} is a duration such as "24 heures" or "une heure" (French "que"
-    # becomes "qu'" before a vowel by itself).
+    # becomes "qu'" before a vowel by itself). This one is for hosts that name no site.
     N_("mail.validity"),
+    # TRANSLATORS: As mail.validity, ending with the site's address ({site}, such as
+    # www.cegema.com). No full stop after it, as in the guide: a stop glued to an address
+    # gets copied into the address bar.
+    N_("mail.validity_site"),
     N_("mail.contact_if_not_you"),
     N_("mail.contact_if_not_you_no_link"),
     N_("mail.validation.subject"),
