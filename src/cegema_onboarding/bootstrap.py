@@ -25,6 +25,7 @@ from .config import Settings
 from .credentials import Pepper
 from .errors import ConfigurationError
 from .hashing import PRODUCTION_PARAMS
+from .mail.settings import MailSettings
 from .ports import Clock, Mailer, Notifier, Random, RateLimiter, Storage
 from .service import OnboardingService, Outbox
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEMO_MAIL_SETTINGS",
     "build_outbox",
     "build_service",
     "demo_storage",
@@ -55,6 +57,15 @@ __all__ = [
 #: The base URL of settings read from an environment that names none (the relay sends
 #: messages already rendered, so it never builds a link).
 DEFAULT_BASE_URL = "https://localhost"
+
+#: The mail settings of the demos: the guide's sender, contact and legal links and site
+#: name, so that the demo's mails read as the guide's do. A real portal sets its own.
+DEMO_MAIL_SETTINGS = MailSettings(
+    sender="CEGEMA <espace.client@cegema.com>",
+    contact_url="https://www.cegema.com/web/guest/nous-contacter",
+    legal_url="https://www.cegema.com/mentionslegales_mail.php",
+    site_name="www.cegema.com",
+)
 
 
 # --------------------------------------------------------------------------- the services
@@ -166,12 +177,14 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
 
 def throwaway_settings(base_url: str = "http://127.0.0.1:8000", *,
                        secret_key: str | None = None, pepper_key: str | None = None) -> Settings:
-    """Settings for a demo: the given or fresh random keys, production hash parameters."""
+    """Settings for a demo: the given or fresh random keys, production hash parameters,
+    and the guide's mail settings (:data:`DEMO_MAIL_SETTINGS`)."""
     return Settings(
         secret_keys=(secret_key or secrets.token_urlsafe(48),),
         pepper_keys=(("demo1", pepper_key or secrets.token_urlsafe(48)),),
         base_url=base_url,
         argon2=PRODUCTION_PARAMS,
+        mail=DEMO_MAIL_SETTINGS,
     )
 
 

@@ -165,9 +165,9 @@ def test_validation_mail_body_follows_the_guide() -> None:
 
 def test_one_hour_is_singular() -> None:
     plain, _ = bodies(parse(validation(valid_hours=1)))
-    assert "n'est valable que 1 heure." in plain
+    assert "n'est valable qu'une heure." in plain
     plain_en, _ = bodies(parse(validation(valid_hours=1, lang="en")))
-    assert "only valid for 1 hour." in plain_en
+    assert "only valid for one hour." in plain_en
 
 
 def test_html_escapes_every_interpolated_value() -> None:
@@ -395,7 +395,8 @@ def test_every_mail_has_the_automatic_headers_and_footer(kind: str) -> None:
     plain, html = bodies(msg)
     assert "Ceci est un message automatique généré par notre serveur" in plain
     assert "Ceci est un message automatique généré par notre serveur" in html
-    assert f"Mentions Légales : {LEGAL}" in plain
+    assert ("Cliquer sur ce lien : Mentions Légales\n"
+            f"Ou copier cette URL dans votre navigateur : {LEGAL}\n") in plain
     assert f'href="{LEGAL}"' in html
     assert f"Ou copier cette URL dans votre navigateur : {LEGAL}" in html
     for part in msg.iter_parts():

@@ -15,7 +15,7 @@ import functools
 import ipaddress
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.errors import HeaderDefect, MessageError
 from email.headerregistry import Address
 from typing import Final
@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from ..errors import InvalidInput
 from ..normalize import ascii_domain
-from ..texts import resolve_lang, text
+from ..texts import duration, resolve_lang, text
 from .draft import MAX_ADDRESS, Mail
 from .layout import Composer, contact, greeting, not_me
 from .settings import CONTROL, MailSettings, is_web_url, sender_address
@@ -68,10 +68,15 @@ def _check_code(value: object) -> str:
     return value
 
 
-def _check_hours(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+def _check_lifetime(hours: object, lifetime: object) -> timedelta:
+    """The link's life, given as ``valid_for`` (a timedelta) or ``valid_hours`` (an int)."""
+    if lifetime is not None:
+        if not isinstance(lifetime, timedelta) or lifetime < timedelta(seconds=1):
+            raise InvalidInput("valid_for", "range")
+        return lifetime
+    if isinstance(hours, bool) or not isinstance(hours, int) or hours < 1:
         raise InvalidInput("valid_hours", "range")
-    return value
+    return timedelta(hours=hours)
 
 
 def _check_aware(value: object, field: str) -> datetime:
@@ -138,12 +143,6 @@ def _ips(ip: object, lang: str) -> str:
     return " / ".join(found)
 
 
-def _duration_hours(hours: int, lang: str) -> str:
-    # French, like English, uses the singular for one: "1 heure", "24 heures".
-    key = "unit.hours.one" if hours == 1 else "unit.hours.other"
-    return text(key, lang, count=hours)
-
-
 def _write(
     settings: MailSettings,
     subject_key: str,
@@ -182,10 +181,18 @@ def _write(
 # --------------------------------------------------------------------------- builders
 
 
-def _link_and_code(c: Composer, url: str, code: str | None, hours: int) -> None:
+def _link_and_code(
+    c: Composer, settings: MailSettings, url: str, code: str | None, lifetime: timedelta
+) -> None:
     c.link(url)
     c.para("mail.copy_link", small=True)
-    c.para("mail.validity", {"duration": _duration_hours(hours, c.lang)})
+    # Rounded down: a mail never says a link lives longer than it does. "qu'une heure":
+    # the French elision is done by the texts, for screens and mails alike.
+    valid = {"duration": duration(lifetime, c.lang)}
+    if settings.site_name:
+        c.para("mail.validity_site", {**valid, "site": settings.site_name})
+    else:
+        c.para("mail.validity", valid)
     # Only where the journey accepts a typed code: a code nobody can use would mislead.
     if code is not None:
         c.para("mail.code_hint")
@@ -200,16 +207,20 @@ def validation_mail(
     address: str,
     link_url: str,
     code: str | None,
-    valid_hours: int,
+    valid_hours: int | None = None,
     sent_at: datetime,
     message_id: str,
     lang: str = "fr",
+    valid_for: timedelta | None = None,
 ) -> Mail:
-    """Step 5: "Vérification de l'adresse mail", with the link and a code to type instead."""
+    """Step 5: "Vérification de l'adresse mail", with the link and a code to type instead.
+
+    The link's life is ``valid_for`` or, when that is not given, ``valid_hours``.
+    """
     shown_address = _single_line(address, "address", MAX_ADDRESS)
     url = _check_url(link_url, "link_url")
     secret_code = None if code is None else _check_code(code)
-    hours = _check_hours(valid_hours)
+    lifetime = _check_lifetime(valid_hours, valid_for)
 
     def compose(c: Composer, clean_name: str) -> None:
         greeting(c, clean_name)
@@ -219,7 +230,7 @@ def validation_mail(
             strong=("address",),
         )
         c.para("mail.validation.link_intro")
-        _link_and_code(c, url, secret_code, hours)
+        _link_and_code(c, settings, url, secret_code, lifetime)
 
     return _write(settings, "mail.validation.subject", compose, lang=lang, to=to, name=name,
                   sent_at=sent_at, message_id=message_id)
@@ -268,21 +279,25 @@ def reset_link_mail(
     name: str,
     link_url: str,
     code: str | None,
-    valid_hours: int,
+    valid_hours: int | None = None,
     sent_at: datetime,
     message_id: str,
     lang: str = "fr",
+    valid_for: timedelta | None = None,
 ) -> Mail:
-    """Forgotten password: "Réinitialisation de votre mot de passe", link and code."""
+    """Forgotten password: "Réinitialisation de votre mot de passe", link and code.
+
+    The link's life is ``valid_for`` or, when that is not given, ``valid_hours``.
+    """
     url = _check_url(link_url, "link_url")
     secret_code = None if code is None else _check_code(code)
-    hours = _check_hours(valid_hours)
+    lifetime = _check_lifetime(valid_hours, valid_for)
 
     def compose(c: Composer, clean_name: str) -> None:
         greeting(c, clean_name)
         c.para("mail.reset.intro", {"brand": settings.brand})
         c.para("mail.reset.link_intro")
-        _link_and_code(c, url, secret_code, hours)
+        _link_and_code(c, settings, url, secret_code, lifetime)
         c.para("mail.reset.ignore")
 
     return _write(settings, "mail.reset.subject", compose, lang=lang, to=to, name=name,

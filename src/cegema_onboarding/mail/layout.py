@@ -10,6 +10,7 @@ import html
 from collections.abc import Iterable, Mapping
 
 from ..texts import CATALOG, text
+from ..texts.wording import elide
 from .settings import MailSettings
 
 __all__ = ["Composer", "contact", "greeting", "not_me"]
@@ -65,9 +66,13 @@ class Composer:
         self.footer_html.append(f'<p style="{_P}">{auto}</p>')
         if settings.legal_url:
             url = settings.legal_url
-            self.footer_plain.append(text("mail.footer.legal_text", lang, url=url))
-            intro = html.escape(text("mail.footer.legal_intro", lang))
-            label = html.escape(text("mail.footer.legal_label", lang))
+            intro = text("mail.footer.legal_intro", lang)
+            label = text("mail.footer.legal_label", lang)
+            # The guide's two lines, in text too: "Cliquer sur ce lien : Mentions Légales",
+            # then the URL to copy (a text part has no link to click but that one).
+            self.footer_plain.append(f"{intro} {label}")
+            self.footer_plain.append(text("mail.footer.legal_copy", lang, url=url))
+            intro, label = html.escape(intro), html.escape(label)
             copy = self._html_text("mail.footer.legal_copy", {"url": url}, (), ())
             self.footer_html.append(
                 f'<p style="{_P}">{intro} <a href="{html.escape(url)}" '
@@ -83,7 +88,8 @@ class Composer:
     ) -> str:
         # Escape the template and every value separately, then fill in: a value can never
         # inject markup, and the template's own characters are escaped too.
-        template = html.escape(CATALOG[key][self.lang], quote=False)
+        # Elided as texts.text() does it ("qu'une heure"), before anything is escaped.
+        template = html.escape(elide(CATALOG[key][self.lang], self.lang, params), quote=False)
         strong_set, code_set = frozenset(strong), frozenset(as_code)
         values: dict[str, str] = {}
         for name, value in params.items():

@@ -31,8 +31,11 @@ class _Envelope(TypedDict):
 
 
 def link_hours(lifetime: timedelta) -> int:
-    """The lifetime a mail announces, in hours."""
-    # A mail says "valid for N hours": round up, never promise less than an hour.
+    """``lifetime`` in whole hours, rounded up (at least one).
+
+    Kept for callers of the ``valid_hours`` argument; the mails themselves now state the
+    lifetime in the unit a person would use (:func:`cegema_onboarding.texts.duration`).
+    """
     return max(1, math.ceil(lifetime.total_seconds() / 3600))
 
 
@@ -53,7 +56,7 @@ def notice_mail(
             return compose.validation_mail(
                 ms, address=to, code=effect.code,
                 link_url=settings.link_url(LinkPurpose.VERIFY_EMAIL, effect.token),
-                valid_hours=link_hours(settings.link_lifetime), **envelope)
+                valid_for=settings.link_lifetime, **envelope)
         case Notice.PASSWORD_CHANGED:
             return compose.password_changed_mail(
                 ms, ip=effect.ip, changed_at=effect.at, not_me_url=not_me, **envelope)
@@ -62,7 +65,7 @@ def notice_mail(
             return compose.reset_link_mail(
                 ms, code=None,
                 link_url=settings.link_url(LinkPurpose.RESET_PASSWORD, effect.token),
-                valid_hours=link_hours(settings.reset_link_lifetime), **envelope)
+                valid_for=settings.reset_link_lifetime, **envelope)
         case Notice.IDENTIFIER:
             return compose.identifier_reminder_mail(
                 ms, member_number=account.member_number, **envelope)
@@ -72,7 +75,7 @@ def notice_mail(
             return compose.validation_mail(
                 ms, address=to, code=None,
                 link_url=settings.link_url(LinkPurpose.CHANGE_EMAIL, effect.token),
-                valid_hours=link_hours(settings.link_lifetime), **envelope)
+                valid_for=settings.link_lifetime, **envelope)
         case Notice.EMAIL_CHANGE_NOTICE:
             return compose.email_change_notice_mail(
                 ms, new_address_hint=effect.detail or "", not_me_url=not_me, **envelope)

@@ -26,6 +26,9 @@ __all__ = ["MailSettings"]
 CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _URL_FORBIDDEN: Final = re.compile(r"[\x00-\x20\x7f-\x9f\"'<>\\`]")
 MAX_URL: Final = 2048
+MAX_SITE_NAME: Final = 100
+# The site name is read, not clicked: still, nothing a mail client could take for markup.
+_SITE_FORBIDDEN: Final = re.compile(r"[\"<>`]")
 _BAD_SENDER: Final = "mail sender must be exactly one address, like 'Name <a@b.c>'"
 
 
@@ -85,7 +88,19 @@ def _check_optional_url(_: object, attribute: attrs.Attribute[str], value: str) 
     if value == "":
         return
     if not is_web_url(value):
-        raise ConfigurationError(f"{attribute.name} must be empty or an absolute http(s) URL")
+        raise ConfigurationError(
+            f"mail {attribute.name} must be empty or an absolute http(s) URL such as "
+            "https://www.example.fr/contact (no other scheme, no spaces, quotes or brackets)")
+
+
+def _check_site_name(_: object, __: object, value: str) -> None:
+    if not isinstance(value, str) or CONTROL.search(value) or _SITE_FORBIDDEN.search(value):
+        raise ConfigurationError(
+            "mail site_name must be a single-line string without quotes or angle brackets")
+    if value != value.strip():
+        raise ConfigurationError("mail site_name must not start or end with spaces")
+    if len(value) > MAX_SITE_NAME:
+        raise ConfigurationError(f"mail site_name must be {MAX_SITE_NAME} characters at most")
 
 
 def _check_timezone(_: object, __: object, value: str) -> None:
@@ -102,9 +117,14 @@ def _check_timezone(_: object, __: object, value: str) -> None:
 class MailSettings:
     """How mails look and who they come from.
 
-    ``contact_url`` is the "contact us" link of security notices, ``legal_url`` the legal
-    notice linked from every footer; either may be empty to leave it out. ``timezone`` is
-    the IANA zone in which times are shown to members (headers are always UTC).
+    ``contact_url`` is the "contact us" link of security notices ("merci de bien vouloir
+    contacter CEGEMA en cliquant ici : <contact_url>"), ``legal_url`` the legal notice
+    linked from every footer ("Cliquer sur ce lien : Mentions Légales"), ``site_name`` the
+    site a member starts again from when a link has expired ("depuis le site
+    www.cegema.com"). Each may be empty: the mail then says "contacter CEGEMA au plus
+    vite.", has no legal footer, and ends "depuis le site." (never an empty link).
+    ``timezone`` is the IANA zone in which times are shown to members (headers are always
+    UTC). Bad values raise :class:`ConfigurationError` naming the setting, never the value.
     """
 
     brand: str = attrs.field(default="CEGEMA", validator=_check_brand)
@@ -114,3 +134,5 @@ class MailSettings:
     contact_url: str = attrs.field(default="", validator=_check_optional_url)
     legal_url: str = attrs.field(default="", validator=_check_optional_url)
     timezone: str = attrs.field(default="Europe/Paris", validator=_check_timezone)
+    # Last, so that positional construction written before it still means the same.
+    site_name: str = attrs.field(default="", validator=_check_site_name)

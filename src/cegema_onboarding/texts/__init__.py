@@ -11,8 +11,10 @@ Each message id is a stable key such as ``"reason.bad_credentials"``, never the 
 sentence, so rewording a text never orphans its translations. Templates use ``str.format``
 named placeholders only (``{brand}``; no positional fields, attribute access, conversions or
 format specs), and every language of a key uses the same placeholders.
-``unit.hours.one``/``unit.hours.other`` is the only plural pair: the caller picks ``.one``
-for a count of 1 and ``.other`` otherwise.
+The ``unit.*`` keys are the only plural pairs (``.one`` for a count of 1, ``.other``
+otherwise); :func:`duration` picks the unit and the form, so callers never do. French "que"
+is elided before a value that starts with a vowel (:func:`.wording.elide`): a template says
+"que {duration}", the member reads "qu'une heure".
 
 Texts that answer a stranger's request (login, forgotten identifier or password, email
 already in use) are worded so that they never tell whether an account exists.
@@ -28,6 +30,7 @@ import os
 import re
 import string
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
@@ -40,6 +43,7 @@ from ..errors import ConfigurationError
 from .keys import KEYS as KEYS
 from .keys import N_ as N_
 from .keys import REASONS as REASONS
+from .wording import elide, express
 
 __all__ = [
     "CATALOG",
@@ -50,6 +54,7 @@ __all__ = [
     "LOCALE_DIR",
     "REASONS",
     "catalog_overrides",
+    "duration",
     "placeholders",
     "resolve_lang",
     "set_overrides",
@@ -106,7 +111,18 @@ def resolve_lang(lang: str | None) -> str:
 def text(key: str, lang: str | None = None, /, **params: object) -> str:
     """The text of ``key`` in ``lang`` (French by default), with ``params`` filled in."""
     # str.format raises KeyError naming the first missing placeholder.
-    return _template(key, resolve_lang(lang)).format(**params)
+    resolved = resolve_lang(lang)
+    return elide(_template(key, resolved), resolved, params).format(**params)
+
+
+def duration(delta: timedelta, lang: str | None = None, /, *, round_up: bool = False) -> str:
+    """``delta`` as a member reads it: "une heure", "24 heures", "90 minutes", "3 jours".
+
+    Rounded down (a link's life), or up with ``round_up`` (a wait); see
+    :func:`.wording.express`. Raises ValueError for a duration under one second.
+    """
+    expressed = express(delta, round_up=round_up)
+    return text(expressed.key, lang, count=expressed.count)
 
 
 def template(key: str, lang: str | None = None) -> str:

@@ -235,11 +235,16 @@ KEYS: Final[tuple[str, ...]] = (
     N_("mail.footer.legal_intro"),
     N_("mail.footer.legal_label"),
     N_("mail.footer.legal_copy"),
-    N_("mail.footer.legal_text"),
     N_("mail.copy_link"),
     N_("mail.code_hint"),
     N_("mail.code"),
+    # TRANSLATORS: {duration} is a duration such as "24 heures" or "une heure" (French "que"
+    # becomes "qu'" before a vowel by itself). This one is for hosts that name no site.
     N_("mail.validity"),
+    # TRANSLATORS: As mail.validity, ending with the site's address ({site}, such as
+    # www.cegema.com). No full stop after it, as in the guide: a stop glued to an address
+    # gets copied into the address bar.
+    N_("mail.validity_site"),
     N_("mail.contact_if_not_you"),
     N_("mail.contact_if_not_you_no_link"),
     N_("mail.validation.subject"),
@@ -280,9 +285,17 @@ KEYS: Final[tuple[str, ...]] = (
     N_("offline.email_change"),
     N_("offline.email_change_notice"),
     N_("offline.remember_theft"),
-    # --- Units: the caller picks .one for a count of 1, .other otherwise ----------------------
+    # --- Units: texts.duration picks .one for a count of 1, .other otherwise ----------------
+    # TRANSLATORS: One unit, in words ("une heure", not "1 heure"). French "que" before it is
+    # elided by the code ("qu'une heure"): write the unit alone.
+    N_("unit.seconds.one"),
+    N_("unit.seconds.other"),
+    N_("unit.minutes.one"),
+    N_("unit.minutes.other"),
     N_("unit.hours.one"),
     N_("unit.hours.other"),
+    N_("unit.days.one"),
+    N_("unit.days.other"),
     # --- Web page furniture around the journey (Flask and Django integrations) ---------------
     # TRANSLATORS: Shown when a form's anti-forgery token has expired; the member just resends it.
     N_("ui.csrf"),

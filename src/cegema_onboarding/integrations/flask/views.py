@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
+from ... import texts
 from ...config import Settings
 from ...flow import Refused
 from ...model import LinkPurpose, Step
@@ -181,8 +182,7 @@ def check_mailbox() -> View:
 
 
 def _mailbox_page(screen: Screen, refused: Refused | None = None) -> Response:
-    hours = int(service().settings.link_lifetime.total_seconds() // 3600)
-    duration = t("unit.hours.one" if hours == 1 else "unit.hours.other", count=hours)
+    duration = texts.duration(service().settings.link_lifetime, lang())
     return render("check_mailbox.html", 400 if refused else 200,
                   errors=form_errors(refused) if refused else None,
                   body=t("screen.check_mailbox.body", address=screen.prefill_email or "",

@@ -158,11 +158,10 @@ def _step_context(service: OnboardingService, screen: Screen) -> dict[str, Any]:
     context: dict[str, Any] = {"screen": screen, "name": screen.name,
                                "email_value": screen.prefill_email or ""}
     if screen.step is Step.CHECK_MAILBOX:
-        hours = int(settings.link_lifetime.total_seconds() // 3600)
-        unit = "unit.hours.one" if hours == 1 else "unit.hours.other"
+        # "qu'une heure", "24 heures": texts picks the unit, the plural and the elision.
         context["check_body"] = texts.text(
             "screen.check_mailbox.body", lang, address=screen.prefill_email or "",
-            duration=texts.text(unit, lang, count=hours))
+            duration=texts.duration(settings.link_lifetime, lang))
     if screen.step is Step.EMAIL and screen.rejection:
         context["rejection_body"] = texts.text("screen.activation_rejected.body", lang,
                                                reason=screen.rejection)
