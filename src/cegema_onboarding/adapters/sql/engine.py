@@ -20,7 +20,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-from ...errors import ConfigurationError
+from ...errors import ConfigurationError, StorageError
 from .schema import VERSION_TABLE, metadata
 
 __all__ = [
@@ -29,6 +29,8 @@ __all__ = [
     "alembic_config",
     "create_engine_from_url",
     "create_schema",
+    "current_revision",
+    "migrate",
     "postgres_engine",
     "sqlite_engine",
     "upgrade",
@@ -193,6 +195,30 @@ def _lock_schema(conn: Connection) -> None:
         dbapi = conn.connection.dbapi_connection
         if not getattr(dbapi, "in_transaction", True):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def migrate(engine: Engine) -> tuple[str | None, str]:
+    """Apply every migration not applied yet: the revision before (None when the database
+    was empty) and after. What ``cegema-onboarding migrate`` runs.
+
+    Raises StorageError, with the database's own first line, when the database cannot be
+    reached or migrated.
+    """
+    try:
+        before = current_revision(engine)
+        upgrade(engine)
+        after = current_revision(engine)
+    except sa.exc.SQLAlchemyError as exc:
+        # The first line names the failure; the next ones hold the SQL statement.
+        raise StorageError(f"cannot migrate: {str(exc).splitlines()[0]}") from exc
+    assert after is not None
+    return before, after
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at, or None before any (an empty database)."""
+    with engine.connect() as conn:
+        return _current_revision(conn)
 
 
 def _current_revision(conn: Connection) -> str | None:
