@@ -125,3 +125,52 @@ def test_a_message_kept_under_an_earlier_numbered_name_still_opens(tmp_path: Pat
     opened = mailbox.get("000001.eml")
     assert opened is not None
     assert opened["Subject"] == "older"
+
+
+def test_a_name_drawn_twice_never_replaces_the_first_message(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mailbox = FileMailbox(tmp_path)
+    # The same time and the same random part for the first two names, as if two processes
+    # drew them together: the second message takes a third name.
+    names = iter(["00000000000000000001-aaaaaaaaaaaaaaaa.eml"] * 2
+                 + ["00000000000000000002-bbbbbbbbbbbbbbbb.eml"])
+    monkeypatch.setattr(FileMailbox, "_new_name", lambda self: next(names))
+    mailbox.send(_message("first"))
+    mailbox.send(_message("second"))
+    assert [(n, str(m["Subject"])) for n, m in mailbox.messages()] == [
+        ("00000000000000000001-aaaaaaaaaaaaaaaa.eml", "first"),
+        ("00000000000000000002-bbbbbbbbbbbbbbbb.eml", "second")]
+
+
+def test_a_folder_without_hard_links_still_keeps_every_message(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import os
+
+    def no_links(source: object, target: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    mailbox = FileMailbox(tmp_path)
+    for i in range(3):
+        mailbox.send(_message(f"m{i}"))
+    assert _subjects(mailbox) == ["m0", "m1", "m2"]
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".eml"] * 3
+
+
+def test_a_folder_that_cannot_be_written_raises_a_mail_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import os
+
+    from cegema_onboarding.errors import MailError
+
+    def full(source: object, target: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "link", full)
+    mailbox = FileMailbox(tmp_path)
+    with pytest.raises(MailError, match="No space left"):
+        mailbox.send(_message("lost"))
+    # The temporary file does not stay behind.
+    assert list(tmp_path.iterdir()) == []

@@ -111,9 +111,9 @@ class FileMailbox:
         raise MailError("cannot find a free name in the mailbox folder")
 
     def _new_name(self) -> str:
-        # Nanoseconds since the epoch order messages across processes; within one
-        # process they never go backwards, even when the clock is set back or two
-        # messages share a tick.
+        # Nanoseconds since the epoch order messages across processes; from one mailbox
+        # object they never go backwards, even when the clock is set back or two messages
+        # share a tick.
         with self._lock:
             self._last_ns = max(time.time_ns(), self._last_ns + 1)
             stamp = self._last_ns
