@@ -26,7 +26,7 @@ from cegema_onboarding.errors import ConfigurationError
 from cegema_onboarding.mail.settings import MailSettings
 from cegema_onboarding.service import Ok, OnboardingService
 
-from .conftest import GOOD_PASSWORD, make_settings
+from ..conftest import GOOD_PASSWORD, make_settings
 
 CONTACT = "https://www.cegema.com/web/guest/nous-contacter"
 LEGAL = "https://www.cegema.com/mentionslegales_mail.php"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
+import errno
 import os
 import re
+import secrets
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
@@ -17,6 +21,15 @@ from typing import TextIO
 from ..errors import MailError
 from ..mail.draft import Mail
 from ..mail.legacy import message_of
+
+_STAMP_DIGITS = 20
+_RANDOM_BYTES = 8
+_NAME_ATTEMPTS = 5
+# Names written by this version, and the numbered names (000001.eml) of earlier ones.
+_NAME = re.compile(r"[0-9]{20}-[0-9a-f]{16}\.eml|[0-9]{6}\.eml")
+# What os.link raises where the file system has no hard links (FAT, some network shares).
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV,
+                            errno.ENOSYS})
 
 
 def text_part(message: EmailMessage) -> str:
@@ -55,32 +68,66 @@ class ConsoleMailer:
 class FileMailbox:
     """Writes each message as an ``.eml`` file in a folder: a local mailbox for demos.
 
-    Files are written atomically (temporary file, then rename), so a reader never sees
-    half a message.
+    Several processes and threads may write to one folder at once (portal workers and
+    relays): each message gets a name of its own, made of the time it was written and a
+    random part, so names sort oldest first and never collide. A file is written under a
+    temporary name, then linked to its final name, so a reader never sees half a message
+    and no message ever replaces another.
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._last_ns = 0
 
     def send(self, mail: Mail) -> None:
-        """Store the mail, assembled, as the next ``.eml`` file."""
+        """Store the mail, assembled, as a new ``.eml`` file."""
         self.send_message(message_of(mail, "FileMailbox"))
 
     def send_message(self, message: EmailMessage) -> None:
-        """Store an assembled message as the next numbered ``.eml`` file."""
+        """Store an assembled message as a new ``.eml`` file, named after the time it was sent."""
         data = message.as_bytes()
-        with self._lock:
-            number = len(list(self.directory.glob("*.eml"))) + 1
-            target = self.directory / f"{number:06d}.eml"
+        try:
+            # The leading dot and the suffix keep the temporary file out of *.eml listings.
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
             try:
-                fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
-                os.replace(tmp, target)
+                self._publish(tmp)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+        except OSError as exc:
+            raise MailError(f"cannot write to the mailbox folder: {exc.strerror}") from exc
+
+    def _publish(self, tmp: str) -> None:
+        # os.link fails rather than replace an existing file: a clash (a random part drawn
+        # twice) only costs another name, never a message.
+        for _ in range(_NAME_ATTEMPTS):
+            target = self.directory / self._new_name()
+            try:
+                os.link(tmp, target)
+                return
+            except FileExistsError:
+                continue
             except OSError as exc:
-                raise MailError(f"cannot write to the mailbox folder: {exc.strerror}") from exc
+                if exc.errno not in _NO_HARD_LINKS:
+                    raise
+            # A file system without hard links: the name is unique all the same, and
+            # os.replace is atomic.
+            os.replace(tmp, target)
+            return
+        raise MailError("cannot find a free name in the mailbox folder")
+
+    def _new_name(self) -> str:
+        # Nanoseconds since the epoch order messages across processes; from one mailbox
+        # object they never go backwards, even when the clock is set back or two messages
+        # share a tick.
+        with self._lock:
+            self._last_ns = max(time.time_ns(), self._last_ns + 1)
+            stamp = self._last_ns
+        return f"{stamp:0{_STAMP_DIGITS}d}-{secrets.token_hex(_RANDOM_BYTES)}.eml"
 
     def messages(self) -> Sequence[tuple[str, EmailMessage]]:
         """Every stored message as (file name, message), oldest first."""
@@ -93,7 +140,7 @@ class FileMailbox:
 
     def get(self, name: str) -> EmailMessage | None:
         """One message by file name, or None (names are checked, never used as paths)."""
-        if not re.fullmatch(r"[0-9]{6}\.eml", name):
+        if not _NAME.fullmatch(name):
             return None
         path = self.directory / name
         if not path.is_file():

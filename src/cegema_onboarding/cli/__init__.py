@@ -1,5 +1,5 @@
-"""The command line of cegema_onboarding: the demo portal and walk-through, bulk provisioning,
-and the outbox relay.
+"""The command line of cegema_onboarding: the demo portal and walk-through, migrations, bulk
+provisioning, and the outbox relay.
 
 One module per subcommand group; each adds its parser with ``add_subcommand`` and sets a
 ``handler`` that :func:`main` calls. Help is plain text, so no markup in help strings.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from . import demo, outbox, portal, provision, relay
+from . import demo, migrate, outbox, portal, provision, relay
 from .demo import demo_settings as demo_settings
 from .demo import run_demo as run_demo
 from .portal import add_portal_arguments as add_portal_arguments
@@ -23,10 +23,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="cegema-onboarding",
         description="The first-connection journey of a member portal: a demo portal, the "
-                    "journey walked in the terminal, bulk provisioning and the outbox relay.")
+                    "journey walked in the terminal, migrations, bulk provisioning and the "
+                    "outbox relay.")
     sub = parser.add_subparsers(dest="command", required=True)
     # In this order: it is the order of the commands in the help.
-    for group in (demo, portal, relay, outbox, provision):
+    for group in (demo, portal, migrate, relay, outbox, provision):
         group.add_subcommand(sub)
     args = parser.parse_args(argv)
     code: int = args.handler(args)

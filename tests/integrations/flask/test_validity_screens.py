@@ -21,7 +21,7 @@ from cegema_onboarding.adapters.memory import (
 from cegema_onboarding.integrations.flask import Onboarding
 from cegema_onboarding.service import OnboardingService
 
-from .conftest import START, make_settings
+from ...conftest import START, make_settings
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -16,17 +16,21 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-from ...errors import ConfigurationError
-from .schema import metadata
+from ...errors import ConfigurationError, StorageError
+from .schema import VERSION_TABLE, metadata
 
 __all__ = [
     "BEGIN_OPTION",
+    "SCHEMA_LOCK_KEY",
     "alembic_config",
     "create_engine_from_url",
     "create_schema",
+    "current_revision",
+    "migrate",
     "postgres_engine",
     "sqlite_engine",
     "upgrade",
@@ -40,6 +44,11 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 BEGIN_OPTION = "cegema_sqlite_begin"
 
 _BUSY_TIMEOUT_S = 10.0
+
+#: The PostgreSQL advisory lock that create_schema and upgrade hold while they work: a
+#: fixed 64-bit number, the same in every process and version ("cegemaSC" in ASCII), and
+#: unlikely to be used by a host for anything else.
+SCHEMA_LOCK_KEY = 0x636567656D61_5343
 
 
 def sqlite_engine(path: str | os.PathLike[str], *, synchronous: str = "FULL",
@@ -140,13 +149,78 @@ def alembic_config(connection: Connection | None = None, url: str | None = None)
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table and index, and stamp the newest migration as applied."""
+    """Create every table and index, and stamp the newest migration as applied.
+
+    On a database that the migrations already manage (a version is stamped), it applies
+    the newer migrations instead, as :func:`upgrade` does: creating the missing tables and
+    stamping the newest version would skip the changes to existing ones. Safe when several
+    processes call it at once (see :func:`upgrade`).
+    """
     with engine.begin() as conn:
+        _lock_schema(conn)
+        if _current_revision(conn) is not None:
+            command.upgrade(alembic_config(conn), "head")
+            return
         metadata.create_all(conn)
         command.stamp(alembic_config(conn), "head")
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to ``revision`` with the library's Alembic migrations."""
+    """Bring the schema up to ``revision`` with the library's Alembic migrations.
+
+    Safe when several processes call it at once, as workers that migrate at start-up do:
+    each waits for the one before it and then finds nothing left to do. Migrating as a
+    deployment step of its own (``cegema-onboarding migrate``) is still the better way.
+    """
     with engine.begin() as conn:
+        _lock_schema(conn)
         command.upgrade(alembic_config(conn), revision)
+
+
+def _lock_schema(conn: Connection) -> None:
+    """Hold the database's schema lock until the transaction ends.
+
+    Without it, two processes that find the same tables missing both create them and one
+    fails (an IntegrityError on PostgreSQL's catalog or the version table). With it, the
+    second waits, then sees what the first committed.
+    """
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        # Transaction-level: released by the commit or rollback, even if the process dies.
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+    elif dialect == "sqlite":
+        # sqlite_engine's transactions begin IMMEDIATE already. Another engine's pysqlite
+        # runs DDL outside any transaction: take SQLite's write lock here, so that the
+        # check for existing tables and their creation happen under it.
+        dbapi = conn.connection.dbapi_connection
+        if not getattr(dbapi, "in_transaction", True):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def migrate(engine: Engine) -> tuple[str | None, str]:
+    """Apply every migration not applied yet: the revision before (None when the database
+    was empty) and after. What ``cegema-onboarding migrate`` runs.
+
+    Raises StorageError, with the database's own first line, when the database cannot be
+    reached or migrated.
+    """
+    try:
+        before = current_revision(engine)
+        upgrade(engine)
+        after = current_revision(engine)
+    except sa.exc.SQLAlchemyError as exc:
+        # The first line names the failure; the next ones hold the SQL statement.
+        raise StorageError(f"cannot migrate: {str(exc).splitlines()[0]}") from exc
+    assert after is not None
+    return before, after
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at, or None before any (an empty database)."""
+    with engine.connect() as conn:
+        return _current_revision(conn)
+
+
+def _current_revision(conn: Connection) -> str | None:
+    context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
