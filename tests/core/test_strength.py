@@ -204,20 +204,23 @@ def test_fast_enough_for_one_password_per_request() -> None:
     strength.word_ranks()
     typical = [GOOD_PASSWORD, "azertyuiop12", "Marseille13!", "k7dm2xq9pa4f",
                "Quatre saucisses dansent sur la table du salon"] * 10
+    # CPU time of this thread, not wall-clock time: the bound is on the work an estimate
+    # does (a quadratic blow-up would cross it), not on how busy the machine's other
+    # processes keep the cores (a parallel suite, a CI neighbour).
     times = []
     for password in typical:
-        start = time.perf_counter()
+        start = time.thread_time()
         strength.estimate(password)
-        times.append(time.perf_counter() - start)
+        times.append(time.thread_time() - start)
     # Measured about 1 ms on the development machine; the bound leaves room for a busy CI.
     assert statistics.median(times) < 0.02
     # Inputs made to be slow (one long keypad walk, dates everywhere, symbols): measured
     # at most about 40 ms, cold caches included.
     for worst in ("12" * 512, "1987" * 256,
                   "".join(string.printable[(i * 37) % 94] for i in range(1024))):
-        start = time.perf_counter()
+        start = time.thread_time()
         strength.estimate(worst)
-        assert time.perf_counter() - start < 0.5
+        assert time.thread_time() - start < 0.5
 
 
 # --- properties ----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[3] / "docs"
 WORKERS = 4
 STARTS = 5
 SQLITE_LINE = 'engine = sqlite_engine("onboarding.db")'

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .pg import sql_adapter
+from ..pg import sql_adapter
 
 sql = sql_adapter()
 

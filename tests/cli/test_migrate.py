@@ -12,7 +12,7 @@ import pytest
 from cegema_onboarding import cli
 from cegema_onboarding.cli.migrate import run_migrate_command
 
-from .pg import sql_adapter
+from ..pg import sql_adapter
 
 sql = sql_adapter()
 
