@@ -34,7 +34,7 @@ def _write_many(directory: str, writer: int, count: int, start: object) -> None:
     mailbox = FileMailbox(directory)
     start.wait()  # type: ignore[attr-defined]
     for i in range(count):
-        mailbox.send(_message(f"w{writer}-{i}"))
+        mailbox.send_message(_message(f"w{writer}-{i}"))
 
 
 def _subjects(mailbox: FileMailbox) -> list[str]:
@@ -69,7 +69,7 @@ def test_threads_with_their_own_mailbox_objects_lose_nothing(tmp_path: Path) -> 
         mailbox = FileMailbox(tmp_path) if writer % 2 else shared
         barrier.wait()
         for i in range(50):
-            mailbox.send(_message(f"t{writer}-{i}"))
+            mailbox.send_message(_message(f"t{writer}-{i}"))
 
     shared = FileMailbox(tmp_path)
     threads = [threading.Thread(target=write, args=(w,)) for w in range(8)]
@@ -84,17 +84,17 @@ def test_threads_with_their_own_mailbox_objects_lose_nothing(tmp_path: Path) -> 
 def test_messages_are_listed_in_the_order_they_were_sent(tmp_path: Path) -> None:
     mailbox = FileMailbox(tmp_path)
     for i in range(30):
-        mailbox.send(_message(f"m{i}"))
+        mailbox.send_message(_message(f"m{i}"))
     assert _subjects(mailbox) == [f"m{i}" for i in range(30)]
     # And a second mailbox on the same folder carries on after them.
-    FileMailbox(tmp_path).send(_message("last"))
+    FileMailbox(tmp_path).send_message(_message("last"))
     assert _subjects(mailbox)[-1] == "last"
 
 
 def test_every_listed_name_opens_its_message(tmp_path: Path) -> None:
     mailbox = FileMailbox(tmp_path)
     for i in range(3):
-        mailbox.send(_message(f"m{i}"))
+        mailbox.send_message(_message(f"m{i}"))
     for name, message in mailbox.messages():
         opened = mailbox.get(name)
         assert opened is not None
@@ -105,13 +105,13 @@ def test_every_listed_name_opens_its_message(tmp_path: Path) -> None:
                                   "00000000000000000001-zzzzzzzzzzzzzzzz.eml"])
 def test_a_name_that_is_not_a_message_name_is_not_opened(tmp_path: Path, name: str) -> None:
     mailbox = FileMailbox(tmp_path)
-    mailbox.send(_message("m"))
+    mailbox.send_message(_message("m"))
     assert mailbox.get(name) is None
 
 
 def test_a_temporary_file_is_never_listed(tmp_path: Path) -> None:
     mailbox = FileMailbox(tmp_path)
-    mailbox.send(_message("kept"))
+    mailbox.send_message(_message("kept"))
     # What a writer that died mid-write leaves behind.
     (tmp_path / ".half-written.tmp").write_bytes(b"Subject: half")
     assert _subjects(mailbox) == ["kept"]
@@ -120,7 +120,7 @@ def test_a_temporary_file_is_never_listed(tmp_path: Path) -> None:
 def test_a_message_kept_under_an_earlier_numbered_name_still_opens(tmp_path: Path) -> None:
     (tmp_path / "000001.eml").write_bytes(_message("older").as_bytes())
     mailbox = FileMailbox(tmp_path)
-    mailbox.send(_message("newer"))
+    mailbox.send_message(_message("newer"))
     assert _subjects(mailbox) == ["older", "newer"]
     opened = mailbox.get("000001.eml")
     assert opened is not None
@@ -135,8 +135,8 @@ def test_a_name_drawn_twice_never_replaces_the_first_message(
     names = iter(["00000000000000000001-aaaaaaaaaaaaaaaa.eml"] * 2
                  + ["00000000000000000002-bbbbbbbbbbbbbbbb.eml"])
     monkeypatch.setattr(FileMailbox, "_new_name", lambda self: next(names))
-    mailbox.send(_message("first"))
-    mailbox.send(_message("second"))
+    mailbox.send_message(_message("first"))
+    mailbox.send_message(_message("second"))
     assert [(n, str(m["Subject"])) for n, m in mailbox.messages()] == [
         ("00000000000000000001-aaaaaaaaaaaaaaaa.eml", "first"),
         ("00000000000000000002-bbbbbbbbbbbbbbbb.eml", "second")]
@@ -153,7 +153,7 @@ def test_a_folder_without_hard_links_still_keeps_every_message(
     monkeypatch.setattr(os, "link", no_links)
     mailbox = FileMailbox(tmp_path)
     for i in range(3):
-        mailbox.send(_message(f"m{i}"))
+        mailbox.send_message(_message(f"m{i}"))
     assert _subjects(mailbox) == ["m0", "m1", "m2"]
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".eml"] * 3
 
@@ -171,6 +171,6 @@ def test_a_folder_that_cannot_be_written_raises_a_mail_error(
     monkeypatch.setattr(os, "link", full)
     mailbox = FileMailbox(tmp_path)
     with pytest.raises(MailError, match="No space left"):
-        mailbox.send(_message("lost"))
+        mailbox.send_message(_message("lost"))
     # The temporary file does not stay behind.
     assert list(tmp_path.iterdir()) == []

@@ -16,10 +16,10 @@ from django.test import override_settings
 from cegema_onboarding.errors import MailError
 from cegema_onboarding.integrations.django.conf import get_service, library_settings
 from cegema_onboarding.integrations.django.mail import DjangoMailer
-from cegema_onboarding.mail.settings import MailSettings
 from cegema_onboarding.mail import Mail
 from cegema_onboarding.mail.assemble import assemble
 from cegema_onboarding.mail.compose import validation_mail
+from cegema_onboarding.mail.settings import MailSettings
 
 from ...conftest import PEPPER, SECRET
 from .conftest import onboarding_config

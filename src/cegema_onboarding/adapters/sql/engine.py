@@ -10,6 +10,9 @@ storage's conditional updates and ``FOR UPDATE SKIP LOCKED`` give the guarantees
 from __future__ import annotations
 
 import os
+import random
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +89,32 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any, synchronous: str = "FUL
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}")
+        _wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
     finally:
         cursor.close()
+
+
+def _wal(cursor: Any) -> None:
+    """Switch the file to WAL, waiting out the other processes that open it at once.
+
+    The mode is stored in the file, so only the first connections to a new file change it.
+    The change needs the file to itself, and SQLite answers "database is locked" at once,
+    without its busy handler, when another connection is opening it at that moment
+    (several workers starting on one new file): retry within the busy timeout.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01 + random.random() * 0.04)  # noqa: S311 - jitter, not a secret
 
 
 def _sqlite_begin(conn: Connection) -> None:
