@@ -108,7 +108,7 @@ def test_the_quick_start_boots_in_every_worker_on_one_empty_postgres_database(
     pytest.importorskip("flask")
     import sqlalchemy as sa
 
-    from .pg import sql_adapter
+    from ...pg import sql_adapter
 
     sql = sql_adapter()
     source = _quick_start().replace(
