@@ -70,8 +70,33 @@ def _check_base_url(_: object, __: object, value: str) -> None:
 
 
 def _check_keys(_: object, __: object, value: tuple[str, ...]) -> None:
-    if not value or any(len(k) < 32 for k in value):
+    # A bare string would be read as a list of one-character keys.
+    if isinstance(value, str | bytes) or not isinstance(value, tuple | list):
+        raise ConfigurationError(
+            "secret_keys is a list of keys, newest first, not one string: "
+            "write secret_keys=(key,)")
+    if not value or any(not isinstance(k, str) or len(k) < 32 for k in value):
         raise ConfigurationError("secret_keys needs at least one key of 32 characters or more")
+
+
+def _check_pepper_keys(settings: Settings, _: object, value: tuple[tuple[str, str], ...]
+                       ) -> None:
+    # Checked here, when the host builds its settings, not at the first request: the
+    # messages describe the expected shape and never echo a key.
+    shape = ('pepper_keys is a list of (key id, key) pairs, newest first: '
+             'write pepper_keys=(("p1", key),)')
+    if isinstance(value, str | bytes) or not isinstance(value, tuple | list):
+        raise ConfigurationError(shape)
+    for entry in value:
+        if (isinstance(entry, str | bytes) or not isinstance(entry, tuple | list)
+                or len(entry) != 2 or not all(isinstance(v, str) for v in entry)):
+            raise ConfigurationError(shape)
+    # The pepper's own rules (at least one key, key ids, key length, no duplicate id).
+    Pepper([(key_id, key.encode()) for key_id, key in value])
+    if {key for _, key in value} & set(settings.secret_keys):
+        raise ConfigurationError(
+            "a pepper key is also in secret_keys: each use needs its own key "
+            "(generate one with secrets.token_urlsafe(48))")
 
 
 @attrs.frozen
@@ -85,7 +110,8 @@ class Settings:
     """
 
     secret_keys: tuple[str, ...] = attrs.field(validator=_check_keys, repr=False)
-    pepper_keys: tuple[tuple[str, str], ...] = attrs.field(repr=False)
+    pepper_keys: tuple[tuple[str, str], ...] = attrs.field(validator=_check_pepper_keys,
+                                                           repr=False)
     base_url: str = attrs.field(validator=_check_base_url)
     link_paths: Mapping[LinkPurpose, str] = DEFAULT_LINK_PATHS
     link_lifetime: timedelta = timedelta(hours=24)

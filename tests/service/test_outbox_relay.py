@@ -27,7 +27,7 @@ from cegema_onboarding.ports import OutboxStatus
 from cegema_onboarding.relay import DEFAULT_BATCH, Relay
 from cegema_onboarding.service import DeliveryReport, Ok, OnboardingService
 
-from ..conftest import SECRET, START, make_settings
+from ..conftest import PEPPER, SECRET, START, make_settings
 from ..smtp_server import SmtpServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -390,10 +390,10 @@ def test_settings_from_env() -> None:
     with pytest.raises(ConfigurationError):
         settings_from_env({})
     settings = settings_from_env({"CEGEMA_SECRET_KEYS": f"{SECRET}, {SECRET[::-1]}",
-                                  "CEGEMA_PEPPER_KEYS": f"p2:{SECRET}"})
+                                  "CEGEMA_PEPPER_KEYS": f"p2:{PEPPER}"})
     assert settings.secret_keys == (SECRET, SECRET[::-1])
-    assert settings.pepper_keys == (("p2", SECRET),)
-    assert SECRET not in repr(settings)
+    assert settings.pepper_keys == (("p2", PEPPER),)
+    assert SECRET not in repr(settings) and PEPPER not in repr(settings)
 
 
 def test_outbox_list_and_retry(tmp_path: Path, engine: Engine, server: SmtpServer,

@@ -95,8 +95,8 @@ def test_http_base_url_without_debug_is_flagged() -> None:
 def test_short_and_shared_keys_are_flagged() -> None:
     short = "k" * 40
     assert "cegema_onboarding.W002" in check_ids(**onboarding_config(SECRET_KEYS=[short]))
-    assert "cegema_onboarding.W004" in check_ids(
-        **onboarding_config(SECRET_KEYS=[PEPPER]))
+    # One key signing links and peppering hashes is an error now, as in every host.
+    assert "cegema_onboarding.E001" in check_ids(**onboarding_config(SECRET_KEYS=[PEPPER]))
     with override_settings(SECRET_KEY=PEPPER):
         assert "cegema_onboarding.W003" in check_ids(**onboarding_config())
 

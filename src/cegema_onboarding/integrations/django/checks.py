@@ -60,10 +60,6 @@ def _check() -> list[checks.CheckMessage]:
             f"a key in {SETTING_NAME} is Django's SECRET_KEY: the pepper must live outside "
             "the settings that sign sessions, and keys must not be shared between uses.",
             id="cegema_onboarding.W003"))
-    if set(lib.secret_keys) & {k for _, k in lib.pepper_keys}:
-        out.append(checks.Warning(
-            f"{SETTING_NAME} uses the same key to sign links and as a pepper.",
-            id="cegema_onboarding.W004"))
     stated = option("RECOVERY_POLICY")
     if lib.secret_questions and not stated:
         out.append(checks.Warning(
