@@ -145,14 +145,9 @@ def settings_from_keys(secret_keys: Iterable[str], pepper_keys: Iterable[Sequenc
 
     ``pepper_keys`` are ``(key_id, key)`` pairs, newest first (lists will do).
     """
-    pairs = []
-    for entry in pepper_keys:
-        if (isinstance(entry, str) or len(entry) != 2
-                or not all(isinstance(v, str) for v in entry)):
-            # The entry may hold a secret: only its expected shape is described.
-            raise ConfigurationError("pepper keys are (key_id, key) pairs of strings")
-        pairs.append((entry[0], entry[1]))
-    return Settings(secret_keys=tuple(secret_keys), pepper_keys=tuple(pairs),
+    # Settings checks the keys' shape and turns list pairs into tuples.
+    return Settings(secret_keys=tuple(secret_keys),
+                    pepper_keys=tuple(pepper_keys),
                     base_url=str(base_url))
 
 

@@ -79,6 +79,15 @@ def _check_keys(_: object, __: object, value: tuple[str, ...]) -> None:
         raise ConfigurationError("secret_keys needs at least one key of 32 characters or more")
 
 
+def _pairs(value: object) -> object:
+    """Pairs given as lists (from JSON, a settings file) as tuples; anything else as given,
+    for :func:`_check_pepper_keys` to refuse with the fix."""
+    if isinstance(value, tuple | list) and all(
+            isinstance(e, tuple | list) and not isinstance(e, str) for e in value):
+        return tuple(tuple(e) for e in value)
+    return value
+
+
 def _check_pepper_keys(settings: Settings, _: object, value: tuple[tuple[str, str], ...]
                        ) -> None:
     # Checked here, when the host builds its settings, not at the first request: the
@@ -110,8 +119,8 @@ class Settings:
     """
 
     secret_keys: tuple[str, ...] = attrs.field(validator=_check_keys, repr=False)
-    pepper_keys: tuple[tuple[str, str], ...] = attrs.field(validator=_check_pepper_keys,
-                                                           repr=False)
+    pepper_keys: tuple[tuple[str, str], ...] = attrs.field(
+        converter=_pairs, validator=_check_pepper_keys, repr=False)
     base_url: str = attrs.field(validator=_check_base_url)
     link_paths: Mapping[LinkPurpose, str] = DEFAULT_LINK_PATHS
     link_lifetime: timedelta = timedelta(hours=24)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from cegema_onboarding.bootstrap import settings_from_keys
 from cegema_onboarding.config import Settings
 from cegema_onboarding.errors import ConfigurationError
 
@@ -27,6 +28,14 @@ def _settings(secret_keys: object = (SECRET,), pepper_keys: object = (("p1", PEP
 def test_good_keys_are_taken() -> None:
     settings = _settings(pepper_keys=[["p2", PEPPER + "x"], ("p1", PEPPER)])
     assert settings.secret_keys == (SECRET,)
+    # Pairs read from JSON or a settings file come as lists: kept as tuples.
+    assert settings.pepper_keys == (("p2", PEPPER + "x"), ("p1", PEPPER))
+
+
+def test_settings_from_keys_refuses_a_bare_pepper_string_the_same_way() -> None:
+    with pytest.raises(ConfigurationError, match=r'pepper_keys=\(\("p1", key\),\)'):
+        settings_from_keys([SECRET], PEPPER, URL)  # type: ignore[arg-type]
+    assert settings_from_keys([SECRET], [["p1", PEPPER]], URL).pepper_keys == (("p1", PEPPER),)
 
 
 def test_secret_keys_given_as_one_string_are_refused_with_the_fix() -> None:
