@@ -19,10 +19,7 @@ of an unknown account does (Django's ``harden_runtime``; Django does it for PBKD
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import re
 import threading
 from typing import Final
 
@@ -31,6 +28,20 @@ from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 from cegema_onboarding.errors import ConfigurationError, InvalidInput
+
+# The stored format and its bounds; ParsedPHC and parse_phc stay importable from here.
+from .phc import (
+    ARGON2_VERSION,
+    MAX_HASH_BYTES,
+    MAX_ITERATIONS,
+    MAX_LANES,
+    MAX_MEMORY_KIB,
+    MAX_SALT_BYTES,
+    MIN_HASH_BYTES,
+    MIN_SALT_BYTES,
+    ParsedPHC,
+    parse_phc,
+)
 
 __all__ = [
     "ASVS_MIN_ITERATIONS",
@@ -53,29 +64,9 @@ ASVS_MIN_MEMORY_KIB: Final = 19456
 ASVS_MIN_ITERATIONS: Final = 2
 ASVS_MIN_LANES: Final = 1
 SALT_BYTES: Final = 16
-MIN_SALT_BYTES: Final = 16
-MIN_HASH_BYTES: Final = 16
-MAX_SALT_BYTES: Final = 64
-MAX_HASH_BYTES: Final = 64
-# Upper bounds so that a corrupted or hostile stored hash cannot make one verify allocate
-# terabytes or spin for minutes.
-MAX_MEMORY_KIB: Final = 4 * 1024 * 1024
-MAX_ITERATIONS: Final = 64
-MAX_LANES: Final = 64
 # Above normalize.MAX_PASSWORD so that PasswordPolicy's highest allowed cap (4096) still hashes;
 # Argon2 pre-hashes the input, so this bounds a cheap linear step only.
 MAX_SECRET_CHARS: Final = 4096
-MAX_PHC: Final = 512
-ARGON2_VERSION: Final = 19
-
-_PHC = re.compile(
-    r"\$(argon2id|argon2i|argon2d)"
-    r"\$v=(0|[1-9][0-9]{0,2})"
-    r"\$m=(0|[1-9][0-9]{0,9}),t=(0|[1-9][0-9]{0,9}),p=(0|[1-9][0-9]{0,9})"
-    r"\$([A-Za-z0-9+/]+)"
-    r"\$([A-Za-z0-9+/]+)",
-    re.ASCII,
-)
 
 
 def _is_int(value: object) -> bool:
@@ -120,68 +111,6 @@ class Argon2Params:
 
 PRODUCTION_PARAMS: Final = Argon2Params()
 FAST_TEST_PARAMS: Final = Argon2Params(memory_kib=64, iterations=1, lanes=1, allow_weak=True)
-
-
-@attrs.frozen
-class ParsedPHC:
-    """The fields of an Argon2 PHC string."""
-
-    algorithm: str
-    version: int
-    memory_kib: int
-    iterations: int
-    lanes: int
-    salt_len: int
-    hash_len: int
-    salt: bytes = attrs.field(repr=False)
-    digest: bytes = attrs.field(repr=False)
-
-
-def _b64decode(value: str) -> bytes | None:
-    try:
-        raw = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    # Only the canonical encoding is accepted (no stray trailing bits), so that one hash has
-    # exactly one spelling.
-    if base64.b64encode(raw).decode("ascii").rstrip("=") != value:
-        return None
-    return raw
-
-
-def parse_phc(phc: str) -> ParsedPHC:
-    """Parse an Argon2 PHC string; raise ``InvalidInput("password_hash", "malformed")``."""
-    malformed = InvalidInput("password_hash", "malformed")
-    if not isinstance(phc, str) or len(phc) > MAX_PHC:
-        raise malformed
-    match = _PHC.fullmatch(phc)
-    if match is None:
-        raise malformed
-    algorithm = match.group(1)
-    version, memory, iterations, lanes = (int(match.group(i)) for i in range(2, 6))
-    salt = _b64decode(match.group(6))
-    digest = _b64decode(match.group(7))
-    if salt is None or digest is None:
-        raise malformed
-    if (
-        not 1 <= lanes <= MAX_LANES
-        or not 8 * lanes <= memory <= MAX_MEMORY_KIB
-        or not 1 <= iterations <= MAX_ITERATIONS
-        or not MIN_SALT_BYTES <= len(salt) <= MAX_SALT_BYTES
-        or not MIN_HASH_BYTES <= len(digest) <= MAX_HASH_BYTES
-    ):
-        raise malformed
-    return ParsedPHC(
-        algorithm=algorithm,
-        version=version,
-        memory_kib=memory,
-        iterations=iterations,
-        lanes=lanes,
-        salt_len=len(salt),
-        hash_len=len(digest),
-        salt=salt,
-        digest=digest,
-    )
 
 
 def argon2_blocks(memory_kib: int, iterations: int, lanes: int) -> int:

@@ -192,16 +192,22 @@ class PasswordPolicy:
         if any(_contains(folded, _fold(site)) for site in self.site_names):
             reasons.add(R.CONTAINS_SITE_NAME)
         # Last, and not for a listed password: being on the list already says it is guessable.
+        # Only "below the floor?" matters here: the search stops at the floor.
         if self.min_strength_bits and R.COMMON not in reasons and (
-                self.estimate(value, context).bits < self.min_strength_bits):
+                self.estimate(value, context, cap=self.min_strength_bits).bits
+                < self.min_strength_bits):
             reasons.add(R.TOO_GUESSABLE)
         return tuple(r for r in R if r in reasons)
 
-    def estimate(self, password: str, context: PasswordContext) -> strength.Estimate:
-        """The guessability of ``password`` (NFKC) for this member and this site."""
+    def estimate(self, password: str, context: PasswordContext, *,
+                 cap: float = strength.CAP_BITS) -> strength.Estimate:
+        """The guessability of ``password`` (NFKC) for this member and this site.
+
+        ``cap``: as in :func:`cegema_onboarding.strength.estimate`, exact below it only.
+        """
         local = context.email.rpartition("@")[0]
         inputs = (context.member_number, context.email, local, *context.names, *self.site_names)
-        return strength.estimate(password, (value for value in inputs if value))
+        return strength.estimate(password, (value for value in inputs if value), cap=cap)
 
     def _confirms(self, value: str, confirmation: object) -> bool:
         if not isinstance(confirmation, str) or len(confirmation) > self.max_length:

@@ -146,19 +146,26 @@ class Estimate:
         return float(2.0 ** self.bits)
 
 
-def estimate(password: str, user_inputs: Iterable[str] = ()) -> Estimate:
+def estimate(password: str, user_inputs: Iterable[str] = (), *,
+             cap: float = CAP_BITS) -> Estimate:
     """Estimate the guesses ``password`` (NFKC applied) needs, knowing ``user_inputs``.
 
-    Deterministic: the same password and inputs always give the same estimate.
+    Deterministic: the same password and inputs always give the same estimate. ``cap``
+    (at most :data:`CAP_BITS`) stops the search there: ``bits`` is exact below it and
+    ``cap`` when the cheapest cover costs at least that. A policy that only asks "is it
+    at least 40 bits?" passes 40 and skips the search among dearer covers, most of the
+    work on a long passphrase.
     """
+    if not 0.0 <= cap <= CAP_BITS:
+        raise ValueError(f"cap must be in 0..{CAP_BITS}")
     text = Text.of(unicodedata.normalize("NFKC", password[:MAX_ANALYSED * 2])[:MAX_ANALYSED])
     if not len(text):
         return Estimate(0.0, (), 0)
-    bits, sequence = _cheapest(text, _lookup(_user_words(user_inputs)))
-    return Estimate(min(bits, CAP_BITS), sequence, len(text))
+    bits, sequence = _cheapest(text, _lookup(_user_words(user_inputs)), cap)
+    return Estimate(min(bits, cap), sequence, len(text))
 
 
-def _repeats(text: Text, lookup: Lookup) -> list[Match]:
+def _repeats(text: Text, lookup: Lookup, cap: float) -> list[Match]:
     s = text.folded
     out: list[Match] = []
     position = 0
@@ -178,16 +185,16 @@ def _repeats(text: Text, lookup: Lookup) -> list[Match]:
             position = start + 1  # "ff" or "mm" is chance as often as a pattern; "!!" is not
             continue
         unit = text.slice(start, start + len(base))
-        base_bits, _ = _cheapest(unit, lookup)
+        base_bits, _ = _cheapest(unit, lookup, cap)
         count = (end - start) / len(base)
         out.append(Match("repeat", start, end, base_bits + math.log2(count)))
         position = end
     return out
 
 
-def _matches(text: Text, lookup: Lookup) -> list[Match]:
-    return [*dictionary(text, lookup), *spatial(text), *sequences(text), *_repeats(text, lookup),
-            *dates(text), *separators(text)]
+def _matches(text: Text, lookup: Lookup, cap: float) -> list[Match]:
+    return [*dictionary(text, lookup), *spatial(text), *sequences(text),
+            *_repeats(text, lookup, cap), *dates(text), *separators(text)]
 
 
 # A node of the search: (parts so far, log2 of their product, previous node, last part).
@@ -211,11 +218,16 @@ def _total(node: _Node) -> float:
     return node[1] + _LOG2_FACTORIAL[node[0]]
 
 
-def _cheapest(text: Text, lookup: Lookup) -> tuple[float, tuple[Match, ...]]:
-    """Bits of the cheapest cover of ``text`` by matches and bruteforce, and that cover."""
+def _cheapest(text: Text, lookup: Lookup, cap: float) -> tuple[float, tuple[Match, ...]]:
+    """Bits of the cheapest cover of ``text`` by matches and bruteforce, and that cover.
+
+    Exact when it costs at most ``cap``; otherwise some cover dearer than ``cap``. Every
+    part adds bits and every extra part raises the factorial, so a partial cover above
+    ``cap`` only grows: dropping it loses no cover under ``cap``.
+    """
     n = len(text)
     ending: list[list[Match]] = [[] for _ in range(n)]
-    for match in _matches(text, lookup):
+    for match in _matches(text, lookup, cap):
         ending[match.end - 1].append(match)
     # Two fronts per position: covers ending with a match, and covers ending with bruteforce.
     # Bruteforce priced by the classes of its own characters could cut a random string into
@@ -237,7 +249,7 @@ def _cheapest(text: Text, lookup: Lookup) -> tuple[float, tuple[Match, ...]]:
             for which, extra in ((0, 0.0), (1, switch)):
                 for node in fronts[start - 1][which]:
                     cost = node[1] + bits + extra
-                    if cost + _LOG2_FACTORIAL[node[0] + counted] <= CAP_BITS:
+                    if cost + _LOG2_FACTORIAL[node[0] + counted] <= cap:
                         into.append((node[0] + counted, cost, node, part))
 
         for match in ending[k]:
@@ -251,7 +263,7 @@ def _cheapest(text: Text, lookup: Lookup) -> tuple[float, tuple[Match, ...]]:
         for start in range(k, -1, -1):
             mask |= text.classes[start]
             bits = (k - start + 1) * POOL_BITS[mask]
-            if bits > CAP_BITS and start < k:
+            if bits > cap and start < k:
                 break
             extend(after_brute, start, bits, (start, k + 1, bits), switch=boundary)
         if not after_match and not after_brute:

@@ -258,3 +258,38 @@ def test_any_text_gets_a_finite_estimate_covering_it(password: str) -> None:
     analysed = min(len(unicodedata.normalize("NFKC", password)), strength.MAX_ANALYSED)
     assert result.analysed == analysed
     assert sum(m.end - m.start for m in result.sequence) == analysed
+
+
+# --- the capped search: the policy's question, answered with less work ----------------------
+
+_PIECES = st.sampled_from([*_WORDS, *_WALKS, "1987", "25/12", " ", "-", "!", "Zénobie", "k7dm"])
+
+
+@given(password=st.one_of(st.text(max_size=40),
+                          st.lists(_PIECES, max_size=8).map("".join)),
+       cap=st.floats(min_value=0.0, max_value=strength.CAP_BITS),
+       names=st.sampled_from([(), ("Marie", "Dupont"), ("100234567",)]))
+def test_a_capped_estimate_is_the_full_one_up_to_its_cap(password: str, cap: float,
+                                                         names: tuple[str, ...]) -> None:
+    full = strength.estimate(password, names)
+    capped = strength.estimate(password, names, cap=cap)
+    assert capped.bits == pytest.approx(min(full.bits, cap), abs=1e-9)
+    assert capped.analysed == full.analysed
+    if full.bits < cap:
+        # Below its cap the search is exact: the same cheapest cover.
+        assert capped.sequence == full.sequence
+
+
+@pytest.mark.parametrize("cap", [-1.0, strength.CAP_BITS + 1])
+def test_a_cap_outside_the_exact_range_is_refused(cap: float) -> None:
+    with pytest.raises(ValueError, match="cap"):
+        strength.estimate("Le chat de ma voisine 1987", cap=cap)
+
+
+def test_the_policy_decides_as_with_the_full_estimate() -> None:
+    # The policy passes its floor as the cap; its decision must not change at the floor.
+    for password in [GOOD_PASSWORD, "Marseille13!", "k7dm2xq9pa4f", "azertyuiop12",
+                     "Le chat de ma voisine 1987", "MotDePasse2024!"]:
+        full = POLICY.estimate(password, MARIE).bits < FLOOR
+        refused = R.TOO_GUESSABLE in POLICY.check(password, password, MARIE)
+        assert refused == full, password

@@ -12,7 +12,6 @@ carry the offending value: links and codes are secrets.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -25,7 +24,7 @@ from ..errors import InvalidInput
 from ..normalize import ascii_domain
 from ..texts import duration, resolve_lang, text
 from .draft import MAX_ADDRESS, Mail
-from .layout import Composer, contact, greeting, not_me
+from .layout import Composer, contact, greeting, not_me, requester_ips
 from .settings import CONTROL, MailSettings, is_web_url, sender_address
 
 __all__ = [
@@ -119,28 +118,6 @@ def _recipient(to: object, name: str) -> Address:
     if not address.username or "." not in address.domain:
         raise InvalidInput("to", "malformed")
     return address
-
-
-def _ips(ip: object, lang: str) -> str:
-    # The IP usually comes from X-Forwarded-For, which anyone can set: only real addresses
-    # get into a security notice, never free text a phisher could plant there.
-    found: list[str] = []
-    if isinstance(ip, str):
-        for token in re.split(r"[\s,/]+", ip[:512]):
-            candidate = token.strip("[]")
-            try:
-                parsed = ipaddress.ip_address(candidate)
-            except ValueError:
-                continue
-            if isinstance(parsed, ipaddress.IPv6Address):
-                # An IPv6 zone ("fe80::1%anything") is free text too: drop it.
-                parsed = ipaddress.IPv6Address(int(parsed))
-            found.append(str(parsed))
-            if len(found) == 4:
-                break
-    if not found:
-        return text("mail.password_changed.unknown_ip", lang)
-    return " / ".join(found)
 
 
 def _write(
@@ -264,7 +241,7 @@ def password_changed_mail(
                 "timezone": when.tzname() or settings.timezone,
             },
         )
-        c.para("mail.password_changed.ip", {"ip": _ips(ip, c.lang)}, strong=("ip",))
+        c.para("mail.password_changed.ip", {"ip": requester_ips(ip, c.lang)}, strong=("ip",))
         contact(c, settings)
         not_me(c, url)
 

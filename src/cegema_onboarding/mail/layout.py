@@ -7,13 +7,15 @@ outside can never inject markup; the HTML uses inline styles only, as mail clien
 from __future__ import annotations
 
 import html
+import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 
 from ..texts import CATALOG, text
 from ..texts.wording import elide
 from .settings import MailSettings
 
-__all__ = ["Composer", "contact", "greeting", "not_me"]
+__all__ = ["Composer", "contact", "greeting", "not_me", "requester_ips"]
 
 _FONT = "font-family:Arial,Helvetica,sans-serif;"
 _P = "margin:0 0 16px 0;"
@@ -160,3 +162,27 @@ def contact(composer: Composer, settings: MailSettings) -> None:
     else:
         composer.para("mail.contact_if_not_you_no_link", {"brand": settings.brand})
 
+
+def requester_ips(ip: object, lang: str) -> str:
+    """The requester's IP addresses as a notice shows them (at most four), or "unknown".
+
+    The IP usually comes from X-Forwarded-For, which anyone can set: only real addresses
+    get into a security notice, never free text a phisher could plant there.
+    """
+    found: list[str] = []
+    if isinstance(ip, str):
+        for token in re.split(r"[\s,/]+", ip[:512]):
+            candidate = token.strip("[]")
+            try:
+                parsed = ipaddress.ip_address(candidate)
+            except ValueError:
+                continue
+            if isinstance(parsed, ipaddress.IPv6Address):
+                # An IPv6 zone ("fe80::1%anything") is free text too: drop it.
+                parsed = ipaddress.IPv6Address(int(parsed))
+            found.append(str(parsed))
+            if len(found) == 4:
+                break
+    if not found:
+        return text("mail.password_changed.unknown_ip", lang)
+    return " / ".join(found)
