@@ -153,12 +153,12 @@ def pg_server_url() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture
-def pg_url(pg_server_url: str) -> Iterator[str]:
-    """A URL whose connections work in a fresh, empty schema of their own."""
+@contextlib.contextmanager
+def fresh_schema(server_url: str) -> Iterator[str]:
+    """A URL whose connections work in a fresh, empty schema, dropped at the end."""
     sql = sql_adapter()
     schema = f"cegema_test_{uuid.uuid4().hex[:12]}"
-    admin = sql.postgres_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    admin = sql.postgres_engine(server_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
@@ -168,6 +168,20 @@ def pg_url(pg_server_url: str) -> Iterator[str]:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
     finally:
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_server_url: str) -> Iterator[str]:
+    """A URL whose connections work in a fresh, empty schema of their own."""
+    with fresh_schema(pg_server_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def pg_module_url(pg_server_url: str) -> Iterator[str]:
+    """Like ``pg_url``, one schema for a whole test module (servers started once)."""
+    with fresh_schema(pg_server_url) as url:
+        yield url
 
 
 @pytest.hookimpl(hookwrapper=True)
