@@ -7,9 +7,11 @@ import importlib.util
 import json
 import re
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -196,3 +198,80 @@ def test_the_docs_quick_start_is_the_example() -> None:
         (EXAMPLE / "portal.py").read_text(encoding="utf-8"),
         (EXAMPLE / "templates" / "layout.html").read_text(encoding="utf-8"),
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_chromium_walks_the_portal_from_its_members_page_and_back(
+        env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from werkzeug.serving import make_server
+
+    from .browser_support import Shots, launch_chromium
+
+    holder: dict[str, Any] = {}
+    server = make_server("127.0.0.1", 0, lambda environ, start: holder["app"](environ, start),
+                         threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    # Mailed links point at this server; the app is built once its port is known.
+    monkeypatch.setenv("FLASK_CEGEMA_ONBOARDING_BASE_URL", url)
+    module = load(EXAMPLE, "existing_portal_live", monkeypatch)
+    service = module.app.extensions["cegema_onboarding"].service
+    member = service.staff.provision("100234567", "Marie Dupont")
+    holder["app"] = module.app
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    shots = Shots("example_existing_portal")
+    browsers = launch_chromium()
+    try:
+        browser = next(browsers)
+        context = browser.new_context(locale="fr-FR", viewport={"width": 375, "height": 812})
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        blocked: list[str] = []
+        page.on("console", lambda message: blocked.append(message.text)
+                if "Content Security Policy" in message.text else None)
+
+        page.goto(f"{url}/espace-membre")
+        page.wait_for_url(f"{url}/connexion?next=/espace-membre")
+        # The screen in the portal's layout, whose inline script and style carry the nonce.
+        assert page.locator(".portal-bar").count() == 1
+        assert page.evaluate("document.documentElement.dataset.portal") == "ready"
+        shots(page, "login-in-layout")
+        page.get_by_label("Identifiant", exact=True).fill(member.member_number)
+        page.get_by_label("Mot de passe", exact=True).fill(member.initial_password)
+        page.get_by_role("button", name=re.compile("Ouvrir une session")).click()
+        page.wait_for_url(f"{url}/premiere-connexion")
+        page.get_by_label("Email", exact=True).fill("marie@example.com")
+        page.get_by_label("Confirmer votre email").fill("marie@example.com")
+        page.get_by_role("button", name="Valider").click()
+        page.wait_for_url(f"{url}/premiere-connexion/boite-mail")
+        assert "Un lien de validation" in page.locator("#notice").inner_text()
+        found = re.search(re.escape(url) + r"\S+token=[A-Za-z0-9_.\-]+",
+                          capsys.readouterr().out)
+        assert found is not None
+        page.goto(found.group(0))
+        page.get_by_role("button", name=re.compile("Valider|Confirmer")).first.click()
+        page.wait_for_url(f"{url}/mot-de-passe")
+        page.get_by_label("Choisissez votre nouveau mot de passe").fill(GOOD_PASSWORD)
+        page.get_by_label("Merci de confirmer votre nouveau mot de passe").fill(GOOD_PASSWORD)
+        page.get_by_role("button", name="Enregistrer").click()
+        page.wait_for_url(f"{url}/question-secrete")
+        page.get_by_label("Choisissez votre question secrète").select_option(index=1)
+        page.get_by_label("Choisissez votre réponse").fill("Lefebvre")
+        page.get_by_label("Merci de confirmer votre réponse").fill("Lefebvre")
+        page.get_by_role("button", name="Enregistrer").click()
+        # Back where the member wanted to go, admitted.
+        page.wait_for_url(f"{url}/espace-membre")
+        assert "Bonjour Marie Dupont" in page.locator("main").inner_text()
+        shots(page, "members-page")
+        page.goto(f"{url}/")
+        assert "Bienvenue à la Mutuelle du Littoral" in page.locator("main").inner_text()
+        assert blocked == []
+        context.close()
+    finally:
+        browsers.close()
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        service.storage.engine.dispose()
