@@ -137,7 +137,9 @@ def use_flask_login(login_manager: Any) -> None:
     """Let Flask-Login's ``current_user`` and ``login_required`` see onboarded members.
 
     Sets a request loader (and a user loader, for hosts that also call ``login_user``)
-    that give the onboarded :class:`Member`, and the login view when none is set.
+    that give the onboarded :class:`Member`, and the login view when none is set. They
+    replace the manager's own loaders: an app with users of its own keeps its loaders and
+    returns :func:`current_member` from them instead.
     """
 
     def by_id(user_id: str) -> Member | None:
