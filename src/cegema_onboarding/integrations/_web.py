@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from typing import Final
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from ..flow import Reason, Refused
 from ..model import Channel, Step
@@ -60,6 +60,32 @@ def storable_token(value: str | None) -> str | None:
 def query_without_token(pairs: Iterable[tuple[str, str]]) -> str:
     """The query string less the token, so that ``?lang=en`` survives the redirect."""
     return urlencode([(key, value) for key, value in pairs if key != LINK_PARAM])
+
+
+# ---------------------------------------------------------------------- where to go next
+
+#: The longest ``next`` kept: a page address, not a payload.
+MAX_NEXT: Final = 1024
+
+
+def safe_next(url: str | None) -> str | None:
+    """``url`` if it is a path on this site (``/...``), else ``None``.
+
+    Only absolute paths pass: ``//evil.example`` and ``/\\evil.example`` (browsers read
+    both as another host), any scheme (``https:``, ``javascript:``), a backslash or a
+    control character anywhere (browsers drop or rewrite them), and anything longer than
+    :data:`MAX_NEXT` are refused, so that a login link cannot send a member elsewhere.
+    """
+    if not url or len(url) > MAX_NEXT or not url.startswith("/"):
+        return None
+    if url.startswith("//") or "\\" in url:
+        return None
+    if any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in url):
+        return None
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc:
+        return None
+    return url
 
 
 # ---------------------------------------------------------------------- names

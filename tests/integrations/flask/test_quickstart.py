@@ -1,4 +1,4 @@
-"""docs/flask.md's quick start, run as written: pasted as app.py, it serves the guide."""
+"""docs/flask.md's app from scratch, run as written: pasted as app.py, it serves the guide."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def quickstart(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     # uses the helpers.
     pytest.importorskip("flask")
     pytest.importorskip("sqlalchemy")
-    blocks = code_blocks(section("flask.md", "Quick start"), "python")
+    blocks = code_blocks(section("flask.md", "A new app from scratch"), "python")
     assert len(blocks) == 1, "the Flask quick start is one file"
     (tmp_path / "app.py").write_text(blocks[0], encoding="utf-8")
     monkeypatch.chdir(tmp_path)

@@ -28,7 +28,7 @@ SQLITE_LINE = 'engine = sqlite_engine("onboarding.db")'
 
 def _quick_start() -> str:
     text = (DOCS / "flask.md").read_text(encoding="utf-8")
-    start = text.index("\n## Quick start\n")
+    start = text.index("\n## A new app from scratch\n")
     end = text.find("\n## ", start + 1)
     blocks = re.findall(r"^```python\n(.*?)^```", text[start:end],
                         flags=re.DOTALL | re.MULTILINE)

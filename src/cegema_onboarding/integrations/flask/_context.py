@@ -37,6 +37,7 @@ from .._web import (
     refusal_field,
     storable_token,
 )
+from .csp import DEFAULT_CSP, nonce
 from .websession import CookieCodec, WebState
 
 EXTENSION_KEY: Final = "cegema_onboarding"
@@ -65,6 +66,10 @@ class WebConfig:
     brand: str
     tagline: str
     profile_context: Callable[[str], Mapping[str, Any]] | None
+    #: The Content-Security-Policy of the blueprint's pages, before the nonce.
+    csp: Mapping[str, tuple[str, ...]] = attrs.field(factory=lambda: dict(DEFAULT_CSP))
+    #: The host template the screens extend instead of the standalone page, if any.
+    layout: str | None = None
 
     @property
     def session_cookie(self) -> str:
@@ -220,6 +225,9 @@ def render(template: str, status: int = 200, *, errors: FormErrors | None = None
         notice=t(notice_key) if notice_key else None,
         errors=errors or FormErrors(),
         has=_has_endpoint,
+        csp_nonce=nonce(),
+        cegema_layout=cfg.layout,
+        logout_url=url_for(f"{BLUEPRINT}.logout"),
         **context,
     )
     response = Response(body, status=status, mimetype="text/html")
@@ -235,11 +243,6 @@ def go(endpoint: str, **values: Any) -> WerkzeugResponse:
     return redirect(url_for(f"{BLUEPRINT}.{endpoint}", **values), code=303)
 
 
-def go_step(step: Step) -> WerkzeugResponse:
-    """Redirect to the screen of ``step``."""
-    return go(STEP_ENDPOINTS.get(step, "login"))
-
-
 def follow(result: Ok) -> WerkzeugResponse:
     """After a successful action: keep the granted session, show the next screen."""
     current = state()
@@ -250,6 +253,22 @@ def follow(result: Ok) -> WerkzeugResponse:
     if result.remember_token is not None:
         g.cegema_remember = result.remember_token
     return go_step(result.step)
+
+
+def go_step(step: Step) -> WerkzeugResponse:
+    """Redirect to the screen of ``step``; an onboarded member to the page they asked for.
+
+    A page asked for before logging in (``?next=`` of the login page, or a host page behind
+    ``member_required``) waits in the session cookie until the journey is done.
+    """
+    current = state()
+    if step is Step.PROFILE and current.next_url is not None:
+        wanted, current.next_url = current.next_url, None
+        if current.notice == "screen.connected.title":
+            # The welcome belongs to the profile page, not to a later visit of it.
+            current.flash(None)
+        return redirect(wanted, code=303)
+    return go(STEP_ENDPOINTS.get(step, "login"))
 
 
 def restore_remembered() -> None:

@@ -75,6 +75,8 @@ def create_app(service: OnboardingService, mailbox: FileMailbox, *, secret_key: 
         CEGEMA_ONBOARDING_TAGLINE=TAGLINE,
         # The demo runs on plain http://127.0.0.1: a Secure cookie would never come back.
         CEGEMA_ONBOARDING_COOKIE_SECURE=False,
+        # The demo is the portal: "/" sends a member to where they stopped.
+        CEGEMA_ONBOARDING_ROOT_REDIRECT=True,
     )
     Onboarding(app, service=service)
 

@@ -52,6 +52,10 @@ from ._context import state as state
 from ._context import t as t
 from ._context import translator as translator
 from ._context import user_agent as user_agent
+from .csp import header as csp_header
+from .csp import nonce as csp_nonce
+from .csp import read_policy
+from .members import Member, current_member, member_required, template_context, use_flask_login
 from .websession import CookieCodec, WebState
 
 
@@ -87,6 +91,9 @@ class Onboarding:
         secure = bool(app.config.get("CEGEMA_ONBOARDING_COOKIE_SECURE", secure_default))
         prefix = str(app.config.get("CEGEMA_ONBOARDING_URL_PREFIX", "")).rstrip("/")
         profile_context = app.config.get("CEGEMA_ONBOARDING_PROFILE_CONTEXT")
+        layout = app.config.get("CEGEMA_ONBOARDING_LAYOUT")
+        if layout is not None and not (isinstance(layout, str) and layout):
+            raise ConfigurationError("CEGEMA_ONBOARDING_LAYOUT must be a template name")
         cfg = WebConfig(
             service=service,
             codec=CookieCodec(key, int(lifetime.total_seconds())),
@@ -96,10 +103,16 @@ class Onboarding:
             brand=str(app.config.get("CEGEMA_ONBOARDING_BRAND", service.settings.mail.brand)),
             tagline=str(app.config.get("CEGEMA_ONBOARDING_TAGLINE", "")),
             profile_context=profile_context if callable(profile_context) else None,
+            csp=read_policy(app.config.get("CEGEMA_ONBOARDING_CSP")),
+            layout=layout,
         )
         app.extensions[EXTENSION_KEY] = cfg
-        app.register_blueprint(_build_blueprint(service.settings), url_prefix=prefix or None)
+        root = bool(app.config.get("CEGEMA_ONBOARDING_ROOT_REDIRECT", False))
+        app.register_blueprint(_build_blueprint(service.settings, root),
+                               url_prefix=prefix or None)
         app.after_request(_save_state)
+        # current_member in the host's templates too, so a layout can greet the member.
+        app.context_processor(template_context)
         # Werkzeug's server logs each request line, the first GET of a link included.
         redact_tokens_in("werkzeug")
 
@@ -109,6 +122,19 @@ class Onboarding:
     def current_session() -> Session | None:
         """The onboarding session of the current request (None when not logged in)."""
         return state().session
+
+    @staticmethod
+    def current_member() -> Member | None:
+        """The logged-in member (``onboarded`` once the journey is done), or ``None``."""
+        return current_member()
+
+    #: Decorator for a host view: onboarded members only (see :func:`.members.member_required`).
+    member_required = staticmethod(member_required)
+
+    @staticmethod
+    def use_flask_login(login_manager: Any) -> None:
+        """Give Flask-Login's ``current_user`` the onboarded member (opt-in)."""
+        use_flask_login(login_manager)
 
     @staticmethod
     def csrf_token() -> str:
@@ -161,10 +187,9 @@ def _security_headers(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
-        "form-action 'self'; base-uri 'none'; object-src 'none'")
+    # The page's nonce: the one its template used, or a fresh one (a redirect has none).
+    response.headers.setdefault("Content-Security-Policy",
+                                csp_header(config().csp, csp_nonce()))
     chosen = g.get("cegema_set_lang")
     if isinstance(chosen, str):
         cfg = config()
@@ -215,10 +240,10 @@ def _build_service(app: Flask) -> OnboardingService:
 
 # ---------------------------------------------------------------------- the blueprint
 
-def _build_blueprint(settings: Settings) -> Blueprint:
+def _build_blueprint(settings: Settings, root: bool) -> Blueprint:
     bp = Blueprint(BLUEPRINT, __name__, template_folder="templates", static_folder="static",
                    static_url_path="/static/cegema-onboarding")
     bp.before_request(_before)
     bp.after_request(_security_headers)
-    views.register(bp, settings)
+    views.register(bp, settings, root=root)
     return bp

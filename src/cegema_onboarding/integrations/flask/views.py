@@ -15,6 +15,7 @@ from ...config import Settings
 from ...flow import Refused
 from ...model import LinkPurpose, Step
 from ...service import Ok, Screen
+from .._web import safe_next
 from ._context import (
     View,
     client_ip,
@@ -35,6 +36,7 @@ from ._context import (
     t,
     user_agent,
 )
+from .members import announce_completed
 from .views_account import (
     change_password,
     email_change_link,
@@ -47,10 +49,19 @@ from .views_account import (
     reset_link,
 )
 
+#: Where "where do I stand?" answers when the blueprint does not have the root.
+INDEX_PATH = "/mon-espace"
 
-def register(bp: Blueprint, settings: Settings) -> None:
-    """Add the journey's routes to ``bp``; link routes follow ``settings.link_paths``."""
-    bp.add_url_rule("/", "index", index)
+
+def register(bp: Blueprint, settings: Settings, *, root: bool = False) -> None:
+    """Add the journey's routes to ``bp``; link routes follow ``settings.link_paths``.
+
+    ``/`` is the host's unless it gives it (``root``): the blueprint's entry is
+    :data:`INDEX_PATH`, and also ``/`` (built first, so links point there) when given.
+    """
+    if root:
+        bp.add_url_rule("/", "index", index)
+    bp.add_url_rule(INDEX_PATH, "index", index)
     bp.add_url_rule("/connexion", "login", login, methods=["GET", "POST"])
     bp.add_url_rule("/deconnexion", "logout", logout, methods=["POST"])
     bp.add_url_rule("/premiere-connexion", "email", email, methods=["GET", "POST"])
@@ -100,6 +111,10 @@ def index() -> View:
 def login() -> View:
     """SE CONNECTER À VOTRE COMPTE."""
     if request.method == "GET":
+        wanted = safe_next(request.args.get("next"))
+        if wanted is not None:
+            # Kept in the session cookie: the journey may take several visits.
+            state().next_url = wanted
         if state().account_id is not None:
             return go("index")
         return render("login.html", identifier="")
@@ -276,7 +291,7 @@ def password() -> View:
     result = service().set_password(session, field("password"), field("confirmation"),
                                     ip=client_ip())
     if isinstance(result, Ok):
-        return follow(result)
+        return _moved_on(result)
     return refused_redirect(result) or _password_page(result)
 
 
@@ -304,8 +319,18 @@ def question() -> View:
     if isinstance(result, Ok):
         if result.step is Step.PROFILE:
             state().flash("screen.connected.title")
-        return follow(result)
+        return _moved_on(result)
     return refused_redirect(result) or _question_page(chosen, result)
+
+
+def _moved_on(result: Ok) -> View:
+    """Follow a step of the journey; the one that reaches the profile completes it."""
+    response = follow(result)
+    if result.step is Step.PROFILE:
+        # Only the password and question steps lead here, and each is passed once per
+        # journey: the signal goes once per account.
+        announce_completed()
+    return response
 
 
 def _question_page(chosen: str, refused: Refused | None = None) -> Response:

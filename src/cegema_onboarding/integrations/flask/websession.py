@@ -21,6 +21,7 @@ from itsdangerous import BadData, Serializer, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode
 
 from ...model import Session
+from .._web import safe_next
 
 _SALT = "cegema_onboarding.flask.session"
 _MAX_COOKIE = 4096
@@ -38,13 +39,16 @@ class WebState:
     epoch: int = 0
     notice: str | None = None
     staff: bool = False
+    #: Where to go once logged in and onboarded: a path checked by ``safe_next``.
+    next_url: str | None = None
     #: What the cookie held when it was read, and when it was signed (None for a new one).
     loaded: tuple[object, ...] | None = attrs.field(default=None, repr=False, eq=False)
     signed_at: float | None = attrs.field(default=None, repr=False, eq=False)
 
     def snapshot(self) -> tuple[object, ...]:
         """The fields the cookie stores, to tell whether a request changed them."""
-        return (self.csrf, self.account_id, self.epoch, self.notice, self.staff)
+        return (self.csrf, self.account_id, self.epoch, self.notice, self.staff,
+                self.next_url)
 
     @property
     def session(self) -> Session | None:
@@ -64,6 +68,7 @@ class WebState:
         self.account_id = None
         self.epoch = 0
         self.staff = False
+        self.next_url = None
         self.csrf = new_csrf_token()
 
     def flash(self, notice: str | None) -> None:
@@ -130,6 +135,7 @@ class CookieCodec:
         account_id = data.get("a")
         epoch = data.get("e", 0)
         notice = data.get("n")
+        nxt = data.get("x")
         if not isinstance(csrf, str) or not 20 <= len(csrf) <= 128:
             return WebState(csrf=new_csrf_token())
         state = WebState(
@@ -138,6 +144,7 @@ class CookieCodec:
             epoch=epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else 0,
             notice=notice if isinstance(notice, str) and len(notice) <= 80 else None,
             staff=data.get("s") is True,
+            next_url=safe_next(nxt) if isinstance(nxt, str) else None,
         )
         state.loaded = state.snapshot()
         state.signed_at = signed.timestamp()
@@ -159,6 +166,8 @@ class CookieCodec:
             data["n"] = state.notice
         if state.staff:
             data["s"] = True
+        if state.next_url is not None:
+            data["x"] = state.next_url
         value = self._serializer.dumps(data)
         assert isinstance(value, str)
         return value
