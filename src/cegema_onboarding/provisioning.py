@@ -34,10 +34,12 @@ from .errors import ConfigurationError
 from .errors import ProvisioningError as ProvisioningError  # its home before errors.py
 from .journey.provision import build_account as build_account  # its home before journey/
 from .journey.provision import provisioned_audit as provisioned_audit  # the same
+from .model import Adviser
 from .ports import AccountBulkWriter, Clock
 from .provisioning_report import ProvisionSummary as ProvisionSummary
 from .provisioning_report import _Console, _create_private
 from .provisioning_report import print_warning as print_warning
+from .provisioning_rows import ADVISER_COLUMNS as ADVISER_COLUMNS
 from .provisioning_rows import COLUMNS as COLUMNS
 from .provisioning_rows import REQUIRED_COLUMNS as REQUIRED_COLUMNS
 from .provisioning_rows import BadRow as BadRow
@@ -47,6 +49,7 @@ from .provisioning_rows import read_members as read_members
 from .provisioning_rows import scan_members as scan_members
 
 __all__ = [
+    "ADVISER_COLUMNS",
     "COLUMNS",
     "DEFAULT_BATCH",
     "REQUIRED_COLUMNS",
@@ -77,9 +80,10 @@ class _CsvWriter(Protocol):
 
 
 # A valid row ready to insert: (line, member_number, name, postal_address, email, phone,
-# lang, account_id, initial password as printed, initial_digest). Plain tuples because they cross a
-# process boundary by the million, and tuples of str pickle fastest.
-_Ready = tuple[int, str, str, str, str | None, str | None, str, str, str, str]
+# lang, account_id, initial password as printed, initial_digest, adviser). Plain tuples
+# because they cross a process boundary by the million, and tuples of str pickle fastest
+# (the adviser is None unless the file has adviser columns).
+_Ready = tuple[int, str, str, str, str | None, str | None, str, str, str, str, Adviser | None]
 _Item = _Ready | BadRow
 
 # Below this size the helper process costs more to start than it saves.
@@ -143,7 +147,7 @@ def _prepare(source: Path, pepper: Pepper) -> Iterator[int | list[_Item]]:
                 account_id, printed, initial_digest = next(fresh)
                 chunk.append((row.line, row.member_number, row.name, row.postal_address,
                               row.email, row.phone, row.lang, account_id, printed,
-                              initial_digest))
+                              initial_digest, row.adviser))
         yield chunk
 
 
@@ -336,13 +340,13 @@ def _import_batch(batch: Sequence[_Ready], storage: AccountBulkWriter, sheet: _P
                   now: datetime, staff_id: str, skipped: list[str]) -> int:
     accounts = [build_account(account_id=account_id, member_number=number, name=name, now=now,
                               initial_digest=digest, email=email, postal_address=address,
-                              phone=phone, lang=lang)
-                for (_, number, name, address, email, phone, lang, account_id, _, digest)
-                in batch]
+                              phone=phone, lang=lang, adviser=adviser)
+                for (_, number, name, address, email, phone, lang, account_id, _, digest,
+                     adviser) in batch]
     audit = [provisioned_audit(a, now, staff_id) for a in accounts]
     refused = set(storage.insert_accounts(accounts, audit))
     written = 0
-    for _, number, name, address, _, _, _, _, printed, _ in batch:
+    for _, number, name, address, _, _, _, _, printed, _, _ in batch:
         if number in refused:
             skipped.append(number)
             continue

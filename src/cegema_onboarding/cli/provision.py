@@ -19,7 +19,8 @@ def add_subcommand(sub: Any) -> None:
     parser = sub.add_parser(
         "provision", help="import members from a CSV and write the print-shop file",
         description="Import members (columns member_number, name, postal_address and "
-                    "optionally email, phone, lang; UTF-8, ';' or ',') and write their "
+                    "optionally email, phone, lang, adviser_agency, adviser_address, "
+                    "adviser_orias, adviser_url; UTF-8, ';' or ',') and write their "
                     "initial passwords to a new 0600 file for the print shop. The pepper "
                     "comes from $CEGEMA_PEPPER_KEYS ('id:key,...', newest first).")
     add_database(parser)
