@@ -52,6 +52,19 @@ class UnknownAccount(StorageError):
     """No account has this identifier. Only raised to staff-facing callers."""
 
 
+class SchemaMissing(StorageError):
+    """The database lacks some of the library's tables: it was never migrated.
+
+    ``tables`` names them, so that the caller can say what to run rather than fail later
+    on the first write.
+    """
+
+    def __init__(self, tables: tuple[str, ...]) -> None:
+        super().__init__(f"the database has no {', '.join(tables)} table"
+                         f"{'s' if len(tables) > 1 else ''}")
+        self.tables = tables
+
+
 class SealError(OnboardingError):
     """A sealed outbox payload cannot be opened: altered, or sealed under a retired key."""
 

@@ -34,10 +34,12 @@ from .errors import ConfigurationError
 from .errors import ProvisioningError as ProvisioningError  # its home before errors.py
 from .journey.provision import build_account as build_account  # its home before journey/
 from .journey.provision import provisioned_audit as provisioned_audit  # the same
+from .model import Adviser
 from .ports import AccountBulkWriter, Clock
 from .provisioning_report import ProvisionSummary as ProvisionSummary
-from .provisioning_report import _create_private, _Progress
+from .provisioning_report import _Console, _create_private
 from .provisioning_report import print_warning as print_warning
+from .provisioning_rows import ADVISER_COLUMNS as ADVISER_COLUMNS
 from .provisioning_rows import COLUMNS as COLUMNS
 from .provisioning_rows import REQUIRED_COLUMNS as REQUIRED_COLUMNS
 from .provisioning_rows import BadRow as BadRow
@@ -47,6 +49,7 @@ from .provisioning_rows import read_members as read_members
 from .provisioning_rows import scan_members as scan_members
 
 __all__ = [
+    "ADVISER_COLUMNS",
     "COLUMNS",
     "DEFAULT_BATCH",
     "REQUIRED_COLUMNS",
@@ -77,9 +80,10 @@ class _CsvWriter(Protocol):
 
 
 # A valid row ready to insert: (line, member_number, name, postal_address, email, phone,
-# lang, account_id, initial password as printed, initial_digest). Plain tuples because they cross a
-# process boundary by the million, and tuples of str pickle fastest.
-_Ready = tuple[int, str, str, str, str | None, str | None, str, str, str, str]
+# lang, account_id, initial password as printed, initial_digest, adviser). Plain tuples
+# because they cross a process boundary by the million, and tuples of str pickle fastest
+# (the adviser is None unless the file has adviser columns).
+_Ready = tuple[int, str, str, str, str | None, str | None, str, str, str, str, Adviser | None]
 _Item = _Ready | BadRow
 
 # Below this size the helper process costs more to start than it saves.
@@ -143,7 +147,7 @@ def _prepare(source: Path, pepper: Pepper) -> Iterator[int | list[_Item]]:
                 account_id, printed, initial_digest = next(fresh)
                 chunk.append((row.line, row.member_number, row.name, row.postal_address,
                               row.email, row.phone, row.lang, account_id, printed,
-                              initial_digest))
+                              initial_digest, row.adviser))
         yield chunk
 
 
@@ -223,9 +227,11 @@ def provision_csv(
     """Import a member CSV into ``storage`` and write the print-shop file.
 
     Bad rows go to ``errors`` as they are found (``line N: field: reason``); ``progress``
-    gets a text progress bar. Raises ProvisioningError when the import cannot start; rows
-    committed before a later failure stay committed, and their passwords are already in
-    the print-shop file, which is flushed after every batch.
+    gets a progress bar when it is a terminal. Raises ProvisioningError when the import
+    cannot start; rows committed before a later failure stay committed, and their
+    passwords are already in the print-shop file, which is flushed after every batch. A
+    run that writes no password (nothing imported, or a failure before the first batch)
+    leaves no print-shop file, and its summary's ``credentials_path`` is None.
 
     With ``helper_process`` (the default for files over 2 MB on a multi-core machine) a
     second process reads, validates and generates passwords while this one writes.
@@ -243,39 +249,67 @@ def provision_csv(
                           and source_path.stat().st_size >= _WORKER_MIN_BYTES)
     # Fail on a bad header or an existing output before starting anything.
     _open_csv(source_path)[0].close()
-    with _create_private(out_path) as out:
-        stream = (_prepared_in_helper(source_path, pepper, batch_size) if helper_process
-                  else _prepare(source_path, pepper))
-        first = next(stream)
-        assert isinstance(first, int)
-        bar = _Progress(progress, first)
-        writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-        writer.writerow(PRINT_SHOP_COLUMNS)
-        done = imported = 0
-        skipped: list[str] = []
-        bad: list[BadRow] = []
-        batch: list[_Ready] = []
-        for piece in stream:
-            assert isinstance(piece, list)
-            for item in piece:
-                done += 1
-                if isinstance(item, BadRow):
-                    bad.append(item)
-                    if errors is not None:
-                        errors.write(("\n" if progress is not None else "")
-                                     + item.describe() + "\n")
-                    continue
-                batch.append(item)
-                if len(batch) >= batch_size:
-                    imported += _import_or_stop(batch, storage, writer, out, clock(),
-                                                staff_id, skipped, imported, out_path)
-                    batch = []
-            bar.update(done)
-        if batch:
-            imported += _import_or_stop(batch, storage, writer, out, clock(), staff_id,
-                                        skipped, imported, out_path)
-        bar.finish(done)
-    return ProvisionSummary(done, imported, tuple(skipped), tuple(bad), out_path)
+    out = _create_private(out_path)
+    sheet = _PrintShop(out)
+    try:
+        with out:
+            stream = (_prepared_in_helper(source_path, pepper, batch_size) if helper_process
+                      else _prepare(source_path, pepper))
+            first = next(stream)
+            assert isinstance(first, int)
+            console = _Console(progress, errors, first)
+            try:
+                done = imported = 0
+                skipped: list[str] = []
+                bad: list[BadRow] = []
+                batch: list[_Ready] = []
+                for piece in stream:
+                    assert isinstance(piece, list)
+                    for item in piece:
+                        done += 1
+                        if isinstance(item, BadRow):
+                            bad.append(item)
+                            console.report(item.describe())
+                            continue
+                        batch.append(item)
+                        if len(batch) >= batch_size:
+                            imported += _import_or_stop(batch, storage, sheet, clock(),
+                                                        staff_id, skipped, imported, out_path)
+                            batch = []
+                    console.update(done)
+                if batch:
+                    imported += _import_or_stop(batch, storage, sheet, clock(), staff_id,
+                                                skipped, imported, out_path)
+            finally:
+                console.close()
+    finally:
+        # A file that never received a row holds no password: remove it, so that it cannot
+        # block the next run ("already exists") nor be mistaken for a print-shop file.
+        if sheet.empty:
+            out_path.unlink(missing_ok=True)
+    return ProvisionSummary(done, imported, tuple(skipped), tuple(bad),
+                            None if sheet.empty else out_path)
+
+
+class _PrintShop:
+    """The print-shop file: its header is written with its first row, so that a run that
+    imports nothing leaves an empty file, which provision_csv removes."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._writer: _CsvWriter = csv.writer(out, delimiter=";", lineterminator="\r\n")
+        self.empty = True
+
+    def row(self, values: Iterable[str]) -> None:
+        if self.empty:
+            self._writer.writerow(PRINT_SHOP_COLUMNS)
+            self.empty = False
+        self._writer.writerow(values)
+
+    def sync(self) -> None:
+        # Committed accounts whose password is not on disk could never log in.
+        self._out.flush()
+        os.fsync(self._out.fileno())
 
 
 def _clock(now: Callable[[], datetime] | Clock | None) -> Callable[[], datetime]:
@@ -288,11 +322,11 @@ def _clock(now: Callable[[], datetime] | Clock | None) -> Callable[[], datetime]
     return now.now
 
 
-def _import_or_stop(batch: Sequence[_Ready], storage: AccountBulkWriter, writer: _CsvWriter,
-                    out: TextIO, now: datetime, staff_id: str, skipped: list[str],
+def _import_or_stop(batch: Sequence[_Ready], storage: AccountBulkWriter, sheet: _PrintShop,
+                    now: datetime, staff_id: str, skipped: list[str],
                     imported: int, out_path: Path) -> int:
     try:
-        return _import_batch(batch, storage, writer, out, now, staff_id, skipped)
+        return _import_batch(batch, storage, sheet, now, staff_id, skipped)
     except Exception as exc:
         # The batch rolled back; what came before is committed and on disk. Say so, by
         # error type only (a driver's message may quote a connection string).
@@ -302,23 +336,21 @@ def _import_or_stop(batch: Sequence[_Ready], storage: AccountBulkWriter, writer:
             f"run the same file again to import the rest") from None
 
 
-def _import_batch(batch: Sequence[_Ready], storage: AccountBulkWriter, writer: _CsvWriter,
-                  out: TextIO, now: datetime, staff_id: str, skipped: list[str]) -> int:
+def _import_batch(batch: Sequence[_Ready], storage: AccountBulkWriter, sheet: _PrintShop,
+                  now: datetime, staff_id: str, skipped: list[str]) -> int:
     accounts = [build_account(account_id=account_id, member_number=number, name=name, now=now,
                               initial_digest=digest, email=email, postal_address=address,
-                              phone=phone, lang=lang)
-                for (_, number, name, address, email, phone, lang, account_id, _, digest)
-                in batch]
+                              phone=phone, lang=lang, adviser=adviser)
+                for (_, number, name, address, email, phone, lang, account_id, _, digest,
+                     adviser) in batch]
     audit = [provisioned_audit(a, now, staff_id) for a in accounts]
     refused = set(storage.insert_accounts(accounts, audit))
     written = 0
-    for _, number, name, address, _, _, _, _, printed, _ in batch:
+    for _, number, name, address, _, _, _, _, printed, _, _ in batch:
         if number in refused:
             skipped.append(number)
             continue
-        writer.writerow((number, name, address, printed))
+        sheet.row((number, name, address, printed))
         written += 1
-    # Committed accounts whose password is not on disk could never log in: flush now.
-    out.flush()
-    os.fsync(out.fileno())
+    sheet.sync()
     return written

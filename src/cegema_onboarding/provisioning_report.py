@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
 import attrs
+
+# tqdm ships no type information; its calls here are checked by the tests.
+from tqdm import tqdm  # type: ignore[import-untyped]
 
 from .errors import ProvisioningError
 from .provisioning_rows import BadRow
@@ -35,33 +37,32 @@ def _create_private(path: Path) -> TextIO:
     return os.fdopen(fd, "w", encoding="utf-8", newline="")
 
 
-class _Progress:
-    """A one-line text progress bar, redrawn with ``\\r`` a few times a second at most."""
+class _Console:
+    """The progress bar and the bad-row messages, both through tqdm.
 
-    def __init__(self, stream: TextIO | None, total: int) -> None:
-        self._stream = stream
-        self._total = max(total, 1)
-        self._last = 0.0
+    Messages go through ``tqdm.write``, which clears the bar, prints the line and redraws
+    the bar once, so neither is drawn twice nor spaced out. The bar is only drawn on a
+    terminal: on a pipe or a log file (cron, CI) tqdm leaves it out and the messages are
+    plain lines.
+    """
 
-    def update(self, done: int, *, force: bool = False) -> None:
-        if self._stream is None:
-            return
-        now = time.monotonic()
-        if not force and now - self._last < 0.2:
-            return
-        self._last = now
-        share = min(done / self._total, 1.0)
-        filled = int(share * 30)
-        bar = "#" * filled + "." * (30 - filled)
-        self._stream.write(f"\r[{bar}] {share:6.1%} {done}/{self._total} rows")
-        self._stream.flush()
+    def __init__(self, progress: TextIO | None, errors: TextIO | None, total: int) -> None:
+        self._errors = errors
+        self._bar = (None if progress is None else
+                     tqdm(total=total, file=progress, unit=" rows", mininterval=0.2,
+                          dynamic_ncols=True, disable=None))
 
-    def finish(self, done: int) -> None:
-        if self._stream is None:
-            return
-        self.update(done, force=True)
-        self._stream.write("\n")
-        self._stream.flush()
+    def update(self, done: int) -> None:
+        if self._bar is not None:
+            self._bar.update(done - self._bar.n)
+
+    def report(self, message: str) -> None:
+        if self._errors is not None:
+            tqdm.write(message, file=self._errors)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 @attrs.frozen
@@ -72,7 +73,8 @@ class ProvisionSummary:
     imported: int
     skipped: tuple[str, ...]
     bad: tuple[BadRow, ...]
-    credentials_path: Path
+    #: The print-shop file, or None when nothing was imported and so no file was kept.
+    credentials_path: Path | None
 
     @property
     def exit_code(self) -> int:
@@ -88,6 +90,8 @@ class ProvisionSummary:
             f"{len(self.skipped)}",
             f"bad rows: {len(self.bad)}",
         ]
+        if self.credentials_path is None:
+            out.append("no credentials file written: no member was imported")
         if self.skipped:
             shown = ", ".join(self.skipped[:20])
             more = f" and {len(self.skipped) - 20} more" if len(self.skipped) > 20 else ""
@@ -102,8 +106,13 @@ class ProvisionSummary:
         return out
 
 
-def print_warning(path: Path, stream: TextIO | None = None) -> None:
-    """The reminder that the print-shop file is the one copy of the passwords in clear."""
+def print_warning(path: Path | None, stream: TextIO | None = None) -> None:
+    """The reminder that the print-shop file is the one copy of the passwords in clear.
+
+    Nothing when ``path`` is None: a run that imported nobody kept no file.
+    """
+    if path is None:
+        return
     out = stream or sys.stdout
     rule = "!" * 76
     print(rule, file=out)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -18,8 +19,10 @@ import attrs
 
 from . import normalize, texts
 from .errors import InvalidInput, ProvisioningError
+from .model import Adviser
 
 __all__ = [
+    "ADVISER_COLUMNS",
     "COLUMNS",
     "MAX_PHONE",
     "MAX_POSTAL_ADDRESS",
@@ -31,10 +34,16 @@ __all__ = [
 ]
 
 REQUIRED_COLUMNS: Final = ("member_number", "name", "postal_address")
-COLUMNS: Final = (*REQUIRED_COLUMNS, "email", "phone", "lang")
+#: Optional: the member's adviser or agency, shown under MON CONSEILLER on the profile.
+ADVISER_COLUMNS: Final = ("adviser_agency", "adviser_address", "adviser_orias", "adviser_url")
+COLUMNS: Final = (*REQUIRED_COLUMNS, "email", "phone", "lang", *ADVISER_COLUMNS)
 MAX_POSTAL_ADDRESS: Final = 500
 MAX_PHONE: Final = 32
+MAX_ADVISER_AGENCY: Final = 200
+MAX_ADVISER_URL: Final = 500
 _PHONE_CHARS: Final = frozenset("0123456789+ ().-/")
+# Characters that have no business in a link rendered in an href.
+_URL_FORBIDDEN: Final = frozenset(" \t\r\n<>\"'`\\")
 
 
 @attrs.frozen
@@ -48,6 +57,7 @@ class MemberRow:
     email: str | None = None
     phone: str | None = None
     lang: str = "fr"
+    adviser: Adviser | None = None
 
 
 @attrs.frozen
@@ -63,19 +73,58 @@ class BadRow:
         return f"line {self.line}: {self.field}: {self.reason}"
 
 
-def _normalize_postal_address(raw: str) -> str:
+def _normalize_postal_address(raw: str, field: str = "postal_address") -> str:
     # Addresses span lines in a quoted CSV cell; each line is checked on its own.
     if len(raw) > MAX_POSTAL_ADDRESS:
-        raise InvalidInput("postal_address", "too_long")
+        raise InvalidInput(field, "too_long")
     lines = []
     for line in raw.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         if not line.strip():
             continue
-        normalize.check_text(line, "postal_address", MAX_POSTAL_ADDRESS)
+        normalize.check_text(line, field, MAX_POSTAL_ADDRESS)
         lines.append(" ".join(line.split()))
     if not lines:
-        raise InvalidInput("postal_address", "empty")
+        raise InvalidInput(field, "empty")
     return "\n".join(lines)
+
+
+def _normalize_orias(raw: str) -> str:
+    # The ORIAS register numbers intermediaries with 8 digits, often written in groups.
+    value = "".join(normalize.check_text(raw, "adviser_orias", 32).split())
+    if not (value.isascii() and value.isdigit() and len(value) == 8):
+        raise InvalidInput("adviser_orias", "malformed")
+    return value
+
+
+def _normalize_adviser_url(raw: str) -> str:
+    # The link is rendered in an href on the profile: https only (no javascript:, data:,
+    # nor plain http on a page that shows personal data), with a host.
+    value = normalize.check_text(raw.strip(), "adviser_url", MAX_ADVISER_URL)
+    if _URL_FORBIDDEN & set(value):
+        raise InvalidInput("adviser_url", "malformed")
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme.lower() != "https":
+        raise InvalidInput("adviser_url", "not_https")
+    if not parts.hostname:
+        raise InvalidInput("adviser_url", "malformed")
+    return value
+
+
+def _adviser(record: Sequence[str], columns: dict[str, int]) -> Adviser | None:
+    raw = {name: _cell(record, columns.get(name)).strip() for name in ADVISER_COLUMNS}
+    if not any(raw.values()):
+        return None
+    # The profile names the agency first: the other columns without it would show an
+    # address or a number belonging to nobody.
+    if not raw["adviser_agency"]:
+        raise InvalidInput("adviser_agency", "empty")
+    agency = " ".join(normalize.check_text(raw["adviser_agency"], "adviser_agency",
+                                           MAX_ADVISER_AGENCY).split())
+    address = (_normalize_postal_address(raw["adviser_address"], "adviser_address")
+               if raw["adviser_address"] else "")
+    orias = _normalize_orias(raw["adviser_orias"]) if raw["adviser_orias"] else ""
+    url = _normalize_adviser_url(raw["adviser_url"]) if raw["adviser_url"] else ""
+    return Adviser(name=agency, address=address, orias=orias, more_info_url=url)
 
 
 def _member_number(raw: str) -> str:
@@ -186,11 +235,13 @@ def _validate(line: int, record: Sequence[str], columns: dict[str, int]) -> Memb
         field = "lang"
         raw_lang = _cell(record, columns.get("lang")).strip()
         lang = _normalize_lang(raw_lang) if raw_lang else texts.DEFAULT_LANG
+        field = "adviser"
+        adviser = _adviser(record, columns)
     except InvalidInput as exc:
         return BadRow(line, exc.field, exc.reason)
     except Exception:  # a hostile cell must not stop the whole import
         return BadRow(line, field, "malformed")
-    return MemberRow(line, number, name, address, email, phone, lang)
+    return MemberRow(line, number, name, address, email, phone, lang, adviser)
 
 
 def scan_members(path: str | os.PathLike[str]) -> tuple[int, frozenset[str]]:

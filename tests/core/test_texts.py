@@ -16,6 +16,7 @@ _FORMATTER = string.Formatter()
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 _PREFIXES = (
     "reason.", "screen.", "label.", "button.", "notice.", "mail.", "offline.", "unit.", "ui.",
+    "demo.",
 )
 
 

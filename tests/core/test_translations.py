@@ -25,7 +25,7 @@ from cegema_onboarding.texts import CATALOG, DOMAIN, KEYS, LANGS, LOCALE_DIR, te
 ROOT = Path(__file__).resolve().parents[2]
 # The message ids a piece of code or a template may name: 'screen.login.title' and the like.
 _KEY_LITERAL = re.compile(
-    r"""["']((?:reason|screen|label|button|notice|mail|offline|unit|ui)(?:\.[a-z0-9_]+)+)["']"""
+    r"""["']((?:reason|screen|label|button|notice|mail|offline|unit|ui|demo)(?:\.[a-z0-9_]+)+)["']"""
 )
 _FORMATTER = string.Formatter()
 

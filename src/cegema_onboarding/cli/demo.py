@@ -1,11 +1,17 @@
-"""``cegema-onboarding demo``: the first-connection journey walked in the terminal."""
+"""``cegema-onboarding demo``: the first-connection journey walked in the terminal.
+
+Every sentence comes from the gettext catalogues (``demo.*`` for the narration,
+``screen.*.name`` for the screens), in French by default or in English with ``--lang en``.
+Mails are held back while a step runs and printed right after its outcome, so each one
+sits under the heading of the step that sent it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import io
 import re
 import sys
-from datetime import timedelta
 from typing import Any, TextIO
 
 from .. import texts
@@ -13,24 +19,36 @@ from ..adapters.mailbox import ConsoleMailer, text_part
 from ..adapters.memory import ManualClock, MemoryNotifier, MemoryStorage
 from ..bootstrap import build_service, throwaway_settings
 from ..config import Settings
-from ..model import Session
+from ..model import Session, Step
 from ..service import Ok, describe
+
+BRAND = "CEGEMA"
+MEMBER = "100234567"
+IP = "172.17.0.14"
 
 
 def add_subcommand(sub: Any) -> None:
     """Add ``demo`` to the ``cegema-onboarding`` command line."""
     parser = sub.add_parser("demo", help="walk the first-connection journey in the terminal")
+    parser.add_argument("--lang", choices=texts.LANGS, default=texts.DEFAULT_LANG,
+                        help="language of the walk-through and of the mails "
+                             f"(default {texts.DEFAULT_LANG})")
     parser.set_defaults(handler=run_demo_command)
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
     """``cegema-onboarding demo``."""
-    return run_demo()
+    return run_demo(lang=args.lang)
 
 
 def demo_settings() -> Settings:
     """Settings for a throw-away demo: fresh random keys, production hash parameters."""
     return throwaway_settings()
+
+
+def screen_name(step: Step, lang: str | None = None) -> str:
+    """The name of the screen ``step`` leads to, as a member would call it."""
+    return texts.text(f"screen.{step.value}.name", lang)
 
 
 def _link_token(body: str) -> str:
@@ -40,105 +58,135 @@ def _link_token(body: str) -> str:
     return match.group(1)
 
 
-def run_demo(out: TextIO | None = None) -> int:
+class _Narrator:
+    """Prints the walk-through in one language, each mail under the step that sent it."""
+
+    def __init__(self, out: TextIO, lang: str) -> None:
+        self.out = out
+        self.lang = lang
+        # Mails wait here until the outcome of the action that sent them is printed.
+        self._held = io.StringIO()
+        self.mailer = ConsoleMailer(self._held)
+
+    def say(self, key: str, *, indent: str = "", **params: object) -> None:
+        print(indent + texts.text(key, self.lang, brand=BRAND, **params), file=self.out)
+
+    def heading(self, title: str, number: int | None = None) -> None:
+        if number is not None:
+            title = texts.text("demo.step", self.lang, number=number, title=title)
+        print(f"\n=== {title}", file=self.out)
+
+    def show(self, result: object) -> None:
+        if isinstance(result, Ok):
+            self.say("demo.next_screen", screen=screen_name(result.step, self.lang))
+            if result.notice:
+                self.say("demo.notice", indent="  ",
+                         notice=texts.text(result.notice, self.lang, brand=BRAND))
+        else:
+            self.say("demo.refused", reason=describe(result, self.lang))  # type: ignore[arg-type]
+        self.mails()
+
+    def mails(self) -> None:
+        """Print the mails sent since the last call."""
+        self.out.write(self._held.getvalue())
+        self._held.seek(0)
+        self._held.truncate()
+
+    def last_token(self) -> str:
+        return _link_token(text_part(self.mailer.sent[-1]))
+
+
+def run_demo(out: TextIO | None = None, lang: str = texts.DEFAULT_LANG) -> int:
     """Walk the guide's steps 1 to 8 against the in-memory adapters, printing each screen."""
-    out = out or sys.stdout
-    mailer = ConsoleMailer(out)
+    lang = texts.resolve_lang(lang)
+    say = _Narrator(out or sys.stdout, lang)
     clock = ManualClock()
-    service = build_service(demo_settings(), MemoryStorage(), mailer, clock=clock,
+    service = build_service(demo_settings(), MemoryStorage(), say.mailer, clock=clock,
                             notifier=MemoryNotifier())
 
-    def screen(number: int, title: str) -> None:
-        print(f"\n=== Étape {number} — {title}", file=out)
+    member = service.staff.provision(MEMBER, "Marie Dupont", lang=lang)
+    say.say("demo.created")
+    say.say("demo.member_number", indent="  ", number=member.member_number)
+    say.say("demo.initial_password", indent="  ", password=member.initial_password)
 
-    def show(result: object) -> None:
-        if isinstance(result, Ok):
-            line = f"→ écran suivant : {result.step.value}"
-            if result.notice:
-                line += f"\n  « {texts.text(result.notice, brand='CEGEMA')} »"
-            print(line, file=out)
-        else:
-            print(f"→ refusé : {describe(result)}", file=out)  # type: ignore[arg-type]
-
-    member = service.staff.provision("100234567", "Marie Dupont")
-    print("Un adhérent vient d'être créé (ses identifiants figurent sur ses Conditions "
-          "Particulières) :", file=out)
-    print(f"  numéro d'adhérent : {member.member_number}", file=out)
-    print(f"  mot de passe initial : {member.initial_password}", file=out)
-
-    screen(1, texts.text("screen.login.title"))
-    print("L'adhérent tape son mot de passe en minuscules : la casse ne compte pas.", file=out)
-    result = service.login(" 100234567 ", member.initial_password.lower(), ip="172.17.0.14")
-    show(result)
+    say.heading(texts.text("screen.login.title", lang), 1)
+    say.say("demo.case_ignored")
+    result = service.login(f" {MEMBER} ", member.initial_password.lower(), ip=IP)
+    say.show(result)
     assert isinstance(result, Ok) and result.session is not None
     session: Session = result.session
 
-    screen(2, f"{texts.text('screen.email.title')} – {texts.text('screen.email.subtitle')}")
-    print("Deux adresses différentes :", file=out)
-    show(service.submit_email(session, "marie.dupont@example.com", "marie.dupond@example.com"))
-    print("Les deux adresses concordent :", file=out)
-    result = service.submit_email(session, "marie.dupont@example.com",
-                                  "Marie.Dupont@example.com", ip="172.17.0.14")
+    say.heading(f"{texts.text('screen.email.title', lang)} – "
+                f"{texts.text('screen.email.subtitle', lang)}", 2)
+    say.say("demo.emails_differ")
+    say.show(service.submit_email(session, "marie.dupont@example.com",
+                                  "marie.dupond@example.com"))
 
-    screen(3, "Le lien de validation est envoyé")
-    show(result)
+    say.heading(texts.text("demo.link_sent", lang), 3)
+    say.say("demo.emails_match")
+    say.show(service.submit_email(session, "marie.dupont@example.com",
+                                  "Marie.Dupont@example.com", ip=IP))
 
-    screen(4, "Interruption : l'adhérent revient plus tard et se reconnecte")
+    say.heading(texts.text("demo.interruption", lang), 4)
     clock.advance(hours=3)
-    result = service.login("100234567", member.initial_password, ip="172.17.0.14")
-    show(result)
+    result = service.login(MEMBER, member.initial_password, ip=IP)
+    say.show(result)
     assert isinstance(result, Ok) and result.session is not None
     session = result.session
 
-    screen(5, texts.text("mail.validation.subject", brand="CEGEMA"))
-    token = _link_token(text_part(mailer.sent[-1]))
+    say.heading(texts.text("mail.validation.subject", lang, brand=BRAND), 5)
+    token = say.last_token()
     check = service.open_link(token)
-    print(f"Ouverture du lien (GET) : valide = {check.valid}; le lien n'est pas consommé.",
-          file=out)
-    result = service.confirm_link(token, ip="172.17.0.14", session=session)
-    show(result)
-    print("Le même lien cliqué une seconde fois :", file=out)
-    show(service.confirm_link(token, ip="172.17.0.14"))
+    say.say("demo.link_opened",
+            valid=texts.text("label.yes" if check.valid else "label.no", lang))
+    result = service.confirm_link(token, ip=IP, session=session)
+    say.show(result)
+    say.say("demo.link_again")
+    say.show(service.confirm_link(token, ip=IP))
     assert isinstance(result, Ok) and result.session is not None
     session = result.session
 
-    screen(6, texts.text("label.new_password"))
-    print("Un mot de passe trop courant :", file=out)
-    show(service.set_password(session, "qwerty123456", "qwerty123456"))
+    password_step = 6
+    say.heading(texts.text("label.new_password", lang), password_step)
+    say.say("demo.common_password")
+    say.show(service.set_password(session, "qwerty123456", "qwerty123456"))
     clock.advance(minutes=2)
     chosen = "Le chat de ma voisine 1987"
-    result = service.set_password(session, chosen, chosen, ip="172.17.0.14")
-    show(result)
+    result = service.set_password(session, chosen, chosen, ip=IP)
+    say.show(result)
     assert isinstance(result, Ok) and result.session is not None
     session = result.session
 
-    screen(7, texts.text("screen.question.title"))
+    say.heading(texts.text("screen.question.title", lang), 7)
     question = next(iter(service.settings.questions))
-    print(f"Question choisie : {question.label('fr')}", file=out)
-    show(service.set_secret_answer(session, question.id, "Martin", "Martin"))
+    say.say("demo.question_chosen", question=question.label(lang))
+    say.show(service.set_secret_answer(session, question.id, "Martin", "Martin"))
 
-    screen(8, texts.text("mail.password_changed.subject", brand="CEGEMA"))
-    print("(le courriel ci-dessus, envoyé à l'enregistrement du mot de passe)", file=out)
+    # The guide shows this mail as its step 8, but the service sends it when the password
+    # is saved: it is printed there, and named here rather than printed twice.
+    say.heading(texts.text("mail.password_changed.subject", lang, brand=BRAND), 8)
+    say.say("demo.mail_of_step", step=password_step)
 
-    print(f"\n=== {texts.text('screen.connected.title')}", file=out)
-    print("L'ancien mot de passe initial ne fonctionne plus :", file=out)
+    say.heading(texts.text("screen.connected.title", lang))
+    say.say("demo.initial_dead")
     clock.advance(minutes=1)
-    show(service.login("100234567", member.initial_password))
-    result = service.login("100234567", "Le chat de ma voisine 1987")
-    show(result)
+    say.show(service.login(MEMBER, member.initial_password))
+    say.show(service.login(MEMBER, chosen))
 
-    print(f"\n=== {texts.text('button.forgotten_password')}", file=out)
+    say.heading(texts.text("button.forgotten_password", lang))
     clock.advance(days=2)
-    show(service.forgot_password("100234567", ip="172.17.0.14"))
+    say.show(service.forgot_password(MEMBER, ip=IP))
+    # The reset mail leaves with the outbox's next delivery, not within the request.
     service.deliver_due()
-    reset = _link_token(text_part(mailer.sent[-1]))
-    print("Réponse à la question secrète et nouveau mot de passe :", file=out)
+    say.mails()
+    reset = say.last_token()
+    say.say("demo.reset_answer")
     fresh = "Trois tortues sur un toit 2026"
-    show(service.complete_reset(reset, fresh, fresh, answer="martin", ip="172.17.0.14"))
-    print("Le lien ne sert qu'une fois ; l'ancien mot de passe ne fonctionne plus :", file=out)
-    show(service.complete_reset(reset, fresh, fresh, answer="martin"))
-    show(service.login("100234567", "Le chat de ma voisine 1987"))
-    show(service.login("100234567", fresh))
-    print(f"\nCourriels envoyés : {len(mailer.sent)}", file=out)
-    clock.advance(timedelta(0))
+    say.show(service.complete_reset(reset, fresh, fresh, answer="martin", ip=IP))
+    say.say("demo.link_once")
+    say.show(service.complete_reset(reset, fresh, fresh, answer="martin"))
+    say.show(service.login(MEMBER, chosen))
+    say.show(service.login(MEMBER, fresh))
+    print(file=say.out)
+    say.say("demo.mails_sent", count=len(say.mailer.sent))
     return 0

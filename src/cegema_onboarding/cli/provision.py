@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from ..bootstrap import pepper_from_env, storage_from_url
-from ..errors import ConfigurationError, OnboardingError
+from ..errors import ConfigurationError, OnboardingError, SchemaMissing
 from ..ports import AccountBulkWriter
 from ..provisioning import DEFAULT_BATCH, print_warning, provision_csv
 from ._options import add_database, database_url
@@ -19,7 +19,8 @@ def add_subcommand(sub: Any) -> None:
     parser = sub.add_parser(
         "provision", help="import members from a CSV and write the print-shop file",
         description="Import members (columns member_number, name, postal_address and "
-                    "optionally email, phone, lang; UTF-8, ';' or ',') and write their "
+                    "optionally email, phone, lang, adviser_agency, adviser_address, "
+                    "adviser_orias, adviser_url; UTF-8, ';' or ',') and write their "
                     "initial passwords to a new 0600 file for the print shop. The pepper "
                     "comes from $CEGEMA_PEPPER_KEYS ('id:key,...', newest first).")
     add_database(parser)
@@ -48,9 +49,15 @@ def run_provision_command(args: Any, *, env: Mapping[str, str] | None = None,
                                    create_schema=args.create_schema)
         if not isinstance(storage, AccountBulkWriter):
             raise ConfigurationError("this storage cannot insert accounts in bulk")
+        if not args.create_schema:
+            _check_schema(storage)
         summary = provision_csv(args.csv, storage, pepper, args.credentials_out,
                                 staff_id=args.staff_id, batch_size=args.batch_size,
                                 progress=None if args.no_progress else err, errors=err)
+    except SchemaMissing as exc:
+        print(f"cegema-onboarding provision: {exc}; create them first with "
+              f"'cegema-onboarding migrate', or pass --create-schema", file=err)
+        return 2
     except OnboardingError as exc:
         # ProvisioningError, ConfigurationError, InvalidInput: none carries a secret.
         print(f"cegema-onboarding provision: {exc}", file=err)
@@ -59,3 +66,14 @@ def run_provision_command(args: Any, *, env: Mapping[str, str] | None = None,
         print(line, file=out)
     print_warning(summary.credentials_path, out)
     return summary.exit_code
+
+
+def _check_schema(storage: object) -> None:
+    """Raise SchemaMissing before any file is created, rather than at the first batch."""
+    # storage_from_url succeeded, so the sql extra is installed.
+    from ..adapters.sql import SqlStorage, missing_tables
+
+    if isinstance(storage, SqlStorage):
+        missing = missing_tables(storage.engine)
+        if missing:
+            raise SchemaMissing(missing)

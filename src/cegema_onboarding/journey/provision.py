@@ -9,14 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from .. import texts
-from ..model import Account, AuditRecord
+from ..model import Account, Adviser, AuditRecord, Profile
 
 
 def build_account(*, account_id: str, member_number: str, name: str, now: datetime,
                   initial_digest: str, email: str | None = None,
                   postal_address: str | None = None, phone: str | None = None,
-                  lang: str = "fr") -> Account:
-    """A freshly provisioned account from already normalised values (pure)."""
+                  lang: str = "fr", adviser: Adviser | None = None) -> Account:
+    """A freshly provisioned account from already normalised values (pure).
+
+    ``adviser`` is the host's data shown under MON CONSEILLER, as ``SetAdviser`` records it.
+    """
     return Account(
         account_id=account_id,
         member_number=member_number,
@@ -29,6 +32,7 @@ def build_account(*, account_id: str, member_number: str, name: str, now: dateti
         initial_issued_at=now,
         postal_address=postal_address,
         phone=phone,
+        profile=Profile(adviser=adviser),
     )
 
 

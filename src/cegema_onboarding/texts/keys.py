@@ -10,8 +10,9 @@ Key prefixes: ``reason.*`` (why something was refused, one per refusal value), `
 (titles and paragraphs of each screen), ``label.*`` (field labels), ``button.*`` (buttons and
 action links), ``notice.*`` (confirmations and banners), ``mail.*`` (mail subjects and
 bodies), ``offline.*`` (notices sent by post, SMS or phone to members with no email),
-``unit.*`` (quantities with their unit) and ``ui.*`` (the page furniture of the web
-integrations: navigation, form errors, footer).
+``unit.*`` (quantities with their unit), ``ui.*`` (the page furniture of the web
+integrations: navigation, form errors, footer) and ``demo.*`` (the narration of the
+terminal demo, ``cegema-onboarding demo``).
 """
 
 from __future__ import annotations
@@ -325,4 +326,42 @@ KEYS: Final[tuple[str, ...]] = (
     N_("ui.devices.last_used"),
     N_("ui.security"),
     N_("ui.interests.hint"),
+    # --- The screens by name, wherever a screen is named rather than shown ------------------
+    # TRANSLATORS: The name of the screen where a first-time member enters an email address.
+    N_("screen.email.name"),
+    N_("screen.check_mailbox.name"),
+    # TRANSLATORS: The screen of a member without email, until staff activate the account.
+    N_("screen.awaiting_activation.name"),
+    N_("screen.password.name"),
+    N_("screen.question.name"),
+    N_("screen.profile.name"),
+    N_("screen.login.name"),
+    # --- The terminal demo (cegema-onboarding demo): what it says between the screens --------
+    N_("demo.created"),
+    N_("demo.member_number"),
+    N_("demo.initial_password"),
+    # TRANSLATORS: A heading: the step's number in the printed guide, then its title.
+    N_("demo.step"),
+    # TRANSLATORS: {screen} is one of the screen.*.name texts.
+    N_("demo.next_screen"),
+    # TRANSLATORS: {reason} is one of the reason.* texts.
+    N_("demo.refused"),
+    # TRANSLATORS: A confirmation shown on the screen, quoted: {notice} is one of notice.*.
+    N_("demo.notice"),
+    N_("demo.case_ignored"),
+    N_("demo.emails_differ"),
+    N_("demo.emails_match"),
+    N_("demo.link_sent"),
+    N_("demo.interruption"),
+    # TRANSLATORS: {valid} is label.yes or label.no.
+    N_("demo.link_opened"),
+    N_("demo.link_again"),
+    N_("demo.common_password"),
+    N_("demo.question_chosen"),
+    # TRANSLATORS: {step} is the number of the step under which that mail was printed.
+    N_("demo.mail_of_step"),
+    N_("demo.initial_dead"),
+    N_("demo.reset_answer"),
+    N_("demo.link_once"),
+    N_("demo.mails_sent"),
 )

@@ -34,6 +34,7 @@ __all__ = [
     "create_schema",
     "current_revision",
     "migrate",
+    "missing_tables",
     "postgres_engine",
     "sqlite_engine",
     "upgrade",
@@ -236,6 +237,20 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
         raise StorageError(f"cannot migrate: {str(exc).splitlines()[0]}") from exc
     assert after is not None
     return before, after
+
+
+def missing_tables(engine: Engine) -> tuple[str, ...]:
+    """The library's tables that the database lacks, in creation order; () when none.
+
+    Raises StorageError, with the database's own first line, when it cannot be reached.
+    """
+    try:
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            return tuple(t.name for t in metadata.sorted_tables
+                         if not inspector.has_table(t.name))
+    except sa.exc.SQLAlchemyError as exc:
+        raise StorageError(f"cannot read the schema: {str(exc).splitlines()[0]}") from exc
 
 
 def current_revision(engine: Engine) -> str | None:
