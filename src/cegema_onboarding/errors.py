@@ -12,7 +12,15 @@ class OnboardingError(Exception):
 
 
 class ConfigurationError(OnboardingError):
-    """The host's settings are unsafe or inconsistent."""
+    """The host's settings are unsafe or inconsistent.
+
+    ``setting`` names the setting at fault when one is (``"base_url"``, ``"database
+    URL"``); the message says how to fix it and never quotes a key or a password.
+    """
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 class InvalidInput(OnboardingError):
@@ -38,6 +46,43 @@ class BadToken(OnboardingError):
 
 class StorageError(OnboardingError):
     """A storage adapter failed."""
+
+
+class StorageUnreachable(StorageError):
+    """The database server cannot be reached: down, a wrong host or port, refused login.
+
+    ``fix`` says what to check. The message names the database's kind, never the URL,
+    which may hold a password.
+    """
+
+    def __init__(self, message: str, *, fix: str) -> None:
+        super().__init__(f"{message}: {fix}")
+        self.fix = fix
+
+
+class SchemaMissing(StorageError):
+    """The database is reachable but has none of the library's tables: never migrated.
+
+    ``fix`` is the command that creates them.
+    """
+
+    def __init__(self, message: str, *, fix: str) -> None:
+        super().__init__(f"{message}: {fix}")
+        self.fix = fix
+
+
+class SchemaOutdated(StorageError):
+    """The database's tables are of an older (or newer) revision than this release's.
+
+    ``revision`` is the database's, ``expected`` this release's; ``fix`` the command to run.
+    """
+
+    def __init__(self, message: str, *, fix: str, revision: str | None = None,
+                 expected: str | None = None) -> None:
+        super().__init__(f"{message}: {fix}")
+        self.fix = fix
+        self.revision = revision
+        self.expected = expected
 
 
 class ConcurrentUpdate(StorageError):

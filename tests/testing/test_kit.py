@@ -48,9 +48,9 @@ def test_the_contract_classes_load_on_demand() -> None:
                            "RateLimiterContract")
     assert "cegema_onboarding.testing.storage_contract" in loaded
     assert "pytest" in loaded
-    with pytest.raises(AttributeError, match="NoSuchContract"):
-        from cegema_onboarding import testing
+    from cegema_onboarding import testing
 
+    with pytest.raises(AttributeError, match="NoSuchContract"):
         testing.NoSuchContract  # noqa: B018
 
 
