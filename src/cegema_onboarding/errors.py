@@ -48,30 +48,42 @@ class StorageError(OnboardingError):
     """A storage adapter failed."""
 
 
-class StorageUnreachable(StorageError):
+def _restore(cls: type[BaseException], args: tuple[object, ...],
+             state: dict[str, object]) -> BaseException:
+    """Rebuild an error with keyword-only context after pickling (worker processes)."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
+class _DiagnosedStorageError(StorageError):
+    """A storage failure whose cause is known: the message ends with ``fix``."""
+
+    def __init__(self, message: str, *, fix: str) -> None:
+        super().__init__(f"{message}: {fix}")
+        self.fix = fix
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
+
+class StorageUnreachable(_DiagnosedStorageError):
     """The database server cannot be reached: down, a wrong host or port, refused login.
 
     ``fix`` says what to check. The message names the database's kind, never the URL,
     which may hold a password.
     """
 
-    def __init__(self, message: str, *, fix: str) -> None:
-        super().__init__(f"{message}: {fix}")
-        self.fix = fix
 
-
-class SchemaMissing(StorageError):
-    """The database is reachable but has none of the library's tables: never migrated.
+class SchemaMissing(_DiagnosedStorageError):
+    """The database is reachable but lacks the library's tables: never migrated.
 
     ``fix`` is the command that creates them.
     """
 
-    def __init__(self, message: str, *, fix: str) -> None:
-        super().__init__(f"{message}: {fix}")
-        self.fix = fix
 
-
-class SchemaOutdated(StorageError):
+class SchemaOutdated(_DiagnosedStorageError):
     """The database's tables are of an older (or newer) revision than this release's.
 
     ``revision`` is the database's, ``expected`` this release's; ``fix`` the command to run.
@@ -79,8 +91,7 @@ class SchemaOutdated(StorageError):
 
     def __init__(self, message: str, *, fix: str, revision: str | None = None,
                  expected: str | None = None) -> None:
-        super().__init__(f"{message}: {fix}")
-        self.fix = fix
+        super().__init__(message, fix=fix)
         self.revision = revision
         self.expected = expected
 
