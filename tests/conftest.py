@@ -25,8 +25,9 @@ from cegema_onboarding.service import Ok, OnboardingService
 hsettings.register_profile("ci", deadline=None, print_blob=True)
 hsettings.load_profile("ci")
 
-# The throw-away PostgreSQL server (fixtures pg_server_url and pg_url).
-pytest_plugins = ["tests.pg"]
+# The throw-away PostgreSQL server (fixtures pg_server_url and pg_url), and the shipped
+# plugin's onboarding_* fixtures, used as a host would.
+pytest_plugins = ["tests.pg", "cegema_onboarding.testing.plugin"]
 
 SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
 PEPPER = "test-pepper-key-0123456789-abcdefghijklmnop"

@@ -186,8 +186,14 @@ def throwaway_settings(base_url: str = "http://127.0.0.1:8000", *,
 # --------------------------------------------------------------------------- storage
 
 
-def storage_from_url(url: str | None, *, create_schema: bool = False) -> Storage:
-    """SqlStorage on the database at ``url`` (``sqlite:///...`` or ``postgresql://...``)."""
+def storage_from_url(url: str | None, *, create_schema: bool = False,
+                     check: bool = True) -> Storage:
+    """SqlStorage on the database at ``url`` (``sqlite:///...`` or ``postgresql://...``).
+
+    With ``check`` (unless ``create_schema``), the database is reached once now, so that a
+    wrong URL, a server down or a database not migrated stops the start with
+    ``StorageUnreachable``, ``SchemaMissing`` or ``SchemaOutdated`` naming the fix.
+    """
     if not url:
         raise ConfigurationError("no database: pass --database or set CEGEMA_DATABASE_URL")
     if url.split(":", 1)[0].split("+", 1)[0] == "postgres":
@@ -202,9 +208,12 @@ def storage_from_url(url: str | None, *, create_schema: bool = False) -> Storage
         raise ConfigurationError(
             "the SQL adapter needs SQLAlchemy: pip install 'cegema-onboarding[sql]'") from None
     engine = create_engine_from_url(url)
+    storage = SqlStorage(engine)
     if create_schema:
         make_schema(engine)
-    return SqlStorage(engine)
+    elif check:
+        storage.check()
+    return storage
 
 
 def demo_storage(data_dir: Path) -> tuple[Storage, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import ipaddress
 from collections.abc import Mapping
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -69,6 +70,31 @@ def _check_base_url(_: object, __: object, value: str) -> None:
         raise ConfigurationError("base_url must be an absolute http(s) URL without a query")
 
 
+def _is_loopback(host: str | None) -> bool:
+    """Whether a URL's host is this machine: localhost (RFC 6761) or a loopback address."""
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_plain_http(settings: Settings) -> None:
+    # Links in mails carry live tokens; over plain http anyone on the way reads them. The
+    # demo and a development server on this machine are the exceptions that need no flag.
+    parts = urlsplit(settings.base_url)
+    if (parts.scheme == "http" and not settings.allow_insecure_http
+            and not _is_loopback(parts.hostname)):
+        raise ConfigurationError(
+            "base_url is a plain http:// URL of another machine: the links in mails would "
+            "carry their tokens in clear. Serve the portal over https and write "
+            "base_url='https://...'; only for a test server that cannot have https, set "
+            "allow_insecure_http=True", setting="base_url")
+
+
 def _check_keys(_: object, __: object, value: tuple[str, ...]) -> None:
     # A bare string would be read as a list of one-character keys.
     if isinstance(value, str | bytes) or not isinstance(value, tuple | list):
@@ -115,13 +141,17 @@ class Settings:
     ``secret_keys`` sign links (newest first; older ones still verify, for rotation).
     ``pepper_keys`` key the hash of initial passwords and codes: keep them outside the
     database, in the host's secret store. ``base_url`` is where links point: it is never
-    taken from a request's Host header.
+    taken from a request's Host header. It must be https, except on this machine
+    (localhost, 127.0.0.1, ::1) or with ``allow_insecure_http=True``.
     """
 
     secret_keys: tuple[str, ...] = attrs.field(validator=_check_keys, repr=False)
     pepper_keys: tuple[tuple[str, str], ...] = attrs.field(
         converter=_pairs, validator=_check_pepper_keys, repr=False)
     base_url: str = attrs.field(validator=_check_base_url)
+    #: Accept a plain ``http://`` base URL of another machine (links then travel in clear):
+    #: for a test server without https only, never in production.
+    allow_insecure_http: bool = attrs.field(default=False, kw_only=True)
     link_paths: Mapping[LinkPurpose, str] = DEFAULT_LINK_PATHS
     link_lifetime: timedelta = timedelta(hours=24)
     initial_password_lifetime: timedelta | None = timedelta(days=180)
@@ -156,6 +186,7 @@ class Settings:
             RecoveryPolicy.LINK_ONLY)
 
     def __attrs_post_init__(self) -> None:
+        _check_plain_http(self)
         if self.recovery is RecoveryPolicy.LINK_AND_ANSWER and not self.secret_questions:
             raise ConfigurationError("recovery LINK_AND_ANSWER needs secret_questions on")
         if self.staff_assisted_recovery and not self.secret_questions:

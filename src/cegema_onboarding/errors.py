@@ -12,7 +12,15 @@ class OnboardingError(Exception):
 
 
 class ConfigurationError(OnboardingError):
-    """The host's settings are unsafe or inconsistent."""
+    """The host's settings are unsafe or inconsistent.
+
+    ``setting`` names the setting at fault when one is (``"base_url"``, ``"database
+    URL"``); the message says how to fix it and never quotes a key or a password.
+    """
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 class InvalidInput(OnboardingError):
@@ -40,6 +48,59 @@ class StorageError(OnboardingError):
     """A storage adapter failed."""
 
 
+def _restore(cls: type[BaseException], args: tuple[object, ...],
+             state: dict[str, object]) -> BaseException:
+    """Rebuild an error with keyword-only context after pickling (worker processes)."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
+class _DiagnosedStorageError(StorageError):
+    """A storage failure whose cause is known: the message ends with ``fix``."""
+
+    def __init__(self, message: str, *, fix: str) -> None:
+        super().__init__(f"{message}: {fix}")
+        self.fix = fix
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
+
+class StorageUnreachable(_DiagnosedStorageError):
+    """The database server cannot be reached: down, a wrong host or port, refused login.
+
+    ``fix`` says what to check. The message names the database's kind, never the URL,
+    which may hold a password.
+    """
+
+
+class SchemaMissing(_DiagnosedStorageError):
+    """The database is reachable but lacks the library's tables: never migrated.
+
+    ``fix`` is the command that creates them; ``tables`` names the missing ones when they
+    are known, so that a caller can say what to run rather than fail on the first write.
+    """
+
+    def __init__(self, message: str, *, fix: str, tables: tuple[str, ...] = ()) -> None:
+        super().__init__(message, fix=fix)
+        self.tables = tables
+
+
+class SchemaOutdated(_DiagnosedStorageError):
+    """The database's tables are of an older (or newer) revision than this release's.
+
+    ``revision`` is the database's, ``expected`` this release's; ``fix`` the command to run.
+    """
+
+    def __init__(self, message: str, *, fix: str, revision: str | None = None,
+                 expected: str | None = None) -> None:
+        super().__init__(message, fix=fix)
+        self.revision = revision
+        self.expected = expected
+
+
 class ConcurrentUpdate(StorageError):
     """A compare-and-set lost a race: the record changed since it was loaded."""
 
@@ -50,19 +111,6 @@ class DuplicateAccount(StorageError):
 
 class UnknownAccount(StorageError):
     """No account has this identifier. Only raised to staff-facing callers."""
-
-
-class SchemaMissing(StorageError):
-    """The database lacks some of the library's tables: it was never migrated.
-
-    ``tables`` names them, so that the caller can say what to run rather than fail later
-    on the first write.
-    """
-
-    def __init__(self, tables: tuple[str, ...]) -> None:
-        super().__init__(f"the database has no {', '.join(tables)} table"
-                         f"{'s' if len(tables) > 1 else ''}")
-        self.tables = tables
 
 
 class SealError(OnboardingError):

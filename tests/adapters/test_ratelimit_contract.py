@@ -14,10 +14,11 @@ from cegema_onboarding.errors import ConfigurationError, StorageError
 from cegema_onboarding.flow import Reason, Refused
 from cegema_onboarding.ratelimit import Limit, MemoryRateLimiter, RateLimits
 from cegema_onboarding.service import OnboardingService
+from cegema_onboarding.testing import RateLimiterContract
+from cegema_onboarding.testing.ratelimit_contract import MINUTE, T0
 
 from ..conftest import START, make_settings
 from ..pg import sql_adapter
-from ..ratelimit_contract import MINUTE, T0, RateLimiterContract
 
 sql = sql_adapter()
 

@@ -10,9 +10,10 @@ import pytest
 from cegema_onboarding.adapters.memory import MemoryStorage
 from cegema_onboarding.model import Stage
 from cegema_onboarding.ports import Changes, OutboxStatus
+from cegema_onboarding.testing import StorageContract
+from cegema_onboarding.testing.records import T0, account, insert, message, record
 
 from ..pg import sql_adapter
-from ..storage_contract import T0, StorageContract, account, insert, message, record
 
 sql = sql_adapter()
 

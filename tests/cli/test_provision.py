@@ -56,7 +56,7 @@ def test_no_tables_stops_before_any_file_and_names_the_fix(
 
     assert _provision(db, source, out) == 2
     captured = capsys.readouterr()
-    assert "the database has no cegema_accounts" in captured.err
+    assert "the database has none of the library's tables" in captured.err
     assert "cegema-onboarding migrate" in captured.err and "--create-schema" in captured.err
     assert "StorageError" not in captured.err and "line " not in captured.err
     assert captured.out == ""
@@ -76,8 +76,9 @@ def test_missing_tables_reads_the_schema(tmp_path: Path) -> None:
         assert missing_tables(engine) == ()
     finally:
         engine.dispose()
-    error = SchemaMissing(("accounts", "audit"))
-    assert error.tables == ("accounts", "audit")
+    error = SchemaMissing("the database lacks two tables", fix="migrate",
+                          tables=("accounts", "audit"))
+    assert error.tables == ("accounts", "audit") and error.fix == "migrate"
     assert isinstance(error, StorageError)
 
 

@@ -74,3 +74,31 @@ def test_a_pepper_that_is_also_a_signing_key_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="also in secret_keys") as caught:
         _settings(secret_keys=(SECRET, PEPPER))
     assert PEPPER not in str(caught.value)
+
+
+# ---------------------------------------------------------------------- plain http
+
+
+@pytest.mark.parametrize("url", ["http://portail.example", "http://192.0.2.10:8000/",
+                                 "http://portail.example.localhost.evil.example"])
+def test_a_plain_http_base_url_of_another_machine_is_refused(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="allow_insecure_http=True") as caught:
+        Settings(secret_keys=(SECRET,), pepper_keys=(("p1", PEPPER),), base_url=url)
+    assert caught.value.setting == "base_url"
+    assert "https://" in str(caught.value)
+
+
+@pytest.mark.parametrize("url", ["http://localhost:8000", "http://127.0.0.1:8000",
+                                 "http://[::1]:8000/portail", "http://127.0.0.2",
+                                 "http://portail.localhost", "HTTP://LOCALHOST"])
+def test_plain_http_on_this_machine_is_the_demo_and_needs_no_flag(url: str) -> None:
+    assert Settings(secret_keys=(SECRET,), pepper_keys=(("p1", PEPPER),),
+                    base_url=url).base_url == url
+
+
+def test_plain_http_elsewhere_needs_the_explicit_opt_in() -> None:
+    settings = Settings(secret_keys=(SECRET,), pepper_keys=(("p1", PEPPER),),
+                        base_url="http://portail.test", allow_insecure_http=True)
+    assert settings.allow_insecure_http
+    # https needs no flag, and the flag is off by default.
+    assert not _settings().allow_insecure_http

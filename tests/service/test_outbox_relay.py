@@ -333,11 +333,13 @@ def test_relay_command_once(tmp_path: Path, engine: Engine, server: SmtpServer,
     assert len(server.handler.received) == 2
 
 
-def test_relay_command_configuration_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_relay_command_configuration_errors(tmp_path: Path, engine: Engine,
+                                            monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     for var in ("CEGEMA_SECRET_KEYS", "CEGEMA_SMTP_HOST", "CEGEMA_SMTP_PASSWORD"):
         monkeypatch.delenv(var, raising=False)
-    db = f"sqlite:///{tmp_path / 'x.db'}"
+    # A migrated database: the command checks it at start, before the mail settings.
+    db = f"sqlite:///{tmp_path / 'onboarding.db'}"
     assert main(["relay", "--once", "--database", db, "--smtp-host", "x"]) == 2
     assert "CEGEMA_SECRET_KEYS" in capsys.readouterr().err
     monkeypatch.setenv("CEGEMA_SECRET_KEYS", SECRET)
@@ -352,6 +354,10 @@ def test_relay_command_configuration_errors(tmp_path: Path, monkeypatch: pytest.
                  "--smtp-security", "none"]) == 2
     err = capsys.readouterr().err
     assert "allow_insecure_auth" in err and "pw-value-123" not in err
+    # A database never migrated: named at start, with the command that fixes it.
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    assert main(["relay", "--once", "--database", empty, "--smtp-host", "x"]) == 2
+    assert "cegema-onboarding migrate" in capsys.readouterr().err
 
 
 def test_relay_command_purges_ended_rate_limit_windows(

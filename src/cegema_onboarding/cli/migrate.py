@@ -33,7 +33,8 @@ def run_migrate_command(args: argparse.Namespace, *, env: Mapping[str, str] | No
     out = out or sys.stdout
     err = err or sys.stderr
     try:
-        storage = storage_from_url(database_url(args, environ))
+        # No start-up check: a database not migrated yet is what this command is for.
+        storage = storage_from_url(database_url(args, environ), check=False)
     except ConfigurationError as exc:
         print(f"cegema-onboarding migrate: {exc}", file=err)
         return 2

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from ..bootstrap import storage_from_url
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, StorageError
 from ..ports import OutboxStatus
 from ._options import add_database, database_url
 
@@ -44,7 +44,7 @@ def run_outbox_command(args: argparse.Namespace, *, env: Mapping[str, str] | Non
     out = out or sys.stdout
     try:
         storage = storage_from_url(database_url(args, env))
-    except ConfigurationError as exc:
+    except (ConfigurationError, StorageError) as exc:
         print(f"cegema-onboarding outbox: {exc}", file=sys.stderr)
         return 2
     if args.outbox_command == "list":

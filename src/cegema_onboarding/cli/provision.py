@@ -55,8 +55,12 @@ def run_provision_command(args: Any, *, env: Mapping[str, str] | None = None,
                                 staff_id=args.staff_id, batch_size=args.batch_size,
                                 progress=None if args.no_progress else err, errors=err)
     except SchemaMissing as exc:
-        print(f"cegema-onboarding provision: {exc}; create them first with "
-              f"'cegema-onboarding migrate', or pass --create-schema", file=err)
+        # Raised by the start-up check (the fix names migrate) or by the tables' check
+        # above (the fix names --create-schema too); the message carries the fix.
+        if "--create-schema" not in exc.fix:
+            print(f"cegema-onboarding provision: {exc} (or pass --create-schema)", file=err)
+        else:
+            print(f"cegema-onboarding provision: {exc}", file=err)
         return 2
     except OnboardingError as exc:
         # ProvisioningError, ConfigurationError, InvalidInput: none carries a secret.
@@ -76,4 +80,8 @@ def _check_schema(storage: object) -> None:
     if isinstance(storage, SqlStorage):
         missing = missing_tables(storage.engine)
         if missing:
-            raise SchemaMissing(missing)
+            raise SchemaMissing(
+                f"the database lacks the table{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(missing)}",
+                fix="create them first with 'cegema-onboarding migrate', "
+                    "or pass --create-schema", tables=missing)

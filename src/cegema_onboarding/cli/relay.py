@@ -22,7 +22,7 @@ from ..bootstrap import (
     settings_from_env,
     storage_from_url,
 )
-from ..errors import ConfigurationError, OnboardingError
+from ..errors import ConfigurationError, OnboardingError, StorageError
 from ..relay import DEFAULT_BATCH, DEFAULT_INTERVAL, DEFAULT_RATE_LIMIT_RETENTION, Relay
 from ._options import add_database, database_url
 
@@ -107,7 +107,7 @@ def run_relay_command(args: argparse.Namespace, *, env: Mapping[str, str] | None
         outbox = build_outbox(settings, storage, mailer_from(args.mailer, args, env))
         relay = Relay(outbox, poll_interval=_interval(args, env), batch_size=args.batch,
                       housekeeping=rate_limit_purge(storage, _retention(args, env)))
-    except ConfigurationError as exc:
+    except (ConfigurationError, StorageError) as exc:
         print(f"cegema-onboarding relay: {exc}", file=sys.stderr)
         return 2
     with relay.stop_on_signals():

@@ -85,11 +85,14 @@ def test_missing_keys_are_an_error() -> None:
     assert "cegema_onboarding.E001" in check_ids(**config)
 
 
-def test_http_base_url_without_debug_is_flagged() -> None:
-    assert "cegema_onboarding.W001" in check_ids(**onboarding_config(BASE_URL="http://portail"))
+def test_http_base_url_of_another_machine_is_an_error_unless_allowed() -> None:
+    # Refused by the library's Settings, naming the opt-in; allowed, it is still flagged
+    # while DEBUG is off.
+    assert "cegema_onboarding.E001" in check_ids(**onboarding_config(BASE_URL="http://portail"))
+    allowed = onboarding_config(BASE_URL="http://portail", ALLOW_INSECURE_HTTP=True)
+    assert "cegema_onboarding.W001" in check_ids(**allowed)
     with override_settings(DEBUG=True):
-        assert "cegema_onboarding.W001" not in check_ids(
-            **onboarding_config(BASE_URL="http://portail"))
+        assert "cegema_onboarding.W001" not in check_ids(**allowed)
 
 
 def test_short_and_shared_keys_are_flagged() -> None:

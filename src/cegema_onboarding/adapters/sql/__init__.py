@@ -7,6 +7,7 @@ Needs the ``sql`` extra (``postgres`` for PostgreSQL)::
     engine = sqlite_engine("onboarding.db")
     create_schema(engine)
     storage = SqlStorage(engine)
+    storage.check()  # at start-up: reachable, and at this release's schema revision
 """
 
 from .engine import (

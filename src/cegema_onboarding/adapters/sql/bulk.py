@@ -28,6 +28,7 @@ from ...errors import StorageError
 from ...model import Account
 from ...normalize import email_key
 from ...ports import AuditRecord
+from .diagnose import translate
 from .rows import account_data, account_values, audit_values
 from .schema import accounts, audit
 
@@ -137,7 +138,7 @@ def insert_sqlite(conn: Connection, accounts_: Sequence[Account],
             for r in audit_ if r.account_id not in skipped_ids])
     except sqlite3.Error as exc:
         # The class name only, as for every storage error; the caller rolls back.
-        raise StorageError(f"database write failed ({type(exc).__name__})") from exc
+        raise translate(exc, "write") from exc
     finally:
         cursor.close()
     return skipped

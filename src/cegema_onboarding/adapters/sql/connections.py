@@ -3,7 +3,8 @@
 Both kinds give the store the same two context managers, ``read()`` and
 ``write(durable)``, each yielding a SQLAlchemy :class:`~sqlalchemy.engine.Connection`, and
 translate database errors into :class:`~cegema_onboarding.errors.StorageError` at this
-boundary (class names only: a driver's message may quote a row).
+boundary (``diagnose.translate``: typed when the database is unreachable or not migrated,
+class names only, since a driver's message may quote a row).
 
 PostgreSQL checks a connection out of the engine's pool for each operation, as any
 SQLAlchemy application does: the round trip to the server dwarfs the checkout.
@@ -39,6 +40,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from ...errors import StorageError
+from .diagnose import error_kind, translate
 from .engine import BEGIN_OPTION
 
 __all__ = ["KeptConnections", "PooledConnections", "error_kind"]
@@ -53,13 +55,6 @@ _INHERITED: list[Connection] = []
 # Errors after which a connection is not used again.
 _UNUSABLE = (sa.exc.ProgrammingError, sa.exc.InterfaceError, sa.exc.ResourceClosedError,
              sa.exc.PendingRollbackError)
-
-
-def error_kind(exc: sa.exc.SQLAlchemyError) -> str:
-    """The class names of an error and of the driver's error under it, never the message."""
-    # SQLAlchemy's message may quote parameters (hashes, payloads).
-    orig = getattr(exc, "orig", None)
-    return type(exc).__name__ + (f"/{type(orig).__name__}" if orig is not None else "")
 
 
 class PooledConnections:
@@ -79,7 +74,7 @@ class PooledConnections:
             with self._reader.connect() as conn:
                 yield conn
         except sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"database read failed ({error_kind(exc)})") from exc
+            raise translate(exc, "read") from exc
 
     @contextmanager
     def write(self, durable: bool = True, *, lock_first: bool = False
@@ -96,7 +91,7 @@ class PooledConnections:
                     conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 yield conn
         except sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"database write failed ({error_kind(exc)})") from exc
+            raise translate(exc, "write") from exc
 
     def dispose(self) -> None:
         """Nothing is kept: the pool is the engine's to dispose."""
@@ -153,7 +148,12 @@ class KeptConnections:
         if kept is not None and kept.generation == self._generation \
                 and kept.pid == os.getpid():
             return kept
-        return self._open(kept)
+        try:
+            return self._open(kept)
+        except sa.exc.SQLAlchemyError as exc:
+            # A file that cannot be opened: a StorageError as any other, never the
+            # driver's own exception.
+            raise translate(exc, "connect") from exc
 
     def _open(self, stale: _Kept | None) -> _Kept:
         self._local.kept = None
@@ -229,7 +229,7 @@ class KeptConnections:
             self._drop(kept)
         else:
             self._end(kept)
-        return StorageError(f"database {what} failed ({error_kind(exc)})")
+        return translate(exc, what)
 
     def _release(self, kept: _Kept) -> None:
         if kept.generation != self._generation:

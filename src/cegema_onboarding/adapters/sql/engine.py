@@ -128,8 +128,20 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN" if mode == "DEFERRED" else "BEGIN IMMEDIATE")
 
 
+def _refuse_postgres_scheme(url: str | URL) -> None:
+    # Heroku-style URLs: SQLAlchemy has no "postgres" dialect any more, and its own error
+    # ("Can't load plugin: sqlalchemy.dialects:postgres") does not say what to write.
+    # Refused rather than rewritten, so that the URL in the host's settings is the one used.
+    scheme = (url.drivername if isinstance(url, URL) else str(url).split(":", 1)[0])
+    if scheme.split("+", 1)[0].lower() == "postgres":
+        raise ConfigurationError(
+            "the URL scheme postgres:// is not supported: write postgresql+psycopg:// "
+            "(or postgresql://) with the rest of the URL unchanged", setting="database URL")
+
+
 def postgres_engine(url: str | URL, **engine_options: Any) -> Engine:
     """An engine on PostgreSQL through psycopg 3 (``postgresql+psycopg://...``)."""
+    _refuse_postgres_scheme(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
         raise ConfigurationError("postgres_engine needs a postgresql:// URL")
@@ -145,6 +157,7 @@ def postgres_engine(url: str | URL, **engine_options: Any) -> Engine:
 
 def create_engine_from_url(url: str | URL, **engine_options: Any) -> Engine:
     """An engine for ``sqlite:///path`` or ``postgresql[+psycopg]://...`` URLs."""
+    _refuse_postgres_scheme(url)
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -233,6 +246,11 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
         upgrade(engine)
         after = current_revision(engine)
     except sa.exc.SQLAlchemyError as exc:
+        from .diagnose import translate
+
+        typed = translate(exc, "migrate")
+        if type(typed) is not StorageError:
+            raise typed from exc  # unreachable, mostly: say what to check
         # The first line names the failure; the next ones hold the SQL statement.
         raise StorageError(f"cannot migrate: {str(exc).splitlines()[0]}") from exc
     assert after is not None

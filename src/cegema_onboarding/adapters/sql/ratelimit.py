@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from ...errors import ConfigurationError, StorageError
-from .connections import error_kind
+from ...errors import ConfigurationError
+from .diagnose import translate
 from .engine import BEGIN_OPTION
 from .schema import rate_limits
 
@@ -71,7 +71,7 @@ class SqlRateLimiter:
             with self.engine.begin() as conn:
                 row = conn.execute(self._hit, params).first()
         except sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"rate limit update failed ({error_kind(exc)})") from exc
+            raise translate(exc, "rate limit update") from exc
         return row is not None
 
     def count(self, key: str) -> int:
@@ -81,7 +81,7 @@ class SqlRateLimiter:
                 found = conn.execute(
                     sa.select(_count).where(rate_limits.c.key == key)).scalar()
         except sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"rate limit read failed ({error_kind(exc)})") from exc
+            raise translate(exc, "rate limit read") from exc
         return int(found or 0)
 
     def purge(self, before: datetime) -> int:
@@ -95,5 +95,5 @@ class SqlRateLimiter:
             with self.engine.begin() as conn:
                 result = conn.execute(sa.delete(rate_limits).where(_start < before))
         except sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"rate limit purge failed ({error_kind(exc)})") from exc
+            raise translate(exc, "rate limit purge") from exc
         return int(result.rowcount)

@@ -25,6 +25,7 @@ from ...model import Account, Stage, Throttle
 from ...ports import AuditRecord, Changes, OutboxMessage, OutboxStatus
 from . import bulk
 from .connections import KeptConnections, PooledConnections
+from .diagnose import check
 from .rows import (
     account_changes,
     account_from_row,
@@ -107,6 +108,15 @@ class SqlStorage:
         call in each thread opens a new connection, as the engine does after a dispose.
         """
         self._db.dispose()
+
+    def check(self) -> str:
+        """Check at start-up that the database answers and has this release's schema.
+
+        Returns the schema's revision; raises ``StorageUnreachable``, ``SchemaMissing`` or
+        ``SchemaOutdated`` naming the fix (see :mod:`.diagnose`). The same errors come at
+        the first use otherwise, as the failure of a member's request.
+        """
+        return check(self.engine)
 
     # ------------------------------------------------------------------ accounts
 
