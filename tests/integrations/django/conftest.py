@@ -76,6 +76,7 @@ else:
                 "cegema_onboarding.integrations.django.backends.OnboardingBackend",
             ],
             ROOT_URLCONF="tests.integrations.django.urls",
+            LOGIN_URL="cegema_onboarding:login",
             TEMPLATES=[{
                 "BACKEND": "django.template.backends.django.DjangoTemplates",
                 "APP_DIRS": True,
