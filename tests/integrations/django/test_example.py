@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "django_portal"
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLE = ROOT / "examples" / "django_portal"
 
 # Runs in the example's own process, with its own settings (console mail backend).
 WALK = """
@@ -22,7 +23,7 @@ client = Client(enforce_csrf_checks=True, HTTP_HOST="127.0.0.1")
 page = client.get("/connexion/").content.decode()
 assert "SE CONNECTER" in page, page
 token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-response = client.post("/connexion/", {"member_number": sys.argv[1], "password": sys.argv[2],
+response = client.post("/connexion/", {"identifier": sys.argv[1], "password": sys.argv[2],
                                        "csrfmiddlewaretoken": token})
 assert response.status_code == 302 and response["Location"] == "/premiere-connexion/"
 page = client.get("/premiere-connexion/").content.decode()
@@ -32,6 +33,9 @@ print("EMAIL STEP REACHED")
 
 
 def run(*args: str, env: dict[str, str], cwd: Path = EXAMPLE) -> subprocess.CompletedProcess[str]:
+    """Run our interpreter with this checkout's package first on the path (not an install)."""
+    env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"),
+                                                              env.get("PYTHONPATH")]))}
     # Our own interpreter on our own example files: no untrusted input.
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env,  # noqa: S603
                           capture_output=True, text=True, timeout=180, check=False)

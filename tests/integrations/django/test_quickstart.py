@@ -31,7 +31,7 @@ token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
 printed = io.StringIO()
 with contextlib.redirect_stdout(printed):
     response = client.post("/premiere-connexion/email/", {
-        "email": "marie@example.org", "email_confirm": "marie@example.org",
+        "email": "marie@example.org", "confirmation": "marie@example.org",
         "csrfmiddlewaretoken": token})
 print(printed.getvalue())
 assert response.status_code == 302, response.status_code
