@@ -13,13 +13,12 @@ from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch, reverse
 
 from .conf import SETTING_NAME, library_settings, option, raw_config
+from .environ import BACKEND
 
 #: Keys shorter than this work but are flagged: 32 is the hard floor, 50 what Django asks.
 RECOMMENDED_KEY_LENGTH = 50
 
 
-#: The backend that turns a member with a complete journey into ``request.user``.
-BACKEND = "cegema_onboarding.integrations.django.backends.OnboardingBackend"
 #: The URL name ``LOGIN_URL`` should name, so that ``@login_required`` reaches the login.
 LOGIN_URL_NAME = "cegema_onboarding:login"
 
