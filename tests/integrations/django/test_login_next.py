@@ -14,7 +14,8 @@ from .test_account_life import onboard
 pytestmark = pytest.mark.django_db
 
 UNSAFE = ["//evil.example", "https://evil.example", "https://evil.example/members/",
-          "/\\evil", "\\\\evil.example", "http://testserver/members/", "javascript:alert(1)"]
+          "/\\evil", "\\\\evil.example", "http://testserver/members/", "javascript:alert(1)",
+          "members/", "cegema_onboarding:logout", "", "/" + "x" * 5000]
 
 
 @pytest.mark.parametrize("value", UNSAFE)

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
@@ -155,7 +155,8 @@ def login(request: HttpRequest) -> HttpResponse:
         # Without "Se souvenir de moi" the session ends with the browser.
         request.session.set_expiry(0)
     if result.step is Step.PROFILE:
-        response = redirect(next_url or option("LOGIN_REDIRECT_URL") or url("profile"))
+        response = (HttpResponseRedirect(next_url) if next_url
+                    else redirect(option("LOGIN_REDIRECT_URL") or url("profile")))
     else:
         response = redirect(url("journey"))
     if result.remember_token:
@@ -169,7 +170,9 @@ def safe_next(value: object) -> str:
     No set of allowed hosts: only relative URLs pass, never ``//evil.example``,
     ``https://evil.example`` or ``/\\evil``, which browsers read as another site.
     """
-    if not isinstance(value, str) or not value or len(value) > MAX_FIELD:
+    # A path from the root: "members/" would depend on the login page's own path, and
+    # redirect() would even read "app:name" as a URL name.
+    if not isinstance(value, str) or not value.startswith("/") or len(value) > MAX_FIELD:
         return ""
     if not url_has_allowed_host_and_scheme(value, allowed_hosts=set(), require_https=True):
         return ""
