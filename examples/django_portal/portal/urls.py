@@ -1,11 +1,12 @@
 """The example portal's URLs: its home page, the admin, and the onboarding app at the root."""
 
 from django.contrib import admin
-from django.views.generic import RedirectView
 
 # cegema: begin
 from django.urls import include, path
+
 # cegema: end
+from django.views.generic import RedirectView
 
 urlpatterns = [
     path("admin/", admin.site.urls),

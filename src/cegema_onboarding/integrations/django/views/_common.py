@@ -210,10 +210,14 @@ def asked_language(view: View) -> View:
             return view(request, *args, **kwargs)
         with translation.override(asked):
             response = view(request, *args, **kwargs)
+        # As Django's set_language writes it, Secure too whenever the app's cookies are.
         response.set_cookie(settings.LANGUAGE_COOKIE_NAME, asked,
                             max_age=settings.LANGUAGE_COOKIE_AGE,
-                            path=settings.LANGUAGE_COOKIE_PATH, samesite="Lax",
-                            secure=cookies_secure(), httponly=True)
+                            path=settings.LANGUAGE_COOKIE_PATH,
+                            domain=settings.LANGUAGE_COOKIE_DOMAIN,
+                            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+                            secure=settings.LANGUAGE_COOKIE_SECURE or cookies_secure(),
+                            httponly=settings.LANGUAGE_COOKIE_HTTPONLY)
         return response
 
     return wrapper
