@@ -1,8 +1,11 @@
-"""Settings of the example portal: SQLite, console email, the onboarding app.
+"""Settings of the example portal: SQLite, console email, and the onboarding app.
 
-Development only. Keys come from the environment when set; the fallbacks below are
-public, so never deploy them. A real deployment sets DEBUG off, an https BASE_URL and
-real keys, and ``manage.py check --deploy`` then has nothing to say about this app.
+Everything above the ``cegema: begin`` marker is the portal's own, as any Django site has
+it; the marked lines at the end are the whole integration, and tests count them. Keys come
+from the environment (``CEGEMA_LINK_KEY``, ``CEGEMA_PEPPER``, ``CEGEMA_BASE_URL``); with
+DEBUG on, missing ones are made once and kept in ``cegema-dev-keys.json``, for development
+only. A deployment sets ``PORTAL_DEBUG=0`` and real keys, and ``manage.py check --deploy``
+then has nothing to say about the onboarding app.
 """
 
 import os
@@ -22,7 +25,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "cegema_onboarding.integrations.django",
 ]
 
 MIDDLEWARE = [
@@ -32,15 +34,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # Ends a member's other sessions when their password changes.
-    "cegema_onboarding.integrations.django.middleware.SessionEpochMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]
-
-AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",  # staff, for the admin
-    "cegema_onboarding.integrations.django.backends.OnboardingBackend",  # members
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -70,20 +65,18 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 
-# Mail goes to the terminal running runserver: the validation link is printed there.
+# Development: mail goes to the terminal running runserver, validation link included.
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
-LOGIN_URL = "cegema_onboarding:login"
+# Production (DEBUG off): cookies only over https, as any deployed site sets them.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
 
-CEGEMA_ONBOARDING = {
-    "SECRET_KEYS": [os.environ.get(
-        "PORTAL_SIGNING_KEY", "dev-only-link-signing-key-change-me-0123456789-abcdefgh")],
-    "PEPPER_KEYS": [("dev1", os.environ.get(
-        "PORTAL_PEPPER_KEY", "dev-only-pepper-key-keep-out-of-the-db-0123456789-abcd"))],
-    # Links in mails point here, whatever Host header a request carries.
-    "BASE_URL": os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000"),
-    # Secret questions stay on (the guide's step 7); a reset needs the link and the answer.
-    "RECOVERY_POLICY": "link_and_answer",
-    # Members without email are told by post, SMS or phone: here, in the terminal.
-    "NOTIFIER": "portal.notifier.ConsoleNotifier",
-}
+# cegema: begin
+from cegema_onboarding.integrations.django.environ import BACKEND, from_environ  # noqa: E402
+
+INSTALLED_APPS += ["cegema_onboarding.integrations.django"]
+MIDDLEWARE += ["cegema_onboarding.integrations.django.middleware.SessionEpochMiddleware"]
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", BACKEND]
+LOGIN_URL = "cegema_onboarding:login"
+CEGEMA_ONBOARDING = from_environ(debug=DEBUG, dev_dir=BASE_DIR, RECOVERY_POLICY="link_and_answer")
+# cegema: end

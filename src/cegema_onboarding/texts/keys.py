@@ -297,6 +297,27 @@ KEYS: Final[tuple[str, ...]] = (
     N_("unit.hours.other"),
     N_("unit.days.one"),
     N_("unit.days.other"),
+    # --- Django admin: model names and staff actions, in the staff's language --------------
+    # TRANSLATORS: Staff-facing names of the Django admin's tables, lower case as Django shows them.
+    N_("ui.admin.account"),
+    N_("ui.admin.accounts"),
+    N_("ui.admin.no_email_request"),
+    N_("ui.admin.no_email_queue"),
+    # TRANSLATORS: Stand-in rows written so that unknown members cost the same work.
+    N_("ui.admin.decoy"),
+    N_("ui.admin.decoys"),
+    N_("ui.admin.throttle"),
+    N_("ui.admin.throttles"),
+    N_("ui.admin.outbox"),
+    N_("ui.admin.outboxes"),
+    N_("ui.admin.audit"),
+    N_("ui.admin.audits"),
+    # TRANSLATORS: A notice for a member without email, that staff send by post, SMS or phone.
+    N_("ui.admin.notice"),
+    N_("ui.admin.notices"),
+    N_("ui.admin.mark_handled"),
+    # TRANSLATORS: Admin message after the action; {count} is how many notices.
+    N_("ui.admin.marked_handled"),
     # --- Web page furniture around the journey (Flask and Django integrations) ---------------
     # TRANSLATORS: Shown when a form's anti-forgery token has expired; the member just resends it.
     N_("ui.csrf"),

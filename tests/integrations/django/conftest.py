@@ -76,6 +76,7 @@ else:
                 "cegema_onboarding.integrations.django.backends.OnboardingBackend",
             ],
             ROOT_URLCONF="tests.integrations.django.urls",
+            LOGIN_URL="cegema_onboarding:login",
             TEMPLATES=[{
                 "BACKEND": "django.template.backends.django.DjangoTemplates",
                 "APP_DIRS": True,
@@ -128,7 +129,7 @@ else:
 
         with django_db_blocker.unblock():
             yield pg_alias
-            for model in (models.OnboardingAudit, models.OnboardingOutbox,
+            for model in (models.OnboardingAudit, models.OnboardingOutbox, models.OnboardingNotice,
                           models.OnboardingThrottle, models.OnboardingAccount,
                           get_user_model()):
                 model._default_manager.using(pg_alias).all().delete()

@@ -44,9 +44,9 @@ def onboard(service: OnboardingService, number: str = "100234567") -> str:
 
 
 def log_in(client: Client, number: str, password: str, remember: bool = False) -> object:
-    data = {"member_number": number, "password": password}
+    data = {"identifier": number, "password": password}
     if remember:
-        data["remember_me"] = "1"
+        data["remember"] = "1"
     return post_form(client, "/connexion/", "/connexion/", data)
 
 
@@ -61,7 +61,7 @@ def test_forgotten_password_answers_the_same_for_unknown_members(
     pages = []
     for number in ("100234567", "100999999"):
         response = post_form(csrf_client(), "/mot-de-passe-oublie/", "/mot-de-passe-oublie/",
-                             {"member_number": number})
+                             {"identifier": number})
         pages.append((response.status_code, without_csrf(body(response))))
     assert pages[0] == pages[1]
     assert html("notice.forgotten_password_sent") in pages[0][1]
@@ -75,7 +75,7 @@ def test_reset_link_sets_a_new_password_with_the_answer(
         dj_service: OnboardingService, clock: ManualClock) -> None:
     onboard(dj_service)
     post_form(csrf_client(), "/mot-de-passe-oublie/", "/mot-de-passe-oublie/",
-              {"member_number": "100234567"})
+              {"identifier": "100234567"})
     dj_service.deliver_due()
     (link,) = links_in(mail.outbox[-1])
     assert "/mot-de-passe/reinitialiser?token=" in link
@@ -85,13 +85,13 @@ def test_reset_link_sets_a_new_password_with_the_answer(
     token = link.split("token=")[1]
     wrong = post_form(client, path_of(link), "/mot-de-passe/reinitialiser",
                       {"token": token, "answer": "Dupont", "password": NEW_PASSWORD,
-                       "password_confirm": NEW_PASSWORD})
+                       "confirmation": NEW_PASSWORD})
     assert wrong.status_code == 200
     assert 'name="token"' in body(wrong)
     clock.advance(minutes=2)
     done = post_form(client, path_of(link), "/mot-de-passe/reinitialiser",
                      {"token": token, "answer": "Martin", "password": NEW_PASSWORD,
-                      "password_confirm": NEW_PASSWORD})
+                      "confirmation": NEW_PASSWORD})
     assert done.status_code == 302 and done["Location"] == "/connexion/"
     assert html("reason.link_used") in body(client.get(path_of(link), follow=True))
     clock.advance(minutes=2)
@@ -119,7 +119,7 @@ def test_not_me_link_locks_the_account(dj_service: OnboardingService,
     log_in(client, "100234567", GOOD_PASSWORD)
     post_form(client, "/profil/", "/profil/mot-de-passe/",
               {"current_password": GOOD_PASSWORD, "password": NEW_PASSWORD,
-               "password_confirm": NEW_PASSWORD})
+               "confirmation": NEW_PASSWORD})
     changed = mail.outbox[-1]
     not_me = [u for u in links_in(changed) if "ce-n-etait-pas-moi" in u]
     assert not_me, "the password-changed mail carries a 'this wasn't me' link"
@@ -143,7 +143,7 @@ def test_a_password_change_logs_out_the_other_sessions(dj_service: OnboardingSer
     assert first.session.get("_auth_user_id") and second.session.get("_auth_user_id")
     response = post_form(first, "/profil/", "/profil/mot-de-passe/",
                          {"current_password": GOOD_PASSWORD, "password": NEW_PASSWORD,
-                          "password_confirm": NEW_PASSWORD})
+                          "confirmation": NEW_PASSWORD})
     assert response.status_code == 302
     assert first.get("/profil/").status_code == 200
     assert second.get("/profil/")["Location"] == "/connexion/"
@@ -244,7 +244,7 @@ def test_email_change_goes_through_a_link_to_the_new_address(
     log_in(client, "100234567", GOOD_PASSWORD)
     new = "marie.nouvelle@example.org"
     post_form(client, "/profil/", "/profil/email/",
-              {"current_password": GOOD_PASSWORD, "email": new, "email_confirm": new})
+              {"current_password": GOOD_PASSWORD, "email": new, "confirmation": new})
     dj_service.deliver_due()
     to_new = [m for m in mail.outbox if any(new in t for t in m.to)]
     assert to_new

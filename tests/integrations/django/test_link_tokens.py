@@ -69,11 +69,11 @@ def test_runserver_never_logs_a_links_token_and_the_link_still_works(
     with log_lines("django.server") as lines:
         page = browser.get("/connexion/")
         assert browser.post("/connexion/", {
-            "member_number": "100234567", "password": member.initial_password,
+            "identifier": "100234567", "password": member.initial_password,
             "csrfmiddlewaretoken": csrf_in(page.body)}).status == 302
         page = browser.get("/premiere-connexion/")
         assert browser.post("/premiere-connexion/email/", {
-            "email": "marie@example.org", "email_confirm": "marie@example.org",
+            "email": "marie@example.org", "confirmation": "marie@example.org",
             "csrfmiddlewaretoken": csrf_in(page.body)}).status == 302
         link = last_link()
         token = link.split("token=")[1]

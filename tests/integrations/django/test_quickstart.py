@@ -13,7 +13,7 @@ import shlex
 import stat
 from pathlib import Path
 
-from tests.integrations.django.test_example import WALK, run
+from tests.integrations.django.test_example import FROM_THE_EMAIL_STEP, WALK, run
 from tests.integrations.flask.test_quickstart import section
 
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", flags=re.DOTALL | re.MULTILINE)
@@ -22,34 +22,6 @@ TARGET = re.compile(r"# (\S+\.py): (add at the end of the file|the whole file)\n
 # Lines of the page's shell blocks that the test does not run: the server stays in the
 # foreground until stopped; the test client stands in for the browser instead.
 NOT_RUN = ("python manage.py runserver",)
-
-# Continues WALK (same process, same client): the address, the mail printed by the console
-# backend (caught on its way to stdout, then printed), and its link, opened and confirmed.
-FROM_THE_EMAIL_STEP = """
-import contextlib, io
-token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-printed = io.StringIO()
-with contextlib.redirect_stdout(printed):
-    response = client.post("/premiere-connexion/email/", {
-        "email": "marie@example.org", "email_confirm": "marie@example.org",
-        "csrfmiddlewaretoken": token})
-print(printed.getvalue())
-assert response.status_code == 302, response.status_code
-page = client.get(response["Location"]).content.decode()
-assert "Connectez-vous à votre boîte mail" in page, page
-link = re.search(r"(http\\S+)/premiere-connexion/valider\\?token=([\\w.-]+)", printed.getvalue())
-print("LINK BASE", link.group(1))
-path = "/premiere-connexion/valider?token=" + link.group(2)
-page = client.get(path, follow=True).content.decode()
-token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-response = client.post("/premiere-connexion/valider", {"token": link.group(2),
-                                                       "csrfmiddlewaretoken": token})
-assert response.status_code == 302 and response["Location"] == "/premiere-connexion/", response
-page = client.get("/premiere-connexion/").content.decode()
-assert "Choisissez votre nouveau mot de passe" in page, page
-print("PASSWORD STEP REACHED")
-"""
-
 
 def command(line: str) -> list[str]:
     """The arguments for ``run`` (which adds the interpreter) of one documented command."""
@@ -67,7 +39,7 @@ def test_the_django_quick_start_runs_as_written(tmp_path: Path) -> None:
     outputs: dict[str, str] = {}
     skipped: list[str] = []
     blocks = BLOCK.findall(section("django.md", "Quick start"))
-    assert [lang for lang, _ in blocks] == ["sh", "python", "python", "text", "sh"]
+    assert [lang for lang, _ in blocks] == ["sh", "python", "python", "python", "text", "sh"]
     for lang, body in blocks:
         if lang == "python":
             target = TARGET.match(body)
@@ -94,7 +66,7 @@ def test_the_django_quick_start_runs_as_written(tmp_path: Path) -> None:
     assert "System check identified no issues" in check, check
     assert "cegema_onboarding.0001_initial... OK" in outputs["python manage.py migrate"]
     # The keys came from the development fallback, kept for the next processes.
-    keys = tmp_path / "dev-keys.json"
+    keys = tmp_path / "cegema-dev-keys.json"
     assert stat.S_IMODE(keys.stat().st_mode) == 0o600
     shop = tmp_path / "print-shop.csv"
     assert stat.S_IMODE(shop.stat().st_mode) == 0o600

@@ -37,9 +37,9 @@ def test_the_mailbox_screen_and_the_mail_say_quune_heure(one_hour_service: Any) 
     client = csrf_client()
     member = one_hour_service.staff.provision("100234567", "Marie Dupont")
     post_form(client, "/connexion/", "/connexion/",
-              {"member_number": "100234567", "password": member.initial_password})
+              {"identifier": "100234567", "password": member.initial_password})
     post_form(client, JOURNEY, "/premiere-connexion/email/",
-              {"email": EMAIL, "email_confirm": EMAIL})
+              {"email": EMAIL, "confirmation": EMAIL})
     page = html.unescape(body(client.get(JOURNEY)))
     assert "Attention, ce lien n'est valable qu'une heure." in page
     assert "que 1 heure" not in page

@@ -28,7 +28,7 @@ FORM_PAGE = "/mot-de-passe-oublie/"
 
 
 def log_in(client: Client, number: str, password: str, **extra: str) -> object:
-    return post_form(client, LOGIN, LOGIN, {"member_number": number, "password": password},
+    return post_form(client, LOGIN, LOGIN, {"identifier": number, "password": password},
                      **extra)
 
 
@@ -42,7 +42,7 @@ def start(client: Client, service: OnboardingService, number: str = "100234567")
 
 def submit_email(client: Client, **extra: str) -> object:
     return post_form(client, JOURNEY, "/premiere-connexion/email/",
-                     {"email": EMAIL, "email_confirm": EMAIL.upper()}, **extra)
+                     {"email": EMAIL, "confirmation": EMAIL.upper()}, **extra)
 
 
 def test_the_whole_guide_through_the_views(dj_service: OnboardingService) -> None:
@@ -78,7 +78,7 @@ def test_the_whole_guide_through_the_views(dj_service: OnboardingService) -> Non
     page = client.get(JOURNEY)
     assert html("label.new_password_confirm") in body(page)
     response = post_form(client, JOURNEY, "/premiere-connexion/mot-de-passe/",
-                         {"password": GOOD_PASSWORD, "password_confirm": GOOD_PASSWORD})
+                         {"password": GOOD_PASSWORD, "confirmation": GOOD_PASSWORD})
     assert response.status_code == 302
     assert mail.outbox[-1].subject == texts.text("mail.password_changed.subject", "fr",
                                                  brand="CEGEMA")
@@ -88,7 +88,7 @@ def test_the_whole_guide_through_the_views(dj_service: OnboardingService) -> Non
     question = next(iter(dj_service.settings.questions))
     response = post_form(client, JOURNEY, "/premiere-connexion/question/",
                          {"question": question.id, "answer": "Martin",
-                          "answer_confirm": "Martin"})
+                          "confirmation": "Martin"})
     assert response.status_code == 302
     response = client.get(JOURNEY)
     assert response.status_code == 302 and response["Location"] == "/profil/"
@@ -113,7 +113,7 @@ def test_every_form_refuses_a_post_without_the_csrf_token(
         dj_service: OnboardingService) -> None:
     client = csrf_client()
     member = dj_service.staff.provision("100234567", "Marie Dupont")
-    refused = client.post(LOGIN, {"member_number": "100234567",
+    refused = client.post(LOGIN, {"identifier": "100234567",
                                   "password": member.initial_password})
     assert refused.status_code == 403
     start(client, dj_service, "100234568")
@@ -207,7 +207,7 @@ def test_refusals_name_their_reason_on_the_screen(dj_service: OnboardingService)
     client = csrf_client()
     start(client, dj_service)
     response = post_form(client, JOURNEY, "/premiere-connexion/email/",
-                         {"email": EMAIL, "email_confirm": "other@example.org"})
+                         {"email": EMAIL, "confirmation": "other@example.org"})
     assert response.status_code == 200
     assert html("reason.emails_differ") in body(response)
     assert mail.outbox == []

@@ -15,11 +15,19 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from ...flow import Refused
 from ...service import describe
 from .conf import get_service
-from .models import NoEmailQueue, OnboardingAccount, OnboardingAudit, OnboardingOutbox
+from .models import (
+    NoEmailQueue,
+    OnboardingAccount,
+    OnboardingAudit,
+    OnboardingNotice,
+    OnboardingOutbox,
+)
+from .names import admin_message, admin_text
 from .session import client_ip
 
 _MAX_REASON = 500
@@ -223,3 +231,41 @@ class OnboardingOutboxAdmin(_ReadOnly):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.action(description=admin_text("ui.admin.mark_handled"), permissions=["change"])
+def mark_handled(modeladmin: admin.ModelAdmin[Any], request: HttpRequest,
+                 queryset: QuerySet[OnboardingNotice]) -> None:
+    """Staff passed these notices on to the members (by post, SMS or phone)."""
+    count = queryset.filter(handled_at__isnull=True).update(
+        handled_at=timezone.now(), handled_by=f"staff:{_staff(request)}")
+    modeladmin.message_user(request, admin_message("ui.admin.marked_handled", count=count),
+                            messages.SUCCESS)
+
+
+class _Pending(admin.SimpleListFilter):
+    """Pending notices first: the admin opens on what staff still have to send."""
+
+    title = "status"
+    parameter_name = "pending"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "pending"), ("no", "handled")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "no":
+            return queryset.filter(handled_at__isnull=False)
+        if self.value() == "yes":
+            return queryset.filter(handled_at__isnull=True)
+        return queryset
+
+
+@admin.register(OnboardingNotice)
+class OnboardingNoticeAdmin(_ReadOnly):
+    """Notices for members without email, until staff mark them handled."""
+
+    list_display = ("created_at", "member_number", "name", "channel", "kind", "text",
+                    "handled_at", "handled_by")
+    list_filter = (_Pending, "channel", "kind")
+    search_fields = ("member_number", "name", "account_id")
+    actions = (mark_handled,)

@@ -9,16 +9,25 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.shortcuts import resolve_url
+from django.urls import NoReverseMatch, reverse
 
 from .conf import SETTING_NAME, library_settings, option, raw_config
+from .environ import BACKEND
 
 #: Keys shorter than this work but are flagged: 32 is the hard floor, 50 what Django asks.
 RECOMMENDED_KEY_LENGTH = 50
 
 
+#: The URL name ``LOGIN_URL`` should name, so that ``@login_required`` reaches the login.
+LOGIN_URL_NAME = "cegema_onboarding:login"
+
+
 def register() -> None:
     """Register the checks (called from the app's ``ready``)."""
     checks.register(check_settings)
+    checks.register(check_wiring)
+    checks.register(check_login_url, checks.Tags.urls)
 
 
 def check_settings(app_configs: Sequence[Any] | None = None,
@@ -100,3 +109,59 @@ def _check() -> list[checks.CheckMessage]:
                          "https).",
                     id="cegema_onboarding.W008"))
     return out
+
+
+def check_wiring(app_configs: Sequence[Any] | None = None,
+                 **kwargs: object) -> list[checks.CheckMessage]:
+    """The host settings the app leans on: its database alias and its auth backend."""
+    out: list[checks.CheckMessage] = []
+    try:
+        alias = option("DATABASE")
+    except ImproperlyConfigured:
+        return out  # check_settings reports a malformed CEGEMA_ONBOARDING
+    databases = getattr(settings, "DATABASES", {}) or {}
+    if alias not in databases:
+        # Caught here rather than at the first request, as a 500.
+        out.append(checks.Error(
+            f"{SETTING_NAME}['DATABASE'] is {alias!r}, which is not a key of "
+            f"settings.DATABASES ({', '.join(sorted(map(repr, databases))) or 'none'}).",
+            hint=f"Set {SETTING_NAME}['DATABASE'] to one of the DATABASES aliases, or leave "
+                 "it out to use 'default'.",
+            id="cegema_onboarding.E004"))
+    backends = getattr(settings, "AUTHENTICATION_BACKENDS", []) or []
+    if option("CREATE_USERS") and BACKEND not in backends:
+        # Without it, django.contrib.auth cannot load the user the app logged in, so the
+        # journey completes and request.user stays anonymous.
+        out.append(checks.Warning(
+            "OnboardingBackend is not in AUTHENTICATION_BACKENDS: members who complete the "
+            "journey would not be logged in as Django users (request.user stays anonymous).",
+            hint=f"Add {BACKEND!r} to AUTHENTICATION_BACKENDS, or set "
+                 f"{SETTING_NAME}['CREATE_USERS'] to False.",
+            id="cegema_onboarding.W009"))
+    return out
+
+
+def check_login_url(app_configs: Sequence[Any] | None = None,
+                    **kwargs: object) -> list[checks.CheckMessage]:
+    """``LOGIN_URL`` leads to the onboarding login, so ``@login_required`` reaches it."""
+    try:
+        login = reverse(LOGIN_URL_NAME)
+    except NoReverseMatch:
+        return [checks.Warning(
+            "the onboarding URLs are not included in the URLconf: members cannot log in.",
+            hint='Add path("", include("cegema_onboarding.integrations.django.urls")) to '
+                 "the project's urls.py.",
+            id="cegema_onboarding.W011")]
+    configured = str(getattr(settings, "LOGIN_URL", "") or "")
+    try:
+        target = resolve_url(configured)
+    except NoReverseMatch:
+        target = configured
+    if urlsplit(str(target)).path == login:
+        return []
+    return [checks.Warning(
+        f"LOGIN_URL is {configured!r}, not the onboarding login ({login}): @login_required "
+        "would send members elsewhere (a 404 in a new project).",
+        hint=f"Set LOGIN_URL = {LOGIN_URL_NAME!r}, or silence cegema_onboarding.W010 if "
+             "members log in elsewhere on purpose.",
+        id="cegema_onboarding.W010")]

@@ -36,7 +36,8 @@ APP_DEFAULTS: Mapping[str, Any] = {
     "CREATE_USERS": True,
     # Where a member with a complete journey goes after logging in; None: the profile page.
     "LOGIN_REDIRECT_URL": None,
-    # A Clock or Notifier object, a dotted path to one, or None for the defaults.
+    # A Clock or Notifier object, a dotted path to one, or None for the defaults (the
+    # system clock; notices kept in the admin for staff, see notices.AdminNotifier).
     "CLOCK": None,
     "NOTIFIER": None,
     # Deliver mail right after the commit; the relay command retries what failed.
@@ -128,17 +129,22 @@ def _build() -> OnboardingService:
     # Built by the package's one composition root, like every other service.
     from ...bootstrap import build_service
     from .mail import DjangoMailer
+    from .notices import AdminNotifier
     from .storage import DjangoStorage
 
+    using = str(option("DATABASE"))
     clock = _component(option("CLOCK"), "CLOCK")
+    # No notifier of the host's: notices for members without email wait in the admin.
     notifier = _component(option("NOTIFIER"), "NOTIFIER")
+    if notifier is None:
+        notifier = AdminNotifier(using)
     if clock is not None and not isinstance(clock, Clock):
         raise ImproperlyConfigured(f"{SETTING_NAME}['CLOCK'] is not a Clock")
     if notifier is not None and not isinstance(notifier, Notifier):
         raise ImproperlyConfigured(f"{SETTING_NAME}['NOTIFIER'] is not a Notifier")
     return build_service(
         library_settings(),
-        DjangoStorage(using=str(option("DATABASE"))),
+        DjangoStorage(using=using),
         DjangoMailer(),
         clock=clock,
         notifier=notifier,

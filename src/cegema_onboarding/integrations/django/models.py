@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import models
 
 from ...model import Stage
+from .names import admin_text
 
 if TYPE_CHECKING:
     # Without the django-stubs mypy plugin, fields need their types spelled out.
@@ -51,8 +52,8 @@ class OnboardingAccount(models.Model):
     )
 
     class Meta:
-        verbose_name = "member account"
-        verbose_name_plural = "member accounts"
+        verbose_name = admin_text("ui.admin.account")
+        verbose_name_plural = admin_text("ui.admin.accounts")
         ordering = ("member_number",)
 
     def __str__(self) -> str:
@@ -64,8 +65,8 @@ class NoEmailQueue(OnboardingAccount):
 
     class Meta:
         proxy = True
-        verbose_name = "no-email activation request"
-        verbose_name_plural = "no-email activation queue"
+        verbose_name = admin_text("ui.admin.no_email_request")
+        verbose_name_plural = admin_text("ui.admin.no_email_queue")
 
 
 class OnboardingDecoy(models.Model):
@@ -90,7 +91,8 @@ class OnboardingDecoy(models.Model):
     data: models.JSONField[Any, Any] = models.JSONField()
 
     class Meta:
-        verbose_name = "stand-in record"
+        verbose_name = admin_text("ui.admin.decoy")
+        verbose_name_plural = admin_text("ui.admin.decoys")
 
     def __str__(self) -> str:
         return str(self.account_id)
@@ -108,7 +110,8 @@ class OnboardingThrottle(models.Model):
     in_flight_at: _OptWhen = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name = "attempt counter"
+        verbose_name = admin_text("ui.admin.throttle")
+        verbose_name_plural = admin_text("ui.admin.throttles")
 
     def __str__(self) -> str:
         return str(self.key)
@@ -131,7 +134,8 @@ class OnboardingOutbox(models.Model):
     sent_at: _OptWhen = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name = "outbox message"
+        verbose_name = admin_text("ui.admin.outbox")
+        verbose_name_plural = admin_text("ui.admin.outboxes")
 
     def __str__(self) -> str:
         return f"{self.kind} {self.status}"
@@ -150,8 +154,36 @@ class OnboardingAudit(models.Model):
     detail: _OptText = models.TextField(null=True, blank=True)
 
     class Meta:
-        verbose_name = "audit record"
+        verbose_name = admin_text("ui.admin.audit")
+        verbose_name_plural = admin_text("ui.admin.audits")
         ordering = ("-id",)
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.outcome}"
+
+
+class OnboardingNotice(models.Model):
+    """A notice for a member without email, kept for staff to send by post, SMS or phone.
+
+    Written by :class:`~.notices.AdminNotifier` (the default ``NOTIFIER``): staff read it in
+    the admin and mark it handled once the member was told. Its text holds no secret.
+    """
+
+    id: models.BigAutoField[int, int] = models.BigAutoField(primary_key=True)
+    created_at: _When = models.DateTimeField(db_index=True)
+    account_id: _Str = models.CharField(max_length=64, db_index=True)
+    member_number: _Str = models.CharField(max_length=64)
+    name: _Str = models.CharField(max_length=300, blank=True)
+    channel: _Str = models.CharField(max_length=16)
+    kind: _Str = models.CharField(max_length=64)
+    text: models.TextField[str, str] = models.TextField()
+    handled_at: _OptWhen = models.DateTimeField(null=True, blank=True, db_index=True)
+    handled_by: _Str = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = admin_text("ui.admin.notice")
+        verbose_name_plural = admin_text("ui.admin.notices")
+        ordering = ("created_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.member_number} {self.kind}"

@@ -17,6 +17,7 @@ from ...config import DEFAULT_LINK_PATHS
 from ...model import LinkPurpose
 from . import views
 from .conf import library_settings
+from .views._common import asked_language
 
 app_name = "cegema_onboarding"
 
@@ -55,3 +56,7 @@ urlpatterns: list[URLPattern] = [
     path("profil/email/", views.request_email_change, name="request_email_change"),
     path("profil/appareils/oublier/", views.forget_devices, name="forget_devices"),
 ]
+
+# Every page answers ?lang=fr / ?lang=en (the language switch of the pages' context).
+for _pattern in urlpatterns:
+    _pattern.callback = asked_language(_pattern.callback)

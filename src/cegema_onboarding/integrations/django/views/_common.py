@@ -7,23 +7,27 @@ its result to :func:`after` or :func:`page`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import get_language
 
 from .... import texts
 from ....flow import Reason, Refused
 from ....model import Session, Step
 from ....service import Ok, OnboardingService, Screen, describe
-from ..._web import refusal_field
+from ..._web import query_without_token, refusal_field
 from ..backends import user_for_account
-from ..conf import get_service, option
+from ..conf import cookies_secure, get_service, option
+from ..member import current_member as member_of
 from ..session import BACKEND_PATH, clear_session, load_session, store_session
 
 _TEMPLATES: dict[Step, str] = {
@@ -61,9 +65,28 @@ def url(name: str) -> str:
 
 def page(request: HttpRequest, template: str, context: dict[str, Any] | None = None,
          status: int = 200) -> HttpResponse:
-    """Render ``template`` with the brand and language every page needs."""
+    """Render ``template`` with what every page has, under the Flask integration's names.
+
+    ``brand``, ``lang``, ``other_lang`` and ``other_lang_url`` (this page in the other
+    language), ``notice`` (the confirmations of this request, or ``None``), ``csp_nonce``
+    (the request's nonce when the site sets one, as django-csp does; else ``""``) and
+    ``current_member`` (see :mod:`..member`).
+    """
     service = get_service()
-    base: dict[str, Any] = {"brand": service.settings.mail.brand, "lang": current_lang()}
+    lang = current_lang()
+    other = "en" if lang == "fr" else "fr"
+    query = [(k, v) for k, values in request.GET.lists() for v in values if k != "lang"]
+    notices = [str(m) for m in messages.get_messages(request)]
+    base: dict[str, Any] = {
+        "brand": service.settings.mail.brand,
+        "lang": lang,
+        "other_lang": other,
+        "other_lang_url": f"{request.path}?{query_without_token([*query, ('lang', other)])}",
+        # Iterating the messages keeps them for this request: {{ messages }} still works.
+        "notice": " ".join(notices) or None,
+        "csp_nonce": str(getattr(request, "csp_nonce", "") or ""),
+        "current_member": member_of(request),
+    }
     base.update(context or {})
     response = render(request, template, base, status=status)
     # Pages that may carry a token in their URL must not leak it to other sites.
@@ -171,3 +194,30 @@ def _step_context(service: OnboardingService, screen: Screen) -> dict[str, Any]:
     if screen.step is Step.QUESTION:
         context["questions"] = [(q.id, q.label(lang)) for q in settings.questions]
     return context
+
+
+def asked_language(view: View) -> View:
+    """Serve ``view`` in the language of ``?lang=`` (``fr``, ``en``) and remember it.
+
+    The language switch of every page (``other_lang_url``) links here. The choice goes into
+    Django's language cookie, which ``LocaleMiddleware`` reads on the next requests.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        asked = request.GET.get("lang")
+        if asked not in texts.LANGS:
+            return view(request, *args, **kwargs)
+        with translation.override(asked):
+            response = view(request, *args, **kwargs)
+        # As Django's set_language writes it, Secure too whenever the app's cookies are.
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, asked,
+                            max_age=settings.LANGUAGE_COOKIE_AGE,
+                            path=settings.LANGUAGE_COOKIE_PATH,
+                            domain=settings.LANGUAGE_COOKIE_DOMAIN,
+                            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+                            secure=settings.LANGUAGE_COOKIE_SECURE or cookies_secure(),
+                            httponly=settings.LANGUAGE_COOKIE_HTTPONLY)
+        return response
+
+    return wrapper

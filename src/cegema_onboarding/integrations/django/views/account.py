@@ -116,7 +116,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
         return member
     result = get_service().change_password(
         member, form_field(request, "current_password"), form_field(request, "password"),
-        form_field(request, "password_confirm"), ip=client_ip(request),
+        form_field(request, "confirmation"), ip=client_ip(request),
         user_agent=user_agent(request))
     if isinstance(result, Refused):
         return _profile_refusal(request, result)
@@ -138,7 +138,7 @@ def request_email_change(request: HttpRequest) -> HttpResponse:
         return member
     result = get_service().request_email_change(
         member, form_field(request, "current_password"), form_field(request, "email"),
-        form_field(request, "email_confirm"), ip=client_ip(request),
+        form_field(request, "confirmation"), ip=client_ip(request),
         user_agent=user_agent(request))
     if isinstance(result, Refused):
         return _profile_refusal(request, result)

@@ -11,8 +11,9 @@ from typing import Any
 
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
@@ -121,14 +122,20 @@ def remembered(view: View) -> View:
 @require_http_methods(["GET", "POST"])
 @remembered
 def login(request: HttpRequest) -> HttpResponse:
-    """Initial login: member number and the initial (or chosen) password."""
+    """Initial login: member number and the initial (or chosen) password.
+
+    A safe ``next`` (a path on this site, as ``@login_required`` adds) is where a member
+    whose journey is complete goes; a member still in the journey goes on with it.
+    """
     if request.method == "GET":
         if load_session(request) is not None:
             return redirect(url("journey"))
-        return page(request, "cegema_onboarding/login.html")
-    member_number = form_field(request, "member_number")
+        return page(request, "cegema_onboarding/login.html",
+                    {"next": safe_next(request.GET.get("next"))})
+    next_url = safe_next(request.POST.get("next"))
+    member_number = form_field(request, "identifier")
     password = form_field(request, "password")
-    remember = bool(request.POST.get("remember_me"))
+    remember = bool(request.POST.get("remember"))
     user = OnboardingBackend().authenticate(request, member_number=member_number,
                                             password=password, remember=remember)
     result: Ok | Refused | None = getattr(request, "cegema_result", None)
@@ -137,7 +144,8 @@ def login(request: HttpRequest) -> HttpResponse:
         # The same page for unknown numbers and wrong passwords: the typed number is
         # echoed in both cases, and the reason text is the generic one.
         return page(request, "cegema_onboarding/login.html",
-                    {"error": describe(reason, current_lang()), "member_number": member_number})
+                    {"error": describe(reason, current_lang()), "member_number": member_number,
+                     "next": next_url})
     if user is not None:
         auth_login(request, user, backend=BACKEND_PATH)
     else:
@@ -147,12 +155,28 @@ def login(request: HttpRequest) -> HttpResponse:
         # Without "Se souvenir de moi" the session ends with the browser.
         request.session.set_expiry(0)
     if result.step is Step.PROFILE:
-        response = redirect(option("LOGIN_REDIRECT_URL") or url("profile"))
+        response = (HttpResponseRedirect(next_url) if next_url
+                    else redirect(option("LOGIN_REDIRECT_URL") or url("profile")))
     else:
         response = redirect(url("journey"))
     if result.remember_token:
         set_remember_cookie(request, response, result.remember_token)
     return response
+
+
+def safe_next(value: object) -> str:
+    """``value`` when it is a path on this site (``next`` after login); else ``""``.
+
+    No set of allowed hosts: only relative URLs pass, never ``//evil.example``,
+    ``https://evil.example`` or ``/\\evil``, which browsers read as another site.
+    """
+    # A path from the root: "members/" would depend on the login page's own path, and
+    # redirect() would even read "app:name" as a URL name.
+    if not isinstance(value, str) or not value.startswith("/") or len(value) > MAX_FIELD:
+        return ""
+    if not url_has_allowed_host_and_scheme(value, allowed_hosts=set(), require_https=True):
+        return ""
+    return value
 
 
 @require_POST

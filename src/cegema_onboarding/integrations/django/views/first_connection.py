@@ -54,7 +54,7 @@ def submit_email(request: HttpRequest) -> HttpResponse:
     member = member_posting(request)
     if isinstance(member, HttpResponse):
         return member
-    email, confirmation = form_field(request, "email"), form_field(request, "email_confirm")
+    email, confirmation = form_field(request, "email"), form_field(request, "confirmation")
     result = get_service().submit_email(member, email, confirmation, ip=client_ip(request))
     return after(request, result, {"email_value": email, "email_confirm_value": confirmation})
 
@@ -120,7 +120,7 @@ def set_password(request: HttpRequest) -> HttpResponse:
     if isinstance(member, HttpResponse):
         return member
     result = get_service().set_password(member, form_field(request, "password"),
-                                        form_field(request, "password_confirm"),
+                                        form_field(request, "confirmation"),
                                         ip=client_ip(request))
     return after(request, result)
 
@@ -135,7 +135,7 @@ def set_question(request: HttpRequest) -> HttpResponse:
         return member
     question_id = form_field(request, "question")
     result = get_service().set_secret_answer(member, question_id, form_field(request, "answer"),
-                                             form_field(request, "answer_confirm"),
+                                             form_field(request, "confirmation"),
                                              ip=client_ip(request))
     return after(request, result, {"question_value": question_id})
 

@@ -32,7 +32,7 @@ def forgotten_password(request: HttpRequest) -> HttpResponse:
     template = "cegema_onboarding/forgotten_password.html"
     if request.method == "GET":
         return page(request, template)
-    result = get_service().forgot_password(form_field(request, "member_number"),
+    result = get_service().forgot_password(form_field(request, "identifier"),
                                            ip=client_ip(request),
                                            user_agent=user_agent(request))
     if isinstance(result, Refused):
@@ -77,7 +77,7 @@ def reset_link(request: HttpRequest) -> HttpResponse:
     token = posted_token(request)
     answer = form_field(request, "answer") if extra["ask_answer"] else None
     result = service.complete_reset(token, form_field(request, "password"),
-                                    form_field(request, "password_confirm"), answer=answer,
+                                    form_field(request, "confirmation"), answer=answer,
                                     ip=client_ip(request), user_agent=user_agent(request))
     if isinstance(result, Refused):
         # The form stays usable while the link is: a wrong answer or a weak password.
