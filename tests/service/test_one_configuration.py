@@ -168,8 +168,8 @@ def test_two_processes_built_by_the_composition_root_share_one_login_limit(
     address. Two services on one database (two processes' worth of memory) now share it."""
     from cegema_onboarding.adapters.memory import ManualClock
     from cegema_onboarding.adapters.sql import SqlStorage, create_schema, sqlite_engine
-    from cegema_onboarding.ratelimit import Limit, RateLimits
     from cegema_onboarding.flow import Reason, Refused
+    from cegema_onboarding.ratelimit import Limit, RateLimits
 
     engine = sqlite_engine(tmp_path / "portal.db")
     create_schema(engine)
