@@ -17,7 +17,7 @@ LOWEST_MARKERS := not browser and not postgres and not tooling
 # Workers for `make mutate`: mutmut is CPU-bound and defaults to every core.
 MUTATE_JOBS ?= 2
 
-.PHONY: demo test test-lowest lint typecheck unit mutate bench perf docs i18n lock clean
+.PHONY: demo serve test test-lowest lint typecheck unit mutate bench perf docs i18n lock clean
 
 $(STAMP): $(LOCKS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ $(LOWEST_STAMP): $(STAMP) pyproject.toml requirements/lowest.txt
 ## walk-through: .venv/bin/python -m cegema_onboarding demo)
 demo: $(STAMP)
 	$(BIN)/python -m cegema_onboarding portal $(DEMO_FLAGS)
+
+## serve: the portal as in production, on this machine: a throw-away PostgreSQL, gunicorn
+## with one sync worker per core, two outbox relays and a local SMTP sink, one configuration
+## file for all (PORT=8080 another port; Ctrl+C stops everything). make demo: one process
+serve: $(STAMP)
+	$(BIN)/python scripts/serve.py $(if $(PORT),--port $(PORT))
 
 ## test: lint, type-check and run the whole suite, then the core, SQLite, Flask and Django
 ## suites again at the lowest declared versions of the dependencies

@@ -12,21 +12,33 @@ quote a secret, only its expected shape.
 
 from __future__ import annotations
 
+import importlib
+import logging
 import os
 import secrets
 import ssl
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import Settings
 from .credentials import Pepper
-from .errors import ConfigurationError
+from .environment import (
+    load_environment,
+    parse_pepper_keys,
+    pepper_keys_from,
+    retention_from,
+    secret_keys_from,
+)
+from .errors import ConfigurationError, SettingsConflict
 from .hashing import PRODUCTION_PARAMS
 from .mail.settings import MailSettings
 from .ports import Clock, Mailer, Notifier, Random, RateLimiter, Storage
+from .ratelimit import MemoryRateLimiter
+from .retention import Retention, purge
 from .service import OnboardingService, Outbox
 
 if TYPE_CHECKING:
@@ -38,17 +50,23 @@ __all__ = [
     "DEMO_MAIL_SETTINGS",
     "build_outbox",
     "build_service",
+    "database_url_from_env",
     "demo_storage",
     "env_value",
+    "housekeeping",
+    "load_environment",
     "local_mailbox",
     "mailer_from",
     "parse_pepper_keys",
     "parse_secret_keys",
     "pepper_from_env",
     "pepper_from_keys",
+    "portal_settings_from_env",
     "rate_limit_purge",
+    "retention_from_env",
     "settings_from_env",
     "settings_from_keys",
+    "shared_rate_limiter",
     "smtp_settings_from",
     "storage_from_url",
     "throwaway_settings",
@@ -68,25 +86,65 @@ DEMO_MAIL_SETTINGS = MailSettings(
 )
 
 
+log = logging.getLogger("cegema_onboarding.bootstrap")
+
 # --------------------------------------------------------------------------- the services
 
 
 def build_service(settings: Settings, storage: Storage, mailer: Mailer, *,
                   clock: Clock | None = None, random: Random | None = None,
                   notifier: Notifier | None = None, rate_limiter: RateLimiter | None = None,
-                  deliver_inline: bool = True) -> OnboardingService:
+                  deliver_inline: bool = True, single_process: bool = False
+                  ) -> OnboardingService:
     """The one way the package builds an :class:`OnboardingService`.
 
-    ``clock`` defaults to the system clock; the other ports keep the service's defaults
-    (system randomness, no notifier, an in-process rate limiter).
+    ``clock`` defaults to the system clock. Without ``rate_limiter``, a service on
+    ``SqlStorage`` counts its limits in the database (:func:`shared_rate_limiter`), shared
+    by every process and node; on other storage the service keeps its in-process default.
+
+    A service whose storage is shared (anything but ``MemoryStorage``) while a guard lives
+    in this process's memory is how production deployments end up with several times the
+    limit the policy states (each gunicorn worker counts alone): it is logged as a warning
+    and raised as a :class:`RuntimeWarning`, unless ``single_process=True`` says that one
+    process serves the whole portal (a demo, a test).
     """
     if clock is None:
         from .adapters.system import SystemClock
 
         clock = SystemClock()
+    if rate_limiter is None:
+        rate_limiter = shared_rate_limiter(storage)
+    if not single_process:
+        _warn_of_process_memory(storage, rate_limiter)
     return OnboardingService(storage, mailer, settings=settings, clock=clock, random=random,
                              notifier=notifier, deliver_inline=deliver_inline,
                              rate_limiter=rate_limiter)
+
+
+def shared_rate_limiter(storage: Storage) -> RateLimiter | None:
+    """``SqlRateLimiter`` on the database of an ``SqlStorage``; None for other storage."""
+    engine = getattr(storage, "engine", None)
+    if engine is None:
+        return None
+    from .adapters.sql import SqlRateLimiter
+
+    return SqlRateLimiter(engine)
+
+
+def _warn_of_process_memory(storage: Storage, rate_limiter: RateLimiter | None) -> None:
+    from .adapters.memory import MemoryStorage
+
+    if type(storage) is MemoryStorage:
+        return  # everything is in this process anyway: nothing else can share it
+    if rate_limiter is not None and not isinstance(rate_limiter, MemoryRateLimiter):
+        return
+    message = (f"the rate limits of this service live in one process's memory while its "
+               f"storage ({type(storage).__name__}) is shared: with several workers or nodes "
+               f"each counts alone and lets through that many times the limit. Pass a "
+               f"rate_limiter shared by every process (build_service gives SqlStorage its "
+               f"SqlRateLimiter), or single_process=True for a demo or a test")
+    log.warning(message)
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 def build_outbox(settings: Settings, storage: Storage, mailer: Mailer, *,
@@ -113,30 +171,19 @@ def parse_secret_keys(value: str) -> tuple[str, ...]:
     return tuple(k.strip() for k in value.split(",") if k.strip())
 
 
-def parse_pepper_keys(value: str) -> tuple[tuple[str, str], ...]:
-    """``"k2:secret2,k1:secret1"`` (newest first) as Settings.pepper_keys pairs."""
-    pairs = []
-    for item in value.split(","):
-        key_id, sep, key = item.strip().partition(":")
-        if not sep or not key_id or not key:
-            # The value is a secret: only its shape is described.
-            raise ConfigurationError("pepper keys must look like 'id:key[,id:key...]'")
-        pairs.append((key_id, key))
-    return tuple(pairs)
-
-
 def pepper_from_keys(pairs: Sequence[tuple[str, str]]) -> Pepper:
     """The Pepper the service builds from the same Settings.pepper_keys."""
     return Pepper([(kid, key.encode()) for kid, key in pairs])
 
 
 def pepper_from_env(env: Mapping[str, str] | None = None) -> Pepper:
-    """The portal's Pepper from ``CEGEMA_PEPPER_KEYS`` (required)."""
-    env = os.environ if env is None else env
-    text = env_value(env, "CEGEMA_PEPPER_KEYS")
-    if text is None:
-        raise ConfigurationError("CEGEMA_PEPPER_KEYS is not set (the portal's pepper keys)")
-    return pepper_from_keys(parse_pepper_keys(text))
+    """The portal's Pepper from ``CEGEMA_PEPPER_KEYS`` (required), or the configuration file
+    named by ``CEGEMA_CONFIG``, as the portal reads it (see :func:`portal_settings_from_env`)."""
+    pairs = pepper_keys_from(load_environment(env))
+    if pairs is None:
+        raise ConfigurationError("CEGEMA_PEPPER_KEYS is not set (the portal's pepper keys, "
+                                 "'id:key,...', newest first)")
+    return pepper_from_keys(pairs)
 
 
 def settings_from_keys(secret_keys: Iterable[str], pepper_keys: Iterable[Sequence[str]],
@@ -152,22 +199,55 @@ def settings_from_keys(secret_keys: Iterable[str], pepper_keys: Iterable[Sequenc
 
 
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
-    """Settings for a relay or a staff command, from ``CEGEMA_*`` environment variables.
+    """Settings for a relay or a staff command, from the ``CEGEMA_*`` configuration.
 
     ``CEGEMA_SECRET_KEYS`` (comma-separated, newest first) must be the portal's: the
     outbox is encrypted with keys derived from them. ``CEGEMA_PEPPER_KEYS``
     (``id:key,...``) and ``CEGEMA_BASE_URL`` are optional here since the relay sends
-    messages already rendered; a throw-away pepper is used when none is given.
+    messages already rendered; a throw-away pepper is used when none is given. A portal
+    reads the same names with :func:`portal_settings_from_env`, which requires all three.
     """
-    env = os.environ if env is None else env
-    keys = env_value(env, "CEGEMA_SECRET_KEYS")
+    values = load_environment(env)
+    keys = secret_keys_from(values)
     if keys is None:
         raise ConfigurationError("CEGEMA_SECRET_KEYS is not set (the portal's secret keys)")
-    pepper = env_value(env, "CEGEMA_PEPPER_KEYS")
-    pepper_keys = (parse_pepper_keys(pepper) if pepper
-                   else (("relay", secrets.token_urlsafe(32)),))
-    return Settings(secret_keys=parse_secret_keys(keys), pepper_keys=pepper_keys,
-                    base_url=env_value(env, "CEGEMA_BASE_URL") or DEFAULT_BASE_URL)
+    pepper_keys = pepper_keys_from(values) or (("relay", secrets.token_urlsafe(32)),)
+    return Settings(secret_keys=keys, pepper_keys=pepper_keys,
+                    base_url=values.get("CEGEMA_BASE_URL") or DEFAULT_BASE_URL)
+
+
+def portal_settings_from_env(env: Mapping[str, str] | None = None,
+                             **fields: Any) -> Settings:
+    """A portal's Settings: the keys and base URL from the ``CEGEMA_*`` configuration (the
+    environment, or the TOML file named by ``CEGEMA_CONFIG``), the other ``fields`` as given.
+
+    The signing keys, the pepper and the base URL are all required: a portal given only
+    some of them is refused with :class:`~cegema_onboarding.errors.SettingsConflict`
+    naming the missing ones, rather than making keys of its own that the commands would
+    not share.
+    """
+    values = load_environment(env)
+    keys, pepper_keys = secret_keys_from(values), pepper_keys_from(values)
+    base_url = values.get("CEGEMA_BASE_URL")
+    missing = tuple(name for name, value in (("CEGEMA_SECRET_KEYS", keys),
+                                            ("CEGEMA_PEPPER_KEYS", pepper_keys),
+                                            ("CEGEMA_BASE_URL", base_url)) if value is None)
+    if missing:
+        raise SettingsConflict(missing, "a portal needs CEGEMA_SECRET_KEYS, CEGEMA_PEPPER_KEYS "
+                                        "and CEGEMA_BASE_URL: set the missing ones, with the "
+                                        "values every command of this portal uses")
+    assert keys is not None and pepper_keys is not None and base_url is not None
+    return Settings(secret_keys=keys, pepper_keys=pepper_keys, base_url=base_url, **fields)
+
+
+def database_url_from_env(env: Mapping[str, str] | None = None) -> str | None:
+    """``CEGEMA_DATABASE_URL`` from the environment or the configuration file."""
+    return load_environment(env).get("CEGEMA_DATABASE_URL")
+
+
+def retention_from_env(env: Mapping[str, str] | None = None) -> Retention:
+    """How long ended records are kept (``CEGEMA_*_RETENTION``), see :class:`Retention`."""
+    return retention_from(load_environment(env))
 
 
 def throwaway_settings(base_url: str = "http://127.0.0.1:8000", *,
@@ -249,6 +329,24 @@ def rate_limit_purge(storage: Storage, retention: timedelta) -> Callable[[], str
     return purge
 
 
+def housekeeping(storage: Storage, retention: Retention, *, batch: int = 1000,
+                 clock: Clock | None = None) -> Callable[[], str]:
+    """The relay's chore: :func:`cegema_onboarding.retention.purge` as of now, returning
+    its report's line. Shared rate-limit windows are purged when the storage is SQL."""
+    limiter = shared_rate_limiter(storage)
+    windows: Callable[[datetime], int] | None = getattr(limiter, "purge", None)
+    if clock is None:
+        from .adapters.system import SystemClock
+
+        clock = SystemClock()
+    now = clock.now
+
+    def chore() -> str:
+        return purge(storage, retention, now(), rate_limit_purge=windows, batch=batch).line()
+
+    return chore
+
+
 # --------------------------------------------------------------------------- mail
 
 
@@ -309,13 +407,32 @@ def smtp_settings_from(options: object, env: Mapping[str, str] | None = None) ->
 
 def mailer_from(kind: str, options: object = None, env: Mapping[str, str] | None = None, *,
                 console: TextIO | None = None) -> Mailer:
-    """``"smtp"``: an SmtpMailer from options and environment; ``"console"``: printed."""
+    """``"smtp"``: an SmtpMailer from options and environment; ``"console"``: printed;
+    ``"package.module:factory"``: what the host's ``factory()`` returns (its own Mailer)."""
     if kind == "console":
         from .adapters.mailbox import ConsoleMailer
 
         return ConsoleMailer(console or sys.stderr)
+    if ":" in kind:
+        return _host_mailer(kind)
     if kind != "smtp":
-        raise ConfigurationError("the mailer is 'smtp' or 'console'")
+        raise ConfigurationError("the mailer is 'smtp', 'console' or 'package.module:factory'")
     from .adapters.smtp import SmtpMailer
 
     return SmtpMailer(smtp_settings_from(options, env))
+
+
+def _host_mailer(spec: str) -> Mailer:
+    """The Mailer a host's ``package.module:factory`` callable returns."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        factory: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            factory = getattr(factory, part)
+    except (ImportError, AttributeError, ValueError):
+        raise ConfigurationError(f"the mailer factory {spec!r} cannot be imported") from None
+    mailer = factory() if callable(factory) else None
+    if not isinstance(mailer, Mailer):
+        raise ConfigurationError(f"the mailer factory {spec!r} must be a callable returning a "
+                                 "Mailer (an object with send(mail))")
+    return mailer

@@ -23,6 +23,19 @@ class ConfigurationError(OnboardingError):
         self.setting = setting
 
 
+class SettingsConflict(ConfigurationError):
+    """Settings that contradict each other or are only half given, refused at start-up.
+
+    ``names`` are the variables involved and ``fix`` says what to change; neither ever
+    holds a value, which may be a key.
+    """
+
+    def __init__(self, names: tuple[str, ...], fix: str) -> None:
+        self.names = names
+        self.fix = fix
+        super().__init__(f"{', '.join(names)}: {fix}")
+
+
 class InvalidInput(OnboardingError):
     """Input was rejected before any work was done on it.
 

@@ -160,6 +160,19 @@ class Storage(AccountStore, ThrottleStore, OutboxStore, AuditLog, Protocol):
 
 
 @runtime_checkable
+class RetentionStore(Protocol):
+    """Deleting ended records, in short batches: the ``purge`` command and the relay's
+    housekeeping use it (see :class:`cegema_onboarding.retention.Retention`)."""
+
+    def purge_sent(self, before: datetime, *, batch: int = 1000) -> int:
+        """Delete messages sent before ``before``, and DISCARDED stand-ins created before
+        it (uncounted); returns how many sent messages went."""
+
+    def purge_audit(self, before: datetime, *, batch: int = 1000) -> int:
+        """Delete audit records written before ``before``; returns how many."""
+
+
+@runtime_checkable
 class AccountBulkWriter(Protocol):
     """Bulk provisioning: many new accounts in one transaction, for whole member bases."""
 

@@ -50,10 +50,10 @@ DEFAULT_INTERVAL = 5.0
 # can take ~10 SMTP round trips of up to the timeout each against a stalling server, so
 # the default claims messages one by one: the lease can then never run out mid-send.
 DEFAULT_BATCH = 1
-# Chores between passes (purging ended rate-limit windows) run at most this often (seconds).
+# Chores between passes (the retention purge) run at most this often (seconds).
 HOUSEKEEPING_INTERVAL = 300.0
-# Rate-limit windows that started longer ago than this are deleted by the relay command:
-# a day outlasts every window in use (the defaults are five minutes at most).
+# Rate-limit windows that started longer ago than this are purged by default (see
+# cegema_onboarding.retention.Retention): a day outlasts every window in use.
 DEFAULT_RATE_LIMIT_RETENTION = timedelta(days=1)
 
 

@@ -194,6 +194,26 @@ class MemoryStorage:
                 del self._outbox[k]
             return len(gone)
 
+    def purge_sent(self, before: datetime, *, batch: int = 1000) -> int:
+        """Delete messages sent before ``before`` (and DISCARDED stand-ins created before it,
+        uncounted); returns how many sent messages went. ``batch`` is accepted for the
+        port's sake: memory deletes at once."""
+        self.purge_discarded(before)
+        with self._lock:
+            gone = [k for k, m in self._outbox.items() if m.status is OutboxStatus.SENT
+                    and m.sent_at is not None and m.sent_at < before]
+            for k in gone:
+                del self._outbox[k]
+            return len(gone)
+
+    def purge_audit(self, before: datetime, *, batch: int = 1000) -> int:
+        """Delete audit records written before ``before``; returns how many."""
+        with self._lock:
+            kept = [r for r in self._audit if r.at >= before]
+            gone = len(self._audit) - len(kept)
+            self._audit = kept
+            return gone
+
     # audit
     def audit_records(self, *, account_id: str | None = None,
                       limit: int = 100) -> Sequence[AuditRecord]:

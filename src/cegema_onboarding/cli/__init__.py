@@ -8,9 +8,11 @@ One module per subcommand group; each adds its parser with ``add_subcommand`` an
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 
-from . import demo, migrate, outbox, portal, provision, relay
+from ..environment import CONFIG_VARIABLE
+from . import demo, migrate, outbox, portal, provision, purge, relay
 from .demo import demo_settings as demo_settings
 from .demo import run_demo as run_demo
 from .portal import add_portal_arguments as add_portal_arguments
@@ -24,11 +26,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="cegema-onboarding",
         description="The first-connection journey of a member portal: a demo portal, the "
                     "journey walked in the terminal, migrations, bulk provisioning and the "
-                    "outbox relay.")
+                    "outbox relay, and retention.")
+    parser.add_argument("--config", metavar="FILE",
+                        help="a TOML file of CEGEMA_* settings, read as the environment is "
+                             f"(default: ${CONFIG_VARIABLE})")
     sub = parser.add_subparsers(dest="command", required=True)
     # In this order: it is the order of the commands in the help.
-    for group in (demo, portal, migrate, relay, outbox, provision):
+    for group in (demo, portal, migrate, relay, outbox, purge, provision):
         group.add_subcommand(sub)
     args = parser.parse_args(argv)
-    code: int = args.handler(args)
+    if not args.config:
+        code: int = args.handler(args)
+        return code
+    if args.command in ("demo", "portal"):
+        parser.error("the demo makes its own keys: --config is for the other commands")
+    # As if CEGEMA_CONFIG were set: every command reads the file through its environment.
+    code = args.handler(args, env={**os.environ, CONFIG_VARIABLE: args.config})
     return code

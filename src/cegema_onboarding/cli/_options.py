@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 
-from ..bootstrap import env_value
+from ..bootstrap import database_url_from_env
 
 
 def add_database(parser: argparse.ArgumentParser) -> None:
@@ -15,6 +15,7 @@ def add_database(parser: argparse.ArgumentParser) -> None:
 
 
 def database_url(args: argparse.Namespace, env: Mapping[str, str]) -> str | None:
-    """The database URL given on the command line, else in the environment."""
+    """The database URL given on the command line, else in the environment or the
+    configuration file (``CEGEMA_CONFIG``)."""
     given: str | None = args.database
-    return given or env_value(env, "CEGEMA_DATABASE_URL")
+    return given or database_url_from_env(env)

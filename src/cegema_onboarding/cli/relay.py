@@ -10,27 +10,34 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, TextIO
 
+import attrs
+
 from ..bootstrap import (
     build_outbox,
-    env_value,
+    housekeeping,
+    load_environment,
     mailer_from,
-    rate_limit_purge,
+    retention_from_env,
     settings_from_env,
     storage_from_url,
 )
+from ..environment import duration
 from ..errors import ConfigurationError, OnboardingError, StorageError
-from ..relay import DEFAULT_BATCH, DEFAULT_INTERVAL, DEFAULT_RATE_LIMIT_RETENTION, Relay
+from ..ports import Storage
+from ..relay import DEFAULT_BATCH, DEFAULT_INTERVAL, HOUSEKEEPING_INTERVAL, Relay
 from ._options import add_database, database_url
 
 
 def _add_smtp(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("SMTP (the password only from $CEGEMA_SMTP_PASSWORD)")
-    group.add_argument("--mailer", choices=("smtp", "console"), default="smtp",
-                       help="'console' prints messages instead of sending them (development)")
+    group.add_argument("--mailer", default="smtp", metavar="smtp|console|MODULE:FACTORY",
+                       help="'smtp' (default); 'console' prints messages instead of sending "
+                            "them (development); 'package.module:factory' sends with the "
+                            "Mailer that the host's factory() returns")
     group.add_argument("--smtp-host", help="default: $CEGEMA_SMTP_HOST")
     group.add_argument("--smtp-port", type=int,
                        help="default: $CEGEMA_SMTP_PORT, else 587 / 465 / 25 by security")
@@ -61,37 +68,36 @@ def add_subcommand(sub: Any) -> None:
     relay.add_argument("--batch", type=int, default=DEFAULT_BATCH,
                        help=f"messages claimed at a time (default {DEFAULT_BATCH})")
     relay.add_argument("--rate-limit-retention", type=float, metavar="SECONDS",
-                       help="every 5 minutes, delete the shared rate-limit windows "
-                            "(SqlRateLimiter) that started longer ago than this; 0 turns it "
-                            "off (default: $CEGEMA_RATE_LIMIT_RETENTION, else "
-                            f"{int(DEFAULT_RATE_LIMIT_RETENTION.total_seconds())}, a day)")
+                       help="housekeeping deletes the shared rate-limit windows "
+                            "(SqlRateLimiter) that started longer ago than this; 0 keeps "
+                            "them (default: $CEGEMA_RATE_LIMIT_RETENTION, else a day)")
+    relay.add_argument("--purge-every", type=float, metavar="MINUTES",
+                       default=HOUSEKEEPING_INTERVAL / 60,
+                       help="how often housekeeping purges what the retention settings "
+                            "($CEGEMA_AUDIT_RETENTION, $CEGEMA_SENT_MAIL_RETENTION, "
+                            "$CEGEMA_RATE_LIMIT_RETENTION) no longer keep; 0 turns "
+                            f"housekeeping off (default {HOUSEKEEPING_INTERVAL / 60:g})")
     relay.add_argument("-v", "--verbose", action="store_true", help="log every pass")
     _add_smtp(relay)
     relay.set_defaults(handler=run_relay_command)
 
 
-def _interval(args: argparse.Namespace, env: Mapping[str, str]) -> float:
+def _interval(args: argparse.Namespace, values: Mapping[str, str]) -> float:
     if args.interval is not None:
         return float(args.interval)
-    text = env_value(env, "CEGEMA_RELAY_INTERVAL")
-    try:
-        return float(text) if text else DEFAULT_INTERVAL
-    except ValueError:
-        raise ConfigurationError("CEGEMA_RELAY_INTERVAL must be a number of seconds") from None
+    interval = duration(values, "CEGEMA_RELAY_INTERVAL", timedelta(seconds=DEFAULT_INTERVAL))
+    return interval.total_seconds()
 
 
-def _retention(args: argparse.Namespace, env: Mapping[str, str]) -> timedelta:
-    value: float | None = args.rate_limit_retention
-    if value is None:
-        text = env_value(env, "CEGEMA_RATE_LIMIT_RETENTION")
-        try:
-            value = float(text) if text else DEFAULT_RATE_LIMIT_RETENTION.total_seconds()
-        except ValueError:
-            raise ConfigurationError(
-                "CEGEMA_RATE_LIMIT_RETENTION must be a number of seconds") from None
-    if value < 0:
-        raise ConfigurationError("the rate-limit retention cannot be negative")
-    return timedelta(seconds=value)
+def _housekeeping(args: argparse.Namespace, storage: Storage,
+                  values: Mapping[str, str]) -> Callable[[], str] | None:
+    retention = retention_from_env(values)
+    if args.rate_limit_retention is not None:
+        retention = attrs.evolve(retention, rate_limit_windows=timedelta(
+            seconds=args.rate_limit_retention))
+    if args.purge_every < 0:
+        raise ConfigurationError("--purge-every cannot be negative")
+    return housekeeping(storage, retention) if args.purge_every else None
 
 
 def run_relay_command(args: argparse.Namespace, *, env: Mapping[str, str] | None = None,
@@ -102,11 +108,13 @@ def run_relay_command(args: argparse.Namespace, *, env: Mapping[str, str] | None
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        settings = settings_from_env(env)
-        storage = storage_from_url(database_url(args, env))
-        outbox = build_outbox(settings, storage, mailer_from(args.mailer, args, env))
-        relay = Relay(outbox, poll_interval=_interval(args, env), batch_size=args.batch,
-                      housekeeping=rate_limit_purge(storage, _retention(args, env)))
+        values = load_environment(env)
+        settings = settings_from_env(values)
+        storage = storage_from_url(database_url(args, values))
+        outbox = build_outbox(settings, storage, mailer_from(args.mailer, args, values))
+        relay = Relay(outbox, poll_interval=_interval(args, values), batch_size=args.batch,
+                      housekeeping=_housekeeping(args, storage, values),
+                      housekeeping_interval=max(args.purge_every, 0) * 60)
     except (ConfigurationError, StorageError) as exc:
         print(f"cegema-onboarding relay: {exc}", file=sys.stderr)
         return 2

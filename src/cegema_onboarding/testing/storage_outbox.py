@@ -12,7 +12,7 @@ import pytest
 
 from ..errors import ConcurrentUpdate
 from ..model import Channel, Stage
-from ..ports import AccountBulkWriter, Changes, OutboxStatus, Storage
+from ..ports import AccountBulkWriter, Changes, OutboxStatus, RetentionStore, Storage
 from .records import T0, account, insert, message, record
 
 __all__ = ["OutboxContract"]
@@ -150,6 +150,36 @@ class OutboxContract:
         assert purge(stand_in.created_at + timedelta(seconds=1)) == 1
         assert storage.get_message(stand_in.message_id) is None
         assert storage.get_message(real.message_id) is not None
+
+    # ------------------------------------------------------------------ retention
+
+    def test_old_audit_rows_are_purged_in_batches(self, storage: Storage) -> None:
+        assert isinstance(storage, RetentionStore)
+        storage.commit(Changes(audit=tuple(record(n) for n in range(1, 8))))
+        # Before record 6: five rows, in batches of two (2 + 2 + 1).
+        assert storage.purge_audit(record(6).at, batch=2) == 5
+        assert list(storage.audit_records()) == [record(7), record(6)]
+        assert storage.purge_audit(record(6).at, batch=2) == 0
+        # An exact multiple of the batch ends too.
+        assert storage.purge_audit(T0 + timedelta(days=1), batch=1) == 2
+        assert list(storage.audit_records()) == []
+
+    def test_sent_mail_is_purged_by_its_sending_time(self, storage: Storage) -> None:
+        assert isinstance(storage, RetentionStore)
+        storage.commit(Changes(outbox=tuple(message(n) for n in range(1, 6))))
+        for n in (1, 2, 3):
+            storage.mark_sent(message(n).message_id, T0 + timedelta(days=n))
+        stand_in = message(9, status=OutboxStatus.DISCARDED)
+        storage.commit(Changes(outbox=(stand_in,)))
+        # Sent on days 1 and 2: gone, two at a time; the stand-in goes too, uncounted.
+        assert storage.purge_sent(T0 + timedelta(days=2, hours=1), batch=1) == 2
+        remaining = {m.message_id for m in storage.list_messages(limit=50)}
+        assert remaining == {message(n).message_id for n in (3, 4, 5)}
+        assert storage.get_message(stand_in.message_id) is None
+        # Pending mail is never purged, however old.
+        assert storage.purge_sent(T0 + timedelta(days=400)) == 1
+        assert {m.message_id for m in storage.list_messages(limit=50)} == {
+            message(n).message_id for n in (4, 5)}
 
     # ------------------------------------------------------------------ audit
 

@@ -7,6 +7,7 @@ import importlib.util
 import re
 import stat
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -56,8 +57,11 @@ def quickstart(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     assert len(blocks) == 1, "the Flask quick start is one file"
     (tmp_path / "app.py").write_text(blocks[0], encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    for name in ("CEGEMA_LINK_KEY", "CEGEMA_PEPPER", "CEGEMA_SESSION_KEY"):
+    for name in ("CEGEMA_SECRET_KEYS", "CEGEMA_PEPPER_KEYS", "CEGEMA_SESSION_KEY",
+                 "CEGEMA_DATABASE_URL", "CEGEMA_LINK_KEY", "CEGEMA_PEPPER"):
         monkeypatch.delenv(name, raising=False)
+    # Empty counts as unset; set here so that the app's own setting is undone afterwards.
+    monkeypatch.setenv("CEGEMA_CONFIG", "")
     monkeypatch.setenv("CEGEMA_BASE_URL", BASE_URL)
     spec = importlib.util.spec_from_file_location("quickstart_app", tmp_path / "app.py")
     assert spec is not None and spec.loader is not None
@@ -66,7 +70,7 @@ def quickstart(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     monkeypatch.setitem(sys.modules, "quickstart_app", module)
     spec.loader.exec_module(module)
     yield module
-    module.engine.dispose()
+    module.storage.engine.dispose()
 
 
 def test_the_flask_quick_start_serves_the_first_connection(
@@ -77,11 +81,13 @@ def test_the_flask_quick_start_serves_the_first_connection(
     number, initial = found.groups()
     # Everything lands in the working folder; the dev keys are private to their owner.
     assert (tmp_path / "onboarding.db").is_file()
-    keys = tmp_path / "dev-keys.json"
-    assert stat.S_IMODE(keys.stat().st_mode) == 0o600
-    assert sorted(quickstart.json.loads(keys.read_text())) == [
-        "CEGEMA_LINK_KEY", "CEGEMA_PEPPER", "CEGEMA_SESSION_KEY"]
-    assert "CEGEMA_PEPPER is not set" in printed
+    config = tmp_path / "onboarding-dev.toml"
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    # The base URL came from the environment, so the file leaves it out.
+    assert sorted(tomllib.loads(config.read_text())) == [
+        "CEGEMA_DATABASE_URL", "CEGEMA_PEPPER_KEYS", "CEGEMA_SECRET_KEYS",
+        "CEGEMA_SESSION_KEY"]
+    assert "made onboarding-dev.toml for development" in printed
 
     client = quickstart.app.test_client()
     assert client.get("/").location == "/connexion"
@@ -118,7 +124,7 @@ def test_a_restart_keeps_the_keys_and_the_member(
         quickstart: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     first = re.search(r"initial password (\S+)", capsys.readouterr().out)
     assert first is not None
-    keys = (tmp_path / "dev-keys.json").read_text()
+    keys = (tmp_path / "onboarding-dev.toml").read_text()
     spec = importlib.util.spec_from_file_location("quickstart_app", tmp_path / "app.py")
     assert spec is not None and spec.loader is not None
     again = importlib.util.module_from_spec(spec)
@@ -126,17 +132,25 @@ def test_a_restart_keeps_the_keys_and_the_member(
     spec.loader.exec_module(again)
     try:
         assert "exists already" in capsys.readouterr().out
-        assert (tmp_path / "dev-keys.json").read_text() == keys
+        assert (tmp_path / "onboarding-dev.toml").read_text() == keys
         # Same pepper: the initial password printed at the first start still opens the account.
         from cegema_onboarding import Ok
 
         result = again.service.login("100234567", first.group(1))
         assert isinstance(result, Ok)
     finally:
-        again.engine.dispose()
+        again.storage.engine.dispose()
 
 
-def test_the_deliver_command_runs_one_round(quickstart: ModuleType) -> None:
-    result = quickstart.app.test_cli_runner().invoke(args=["deliver", "--once"])
-    assert result.exit_code == 0, result.output
-    assert result.output.strip() == "sent 0, retried 0, parked 0"
+def test_the_relay_reads_the_quick_starts_configuration(
+        quickstart: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The documented second terminal: the relay, on the file the app made."""
+    from cegema_onboarding.cli import main
+
+    capsys.readouterr()
+    env = {"CEGEMA_CONFIG": "onboarding-dev.toml", "CEGEMA_BASE_URL": BASE_URL}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        assert main(["relay", "--once", "--mailer", "console"]) == 0
+    assert "relay stopped after 1 pass(es): 0 sent" in capsys.readouterr().out

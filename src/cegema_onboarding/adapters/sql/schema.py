@@ -110,6 +110,8 @@ outbox = sa.Table(
     # list_messages, newest first, with or without a status.
     sa.Index(None, "status", "created_at", "message_id"),
     sa.Index(None, "created_at", "message_id"),
+    # purge_sent(): sent messages, oldest sending first.
+    sa.Index(None, "status", "sent_at"),
 )
 
 audit = sa.Table(
@@ -126,6 +128,8 @@ audit = sa.Table(
     sa.Column("detail", sa.Text(), nullable=True),
     # An account's trail, newest first, without a sort.
     sa.Index(None, "account_id", "id"),
+    # purge_audit(): the oldest rows first.
+    sa.Index(None, "at"),
 )
 
 # Fixed-window rate-limit counters (SqlRateLimiter), shared by every process.

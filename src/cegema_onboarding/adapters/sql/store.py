@@ -43,6 +43,9 @@ _CLAIM_LEASE = timedelta(minutes=5)
 _PENDING = OutboxStatus.PENDING.value
 _SENDING = OutboxStatus.SENDING.value
 _DISCARDED = OutboxStatus.DISCARDED.value
+_SENT = OutboxStatus.SENT.value
+#: Rows a purge deletes per transaction.
+PURGE_BATCH = 1000
 
 # The statements every request runs, built once: on SQLite, building a statement costs
 # about as much as running it, and a statement built once is compiled once (SQLAlchemy
@@ -335,6 +338,37 @@ class SqlStorage:
             result = conn.execute(sa.delete(outbox).where(outbox.c.status == _DISCARDED,
                                                           outbox.c.created_at < before))
         return int(result.rowcount)
+
+    def purge_sent(self, before: datetime, *, batch: int = PURGE_BATCH) -> int:
+        """Delete messages sent before ``before``, ``batch`` rows per transaction; returns
+        how many. The DISCARDED stand-ins created before ``before`` go too, uncounted."""
+        self.purge_discarded(before)
+        oldest = (sa.select(outbox.c.message_id)
+                  .where(outbox.c.status == _SENT, outbox.c.sent_at < before)
+                  .order_by(outbox.c.sent_at).limit(batch))
+        return self._purge_in_batches(
+            sa.delete(outbox).where(outbox.c.message_id.in_(oldest.scalar_subquery())), batch)
+
+    def purge_audit(self, before: datetime, *, batch: int = PURGE_BATCH) -> int:
+        """Delete audit rows written before ``before``, ``batch`` rows per transaction;
+        returns how many."""
+        oldest = sa.select(audit.c.id).where(audit.c.at < before).order_by(audit.c.at)
+        return self._purge_in_batches(
+            sa.delete(audit).where(audit.c.id.in_(oldest.limit(batch).scalar_subquery())),
+            batch)
+
+    def _purge_in_batches(self, statement: sa.Delete, batch: int) -> int:
+        # Short transactions, each through the index on the purge's time column: a purge
+        # of a million rows never holds a lock (SQLite's is the whole database) for long.
+        if batch < 1:
+            raise ConfigurationError("a purge batch holds at least one row")
+        total = 0
+        while True:
+            with self._write() as conn:
+                done = int(conn.execute(statement).rowcount)
+            total += done
+            if done < batch:
+                return total
 
     # ------------------------------------------------------------------ audit
 

@@ -92,15 +92,40 @@ def library_settings() -> Settings:
         if field not in _FIELDS or key != key.upper():
             raise ImproperlyConfigured(f"{SETTING_NAME} has an unknown key {key!r}")
         values[field] = value
-    for required in ("secret_keys", "pepper_keys", "base_url"):
+    _from_environment(values)
+    for required, variable in _SHARED.items():
         if required not in values:
-            raise ImproperlyConfigured(f"{SETTING_NAME} needs {required.upper()}")
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME} needs {required.upper()} (or {variable} in the environment)")
     values["secret_keys"] = _str_tuple(values["secret_keys"], "SECRET_KEYS")
     values["pepper_keys"] = tuple(_pepper(p) for p in _seq(values["pepper_keys"], "PEPPER_KEYS"))
     try:
         return Settings(**values)
     except (ConfigurationError, TypeError) as exc:
         raise ImproperlyConfigured(f"{SETTING_NAME}: {exc}") from None
+
+
+#: The library's shared names (docs/configuration.md), read when the dict leaves a key out.
+_SHARED = {"secret_keys": "CEGEMA_SECRET_KEYS", "pepper_keys": "CEGEMA_PEPPER_KEYS",
+           "base_url": "CEGEMA_BASE_URL"}
+
+
+def _from_environment(values: dict[str, Any]) -> None:
+    """Fill the keys and base URL the dict leaves out from the ``CEGEMA_*`` configuration
+    (the environment or the ``CEGEMA_CONFIG`` file), as the commands and Flask read it."""
+    if all(field in values for field in _SHARED):
+        return
+    from ...environment import load_environment, pepper_keys_from, secret_keys_from
+
+    try:
+        env = load_environment()
+        found = {"secret_keys": secret_keys_from(env), "pepper_keys": pepper_keys_from(env),
+                 "base_url": env.get("CEGEMA_BASE_URL")}
+    except ConfigurationError as exc:
+        raise ImproperlyConfigured(f"{SETTING_NAME}: {exc}") from None
+    for field, value in found.items():
+        if field not in values and value is not None:
+            values[field] = value
 
 
 def get_service() -> OnboardingService:

@@ -280,16 +280,23 @@ class DjangoStorage:
             rows = rows.exclude(status=OutboxStatus.DISCARDED.value)
         return [_message(r) for r in rows.order_by("-created_at", "-message_id")[:limit]]
 
-    def purge_sent(self, before: datetime) -> int:
-        """Delete messages sent before ``before``; returns how many went.
+    def purge_sent(self, before: datetime, *, batch: int = 1000) -> int:
+        """Delete messages sent before ``before``, ``batch`` per transaction; returns how
+        many went.
 
         The DISCARDED stand-ins created before ``before`` go too (not counted: they were
         never mail), so that ``cegema_purge_tokens`` keeps both in check.
         """
         self.purge_discarded(before)
-        deleted, _ = self._outbox().filter(status=OutboxStatus.SENT.value,
-                                           sent_at__lt=_to_db(before)).delete()
-        return int(deleted)
+        rows = self._outbox().filter(status=OutboxStatus.SENT.value,
+                                     sent_at__lt=_to_db(before)).order_by("sent_at")
+        return _delete_in_batches(rows, "message_id", batch)
+
+    def purge_audit(self, before: datetime, *, batch: int = 1000) -> int:
+        """Delete audit rows written before ``before``, ``batch`` per transaction; returns
+        how many went."""
+        rows = OnboardingAudit.objects.using(self.using).filter(at__lt=_to_db(before))
+        return _delete_in_batches(rows.order_by("id"), "id", batch)
 
     def purge_discarded(self, before: datetime) -> int:
         """Delete the DISCARDED stand-ins created before ``before``; returns how many."""
@@ -316,6 +323,20 @@ class DjangoStorage:
 
     def _outbox(self) -> Any:
         return OnboardingOutbox.objects.using(self.using)
+
+
+def _delete_in_batches(rows: Any, key: str, batch: int) -> int:
+    """Delete ``rows`` ``batch`` at a time, oldest first, each batch its own statement."""
+    total = 0
+    while True:
+        # A slice of the primary keys first: Django cannot DELETE with a LIMIT.
+        keys = list(rows.values_list(key, flat=True)[:batch])
+        if not keys:
+            return total
+        deleted, _ = rows.model.objects.using(rows.db).filter(**{f"{key}__in": keys}).delete()
+        total += int(deleted)
+        if len(keys) < batch:
+            return total
 
 
 def _decode(row: OnboardingAccount) -> Account:
