@@ -109,6 +109,9 @@ def test_a_bad_mailer_factory_is_refused(spec: str, tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("CEGEMA_SECRET_KEYS", SECRET)
     url = f"sqlite:///{tmp_path / 'portal.db'}"
+    # A migrated database: only the mailer is wrong.
+    assert main(["migrate", "--database", url]) == 0
+    capsys.readouterr()
     assert main(["relay", "--once", "--database", url, "--mailer", spec]) == 2
     assert "mailer factory" in capsys.readouterr().err
 
