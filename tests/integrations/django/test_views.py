@@ -287,7 +287,7 @@ def test_logout_ends_the_session(dj_service: OnboardingService) -> None:
 
 
 def test_english_is_available(dj_service: OnboardingService) -> None:
-    page = Client(HTTP_ACCEPT_LANGUAGE="en").get(LOGIN)
+    page = Client().get(LOGIN + "?lang=en")
     assert html("screen.login.title", "en") in body(page)
     assert html("screen.login.title", "fr") not in body(page)
 
@@ -299,3 +299,27 @@ def test_pages_keep_tokens_out_of_referrers_and_caches(dj_service: OnboardingSer
                  client.get("/premiere-connexion/valider")):
         assert page["Referrer-Policy"] == "no-referrer"
         assert "no-cache" in page["Cache-Control"] or "no-store" in page["Cache-Control"]
+
+
+# ---------------------------------------------------------------------------- language
+
+
+def test_a_browser_asking_for_english_still_gets_french() -> None:
+    client = Client()
+    page = client.get(LOGIN, HTTP_ACCEPT_LANGUAGE="en-GB,en;q=0.9")
+    assert html("screen.login.title") in body(page)
+    assert html("screen.login.title", "en") not in body(page)
+    assert page["Content-Language"] == "fr"
+
+
+def test_the_switch_chooses_english_and_the_choice_is_remembered() -> None:
+    client = Client()
+    english = client.get(LOGIN + "?lang=en", HTTP_ACCEPT_LANGUAGE="fr")
+    assert html("screen.login.title", "en") in body(english)
+    assert english["Content-Language"] == "en"
+    again = client.get(LOGIN)
+    assert html("screen.login.title", "en") in body(again)
+    # The switch on every page points at the other language.
+    assert 'href="/connexion/?lang=fr"' in body(again)
+    assert html("screen.login.title") in body(client.get(LOGIN + "?lang=fr"))
+    assert html("screen.login.title") in body(client.get(LOGIN))

@@ -545,16 +545,26 @@ def test_rate_limited_requests_get_a_message(env: Env, client: FlaskClient) -> N
 # ---------------------------------------------------------------------- language, templates
 
 
-def test_language_from_query_cookie_and_header(env: Env) -> None:
+def test_language_from_the_switch_then_its_cookie(env: Env) -> None:
     client = env.client()
     assert "SE CONNECTER" in text_of(client.get("/connexion"))
     english = client.get("/connexion?lang=en")
     assert "LOG IN TO YOUR ACCOUNT" in text_of(english)
     assert english.headers["Content-Language"] == "en"
     assert "LOG IN TO YOUR ACCOUNT" in text_of(client.get("/connexion"))  # the cookie
-    other = env.client()
-    r = other.get("/connexion", headers={"Accept-Language": "en-GB,en;q=0.9"})
-    assert "LOG IN TO YOUR ACCOUNT" in text_of(r)
+    back = client.get("/connexion?lang=fr")
+    assert "SE CONNECTER" in text_of(back)
+    assert "SE CONNECTER" in text_of(client.get("/connexion"))
+
+
+def test_a_browser_asking_for_english_still_gets_french(env: Env) -> None:
+    # The portal speaks the guide's language until the member uses the switch.
+    client = env.client()
+    r = client.get("/connexion", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert "SE CONNECTER" in text_of(r) and "LOG IN TO YOUR ACCOUNT" not in text_of(r)
+    assert r.headers["Content-Language"] == "fr"
+    switched = client.get("/connexion?lang=en", headers={"Accept-Language": "fr"})
+    assert "LOG IN TO YOUR ACCOUNT" in text_of(switched)
 
 
 def test_host_templates_override_the_defaults(tmp_path: Path) -> None:

@@ -116,7 +116,11 @@ def state() -> WebState:
 
 
 def lang() -> str:
-    """The member's language: ``?lang=``, then the cookie, then Accept-Language; French."""
+    """The member's language: ``?lang=`` (the switch), then its cookie, then the default.
+
+    Never Accept-Language: the portal speaks the guide's French unless the member asks
+    otherwise, and a browser set to English (headless Chromium is) still gets French.
+    """
     cached = g.get("cegema_lang")
     if isinstance(cached, str):
         return cached
@@ -130,8 +134,7 @@ def lang() -> str:
         if cookie in texts.LANGS:
             chosen = str(cookie)
         else:
-            best = request.accept_languages.best_match(texts.LANGS)
-            chosen = best if best in texts.LANGS else texts.DEFAULT_LANG
+            chosen = texts.resolve_lang(service().settings.default_lang)
     g.cegema_lang = chosen
     return chosen
 

@@ -39,6 +39,8 @@ from ...model import Adviser, Stage
 from ...normalize import normalize_member_number
 from ...ports import Clock
 from ...service import Ok, OnboardingService
+from .._web import local_time
+from ._context import lang
 from .extension import Onboarding, form_errors, render, state
 
 DEMO_MEMBER = "100234567"
@@ -238,7 +240,7 @@ def _add_staff(app: Flask, service: OnboardingService, password: str) -> None:
 def _staff_page(service: OnboardingService, status: int = 200, **context: Any) -> Response:
     queue = [
         {"id": a.account_id, "number": a.member_number, "name": a.name,
-         "since": _when(a.activation_requested_at), "phone": a.phone or "",
+         "since": _when(a.activation_requested_at, service), "phone": a.phone or "",
          "address": a.postal_address or ""}
         for a in service.staff.activation_queue()
     ]
@@ -254,8 +256,8 @@ def _staff_done(service: OnboardingService, result: Ok | Refused
     return _staff_page(service, 400, errors=form_errors(result))
 
 
-def _when(at: datetime | None) -> str:
-    return at.strftime("%d/%m/%Y %H:%M") if at else ""
+def _when(at: datetime | None, service: OnboardingService) -> str:
+    return local_time(at, service.settings.mail.timezone, lang()) if at else ""
 
 
 # ---------------------------------------------------------------------- the command

@@ -12,7 +12,14 @@ from flask import Response, request
 from ...flow import Reason, Refused, reset_checks_answer
 from ...model import LinkPurpose, Step
 from ...service import Ok, ProfileView, Screen
-from .._web import LINK_REASONS, PROFILE_CHANNELS, dead_link, parse_channels, parse_pets
+from .._web import (
+    LINK_REASONS,
+    PROFILE_CHANNELS,
+    dead_link,
+    local_time,
+    parse_channels,
+    parse_pets,
+)
 from ._context import (
     View,
     client_ip,
@@ -82,13 +89,15 @@ def _profile_page(view: ProfileView, refused: Refused | None = None) -> View:
     host = config().profile_context
     extra = dict(host(session.account_id)) if host is not None else {}
     adviser = extra.pop("adviser", None) or view.profile.adviser
+    zone, language = service().settings.mail.timezone, lang()
     return render("profile.html", 400 if refused else 200,
                   errors=form_errors(refused) if refused else None,
                   view=view, name=view.name, email=view.email, percent=view.completion,
                   profile=view.profile, channels=_CHANNELS, welcome=welcome,
                   chosen_channels={c.value for c in view.profile.channels},
                   adviser=adviser, editable=True,
-                  devices=view.devices, **extra)
+                  devices=[(d, local_time(d.last_used_at, zone, language))
+                           for d in view.devices], **extra)
 
 
 # (value, label key) of each channel the form offers, as the template lists them.

@@ -7,14 +7,17 @@ its result to :func:`after` or :func:`page`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import get_language
 
 from .... import texts
@@ -43,6 +46,35 @@ def current_lang() -> str:
     return texts.resolve_lang(get_language())
 
 
+def member_language(view: View) -> View:
+    """Run ``view`` in the member's language: the switch's ``?lang=``, then the remembered
+    choice, then the settings' default (French), never the browser's Accept-Language.
+
+    The portal speaks the guide's language unless the member asks otherwise: a browser set
+    to English (headless Chromium is) still gets French. The choice goes into Django's own
+    language cookie, so ``set_language`` and this switch agree.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        cookie_name = django_settings.LANGUAGE_COOKIE_NAME
+        asked = request.GET.get("lang")
+        chosen = asked if asked in texts.LANGS else None
+        remembered = request.COOKIES.get(cookie_name)
+        lang = chosen or (remembered if remembered in texts.LANGS else None) or (
+            texts.resolve_lang(get_service().settings.default_lang))
+        with translation.override(lang):
+            response = view(request, *args, **kwargs)
+        if chosen is not None:
+            response.set_cookie(cookie_name, chosen, max_age=365 * 24 * 3600,
+                                path=django_settings.LANGUAGE_COOKIE_PATH, samesite="Lax",
+                                secure=request.is_secure(), httponly=True)
+        response["Content-Language"] = lang
+        return response
+
+    return wrapper
+
+
 def t(key: str, **params: Any) -> str:
     """The text of ``key`` in the active language; ``{brand}`` is filled in by default."""
     params.setdefault("brand", get_service().settings.mail.brand)
@@ -63,7 +95,13 @@ def page(request: HttpRequest, template: str, context: dict[str, Any] | None = N
          status: int = 200) -> HttpResponse:
     """Render ``template`` with the brand and language every page needs."""
     service = get_service()
-    base: dict[str, Any] = {"brand": service.settings.mail.brand, "lang": current_lang()}
+    lang = current_lang()
+    other = "en" if lang == "fr" else "fr"
+    query = request.GET.copy()
+    query["lang"] = other
+    base: dict[str, Any] = {"brand": service.settings.mail.brand, "lang": lang,
+                            "other_lang": other,
+                            "other_lang_url": f"{request.path}?{query.urlencode()}"}
     base.update(context or {})
     response = render(request, template, base, status=status)
     # Pages that may carry a token in their URL must not leak it to other sites.

@@ -21,13 +21,14 @@ from .... import texts
 from ....flow import Reason, Refused
 from ....model import LinkPurpose, Session, Step
 from ....service import Ok, OnboardingService, ProfileView, describe
-from ..._web import PROFILE_CHANNELS, parse_channels, parse_pets
+from ..._web import PROFILE_CHANNELS, local_time, parse_channels, parse_pets
 from ..conf import get_service
 from ..session import client_ip, load_session, store_session, user_agent
 from ._common import (
     current_lang,
     current_member,
     form_field,
+    member_language,
     member_posting,
     page,
     t,
@@ -53,12 +54,14 @@ def _profile_context(service: OnboardingService, view: ProfileView,
         "interests": ", ".join(view.profile.interests),
         "comments": view.profile.comments,
         "adviser": view.profile.adviser,
-        "devices": view.devices,
+        "devices": [(d, local_time(d.last_used_at, service.settings.mail.timezone, lang))
+                    for d in view.devices],
         "password_rules": texts.text("notice.password_rules", lang,
                                      min_length=service.settings.password_policy.min_length),
     }
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
@@ -106,6 +109,7 @@ def _profile_refusal(request: HttpRequest, result: Refused) -> HttpResponse:
     return redirect(url("profile"))
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_POST
@@ -128,6 +132,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
     return redirect(url("profile"))
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_POST
@@ -146,6 +151,7 @@ def request_email_change(request: HttpRequest) -> HttpResponse:
     return redirect(url("profile"))
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_POST
@@ -165,6 +171,7 @@ def forget_devices(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------------------- the link
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])

@@ -39,6 +39,7 @@ from ._common import (
     current_member,
     form_field,
     grant,
+    member_language,
     page,
     url,
 )
@@ -116,6 +117,7 @@ def remembered(view: View) -> View:
 # ---------------------------------------------------------------------------- login
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
@@ -155,6 +157,7 @@ def login(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@member_language
 @require_POST
 @csrf_protect
 def logout(request: HttpRequest) -> HttpResponse:

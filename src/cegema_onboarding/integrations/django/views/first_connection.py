@@ -24,6 +24,7 @@ from ._common import (
     current_member,
     form_field,
     grant,
+    member_language,
     member_posting,
     page,
     show_screen,
@@ -35,6 +36,7 @@ from ._links import link_page, link_view, posted_token
 from .auth import remembered
 
 
+@member_language
 @never_cache
 @require_http_methods(["GET"])
 @remembered
@@ -46,6 +48,7 @@ def journey(request: HttpRequest) -> HttpResponse:
     return show_screen(request, member)
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_POST
@@ -59,6 +62,7 @@ def submit_email(request: HttpRequest) -> HttpResponse:
     return after(request, result, {"email_value": email, "email_confirm_value": confirmation})
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
@@ -72,6 +76,7 @@ def no_email(request: HttpRequest) -> HttpResponse:
     return after(request, get_service().declare_no_email(member, ip=client_ip(request)))
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_POST
@@ -83,6 +88,7 @@ def resend_link(request: HttpRequest) -> HttpResponse:
     return after(request, get_service().resend_link(member, ip=client_ip(request)))
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_POST
@@ -94,6 +100,7 @@ def change_email(request: HttpRequest) -> HttpResponse:
     return after(request, get_service().change_email(member, ip=client_ip(request)))
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
@@ -111,6 +118,7 @@ def submit_code(request: HttpRequest) -> HttpResponse:
     return after(request, result)
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_POST
@@ -125,6 +133,7 @@ def set_password(request: HttpRequest) -> HttpResponse:
     return after(request, result)
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_POST
@@ -143,6 +152,7 @@ def set_question(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------------------- the link
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])

@@ -20,10 +20,11 @@ from ....model import LinkPurpose
 from ....service import describe
 from ..conf import get_service
 from ..session import clear_session, client_ip, user_agent
-from ._common import current_lang, form_field, page, t, url
+from ._common import current_lang, form_field, member_language, page, t, url
 from ._links import link_page, link_view, posted_token
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
@@ -41,6 +42,7 @@ def forgotten_password(request: HttpRequest) -> HttpResponse:
                                               "notice.forgotten_password_sent")})
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
@@ -60,6 +62,7 @@ def forgotten_identifier(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------------------- the links
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
@@ -91,6 +94,7 @@ def reset_link(request: HttpRequest) -> HttpResponse:
     return redirect(url("login"))
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
