@@ -23,7 +23,7 @@ from ... import texts
 from ...errors import ConfigurationError
 from ...flow import Reason, Refused
 from ...model import Step
-from ...service import Ok, OnboardingService, Screen
+from ...service import Ok, OnboardingService, Screen, refusal_text
 from .._web import (
     LANG_COOKIE_NAME,
     LINK_COOKIE_MAX_AGE,
@@ -192,8 +192,9 @@ class FormErrors:
 
 def form_errors(refused: Refused, field_map: Mapping[str, str] | None = None) -> FormErrors:
     """The messages of a refusal, attached to the form field it names (if any)."""
-    params = dict(refused.params)
-    messages = tuple(t(f"reason.{r.value}", **params) for r in (refused.reason, *refused.others))
+    language = lang()
+    messages = tuple(t(key, **params) for key, params in (
+        refusal_text(refused, r, language) for r in (refused.reason, *refused.others)))
     name = refusal_field(refused, field_map)
     if name is None:
         return FormErrors(form=messages)
@@ -289,7 +290,8 @@ def link_view(view: Callable[[], View]) -> Callable[[], View]:
 
     ``GET ...?token=`` gets a 303 to the same path without the token, which goes into a
     short-lived cookie scoped to that path; the view then reads it with :func:`link_token`.
-    A POST that moves on (303) has spent the link, so its cookie goes.
+    A POST that moves on (303) has spent the link, so its cookie goes; one refused (also
+    303, Post/Redirect/Get) keeps it, for the form shown again after the redirect.
     """
 
     @functools.wraps(view)
@@ -297,7 +299,7 @@ def link_view(view: Callable[[], View]) -> Callable[[], View]:
         if request.method == "GET" and LINK_PARAM in request.args:
             return _stash_link_token()
         response = view()
-        if request.method == "POST" and response.status_code == 303:
+        if request.method == "POST" and response.status_code == 303 and state().form is None:
             cfg = config()
             response.delete_cookie(cfg.link_cookie, path=_link_cookie_path(),
                                    secure=cfg.secure, httponly=True, samesite="Lax")

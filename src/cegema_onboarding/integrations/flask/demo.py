@@ -41,6 +41,7 @@ from ...ports import Clock
 from ...service import Ok, OnboardingService
 from .._web import local_time
 from ._context import lang
+from ._prg import keep, kept_form
 from .extension import Onboarding, form_errors, render, state
 
 DEMO_MEMBER = "100234567"
@@ -175,9 +176,12 @@ def _add_staff(app: Flask, service: OnboardingService, password: str) -> None:
             if hmac.compare_digest(typed, expected):
                 current.staff = True
                 return redirect(url_for("staff"), code=303)
-            return _demo_headers(render("demo/staff_login.html", 400, failed=True))
+            # Post/Redirect/Get, as the member's forms: Back never posts the password again.
+            keep(Refused(Reason.BAD_CREDENTIALS, field="password"), "staff")
+            return redirect(url_for("staff"), code=303)
         if not current.staff:
-            return _demo_headers(render("demo/staff_login.html", failed=False))
+            failed = kept_form("staff")[0] is not None
+            return _demo_headers(render("demo/staff_login.html", failed=failed))
         return _staff_page(service)
 
     @app.post("/staff/activate/<account_id>")
