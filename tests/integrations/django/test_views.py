@@ -16,7 +16,16 @@ from cegema_onboarding.service import OnboardingService
 
 from ...conftest import GOOD_PASSWORD
 from .conftest import BASE_URL
-from .helpers import body, csrf_client, html, last_link, path_of, post_form, without_csrf
+from .helpers import (
+    body,
+    csrf_client,
+    html,
+    last_link,
+    path_of,
+    post_form,
+    shown,
+    without_csrf,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -147,7 +156,8 @@ def test_unknown_member_and_wrong_password_get_the_same_page(
     dj_service.staff.provision("100234567", "Marie Dupont")
     pages = []
     for number in ("100234567", "100999999"):
-        response = log_in(csrf_client(), number, "WRONG-PASSWORD")
+        client = csrf_client()
+        response = shown(client, log_in(client, number, "WRONG-PASSWORD"), LOGIN)
         pages.append((response.status_code,
                       without_csrf(body(response)).replace(number, "NUMBER")))
     assert pages[0] == pages[1]
@@ -167,7 +177,7 @@ def test_an_expired_link_says_so_and_changes_nothing(
     assert html("button.confirm_link") not in body(page)
     response = post_form(client, FORM_PAGE, "/premiere-connexion/valider",
                          {"token": link.split("token=")[1]})
-    assert html("reason.link_expired") in body(response)
+    assert html("reason.link_expired") in body(shown(client, response))
     stored = dj_service.storage.get(account_id)
     assert stored is not None and stored.stage is Stage.EMAIL_PENDING
     # The member starts again from the email step, the address filled in.
@@ -194,7 +204,7 @@ def test_a_link_clicked_again_or_superseded_says_so(dj_service: OnboardingServic
     assert html("reason.link_used") in body(again)
     replay = post_form(client, FORM_PAGE, "/premiere-connexion/valider",
                        {"token": second.split("token=")[1]})
-    assert html("reason.link_used") in body(replay)
+    assert html("reason.link_used") in body(shown(client, replay))
 
 
 def test_a_forged_token_is_invalid(dj_service: OnboardingService) -> None:
@@ -208,8 +218,9 @@ def test_refusals_name_their_reason_on_the_screen(dj_service: OnboardingService)
     start(client, dj_service)
     response = post_form(client, JOURNEY, "/premiere-connexion/email/",
                          {"email": EMAIL, "email_confirm": "other@example.org"})
-    assert response.status_code == 200
+    response = shown(client, response, JOURNEY)
     assert html("reason.emails_differ") in body(response)
+    assert f'value="{EMAIL}"' in body(response)  # what the member typed stays
     assert mail.outbox == []
 
 
@@ -224,7 +235,7 @@ def test_the_short_code_verifies_the_address(dj_service: OnboardingService) -> N
     assert code is not None
     wrong = post_form(client, "/premiere-connexion/code/", "/premiere-connexion/code/",
                       {"code": "AAAA-AAAA"})
-    assert html("reason.code_invalid") in body(wrong)
+    assert html("reason.code_invalid") in body(shown(client, wrong, "/premiere-connexion/code/"))
     response = post_form(client, "/premiere-connexion/code/", "/premiere-connexion/code/",
                          {"code": code.group(1)})
     assert response.status_code == 302

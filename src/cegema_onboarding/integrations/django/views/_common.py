@@ -109,6 +109,62 @@ def page(request: HttpRequest, template: str, context: dict[str, Any] | None = N
     return response
 
 
+#: Where a refused form waits for the page its redirect shows (Post/Redirect/Get).
+FORM_KEY = "cegema_onboarding.form"
+# Bounds on what a refused form keeps in the session: a few values, each address-sized.
+_MAX_KEPT_VALUES = 4
+_MAX_KEPT_VALUE = 320
+_REASONS = {r.value: r for r in Reason}
+
+
+def keep_form(request: HttpRequest, view_name: str, refused: Refused | None = None, *,
+              done: str | None = None, **values: str) -> HttpResponseRedirect:
+    """Answer a POST with a redirect to ``view_name``, keeping what its next GET shows.
+
+    A refusal is kept by its reasons (the page says them in its own language), with the
+    typed values that are not secrets: passwords, answers and codes are never kept. ``done``
+    is a text key for a page that answers a request by replacing its form. Back then never
+    lands on a POST's response, so it never asks to send a form again.
+    """
+    kept: dict[str, Any] = {"view": view_name, "done": done, "values": {
+        k: str(v)[:_MAX_KEPT_VALUE] for k, v in list(values.items())[:_MAX_KEPT_VALUES]}}
+    if refused is not None:
+        kept.update(reasons=[r.value for r in (refused.reason, *refused.others)],
+                    field=refused.field,
+                    params=[[k, v] for k, v in refused.params if isinstance(v, int | str)])
+    request.session[FORM_KEY] = kept
+    # 303: the browser follows with a GET, whatever the POST was.
+    return HttpResponseRedirect(url(view_name), status=303)
+
+
+def kept_form(request: HttpRequest, view_name: str) -> dict[str, Any]:
+    """The context a redirected form left for ``view_name``: its error and typed values.
+
+    Taken once: a reload shows the clean form. Empty when nothing was kept for this page.
+    """
+    kept = request.session.pop(FORM_KEY, None)
+    if not isinstance(kept, dict) or kept.get("view") != view_name:
+        return {}
+    context: dict[str, Any] = {}
+    values = kept.get("values")
+    if isinstance(values, dict):
+        context.update({str(k): str(v) for k, v in values.items()})
+    done = kept.get("done")
+    if isinstance(done, str) and done in texts.KEYS:
+        context["done"] = t(done)
+    names = kept.get("reasons")
+    if isinstance(names, list) and names and all(n in _REASONS for n in names):
+        field = kept.get("field")
+        raw = kept.get("params")
+        params = tuple((str(p[0]), p[1]) for p in raw if isinstance(p, list) and len(p) == 2
+                       and isinstance(p[1], int | str)) if isinstance(raw, list) else ()
+        refused = Refused(_REASONS[names[0]], field=field if isinstance(field, str) else None,
+                          others=tuple(_REASONS[n] for n in names[1:]), params=params)
+        context["error"] = describe(refused, current_lang())
+        context["error_field"] = refusal_field(refused)
+    return context
+
+
 def to_login(request: HttpRequest, refused: Refused | None = None) -> HttpResponseRedirect:
     """End the journey session and go to the login page, saying why when there is a reason."""
     clear_session(request)
@@ -152,18 +208,17 @@ def complete(request: HttpRequest, session: Session) -> None:
 
 
 def after(request: HttpRequest, result: Ok | Refused,
-          error_context: dict[str, Any] | None = None) -> HttpResponse:
-    """Render one service result: on success redirect (PRG), on refusal show the screen."""
+          error_context: dict[str, str] | None = None) -> HttpResponse:
+    """Answer one service result with a redirect (PRG): on success to the next screen, on
+    refusal to the same screen, which shows the error and ``error_context``'s values."""
     if isinstance(result, Refused):
         if result.reason is Reason.SESSION_EXPIRED:
             return to_login(request, result)
         member = current_member(request)
         if member is None:
             return to_login(request, result)
-        context = dict(error_context or {})
-        context["error"] = describe(result, current_lang())
-        context["error_field"] = refusal_field(result)
-        return show_screen(request, member, context)
+        # Shown on the member's screen after the redirect, with what they typed.
+        return keep_form(request, "journey", result, **(error_context or {}))
     if result.session is not None:
         store_session(request, result.session)
         if result.step is Step.PROFILE:

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ....flow import Reason, Refused
 from ....model import Step
-from ....service import Ok, describe
+from ....service import Ok
 from ..._web import REMEMBER_COOKIE_NAME, host_cookie
 from ..backends import OnboardingBackend
 from ..conf import cookies_secure, get_service, option
@@ -35,10 +35,11 @@ from ._common import (
     MAX_FIELD,
     View,
     complete,
-    current_lang,
     current_member,
     form_field,
     grant,
+    keep_form,
+    kept_form,
     member_language,
     page,
     url,
@@ -127,7 +128,7 @@ def login(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         if load_session(request) is not None:
             return redirect(url("journey"))
-        return page(request, "cegema_onboarding/login.html")
+        return page(request, "cegema_onboarding/login.html", kept_form(request, "login"))
     member_number = form_field(request, "member_number")
     password = form_field(request, "password")
     remember = bool(request.POST.get("remember_me"))
@@ -138,8 +139,7 @@ def login(request: HttpRequest) -> HttpResponse:
         reason = result if isinstance(result, Refused) else Refused(Reason.BAD_CREDENTIALS)
         # The same page for unknown numbers and wrong passwords: the typed number is
         # echoed in both cases, and the reason text is the generic one.
-        return page(request, "cegema_onboarding/login.html",
-                    {"error": describe(reason, current_lang()), "member_number": member_number})
+        return keep_form(request, "login", reason, member_number=member_number)
     if user is not None:
         auth_login(request, user, backend=BACKEND_PATH)
     else:

@@ -15,15 +15,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ....flow import Reason, Refused
 from ....model import LinkPurpose
-from ....service import describe
 from ..conf import get_service
 from ..session import client_ip, load_session
 from ._common import (
     after,
-    current_lang,
     current_member,
     form_field,
     grant,
+    keep_form,
+    kept_form,
     member_language,
     member_posting,
     page,
@@ -45,7 +45,7 @@ def journey(request: HttpRequest) -> HttpResponse:
     member = current_member(request)
     if member is None:
         return to_login(request)
-    return show_screen(request, member)
+    return show_screen(request, member, kept_form(request, "journey"))
 
 
 @member_language
@@ -73,6 +73,7 @@ def no_email(request: HttpRequest) -> HttpResponse:
         return member
     if request.method == "GET":
         return page(request, "cegema_onboarding/no_email.html")
+    # A refusal shows on the member's screen (after), as every journey form's.
     return after(request, get_service().declare_no_email(member, ip=client_ip(request)))
 
 
@@ -110,11 +111,10 @@ def submit_code(request: HttpRequest) -> HttpResponse:
     if isinstance(member, HttpResponse):
         return member
     if request.method == "GET":
-        return page(request, "cegema_onboarding/code.html")
+        return page(request, "cegema_onboarding/code.html", kept_form(request, "submit_code"))
     result = get_service().submit_code(member, form_field(request, "code"), ip=client_ip(request))
     if isinstance(result, Refused) and result.reason is not Reason.SESSION_EXPIRED:
-        return page(request, "cegema_onboarding/code.html",
-                    {"error": describe(result, current_lang())})
+        return keep_form(request, "submit_code", result)
     return after(request, result)
 
 
@@ -161,12 +161,13 @@ def confirm_link(request: HttpRequest) -> HttpResponse:
     """The validation link: GET shows a confirmation page, POST spends the link."""
     template = "cegema_onboarding/confirm_link.html"
     if request.method == "GET":
-        return link_page(request, LinkPurpose.VERIFY_EMAIL, template)
+        return link_page(request, LinkPurpose.VERIFY_EMAIL, template,
+                         kept=kept_form(request, "confirm_link"))
     # Only this browser's own session opens the password step at once (see confirm_link).
     result = get_service().confirm_link(posted_token(request), ip=client_ip(request),
                                         session=load_session(request))
     if isinstance(result, Refused):
-        return page(request, template, {"error": describe(result, current_lang())})
+        return keep_form(request, "confirm_link", result)
     if result.session is None:
         messages.success(request, t(result.notice or "notice.email_verified_login"))
         return redirect(url("login"))
