@@ -42,7 +42,7 @@ from ...service import Ok, OnboardingService
 from .._web import local_time
 from ._context import lang
 from ._prg import keep, kept_form
-from .extension import Onboarding, form_errors, render, state
+from .extension import Onboarding, render, state
 
 DEMO_MEMBER = "100234567"
 DEMO_NAME = "Marie Dupont"
@@ -179,10 +179,10 @@ def _add_staff(app: Flask, service: OnboardingService, password: str) -> None:
             # Post/Redirect/Get, as the member's forms: Back never posts the password again.
             keep(Refused(Reason.BAD_CREDENTIALS, field="password"), "staff")
             return redirect(url_for("staff"), code=303)
+        kept = kept_form("staff")[0]
         if not current.staff:
-            failed = kept_form("staff")[0] is not None
-            return _demo_headers(render("demo/staff_login.html", failed=failed))
-        return _staff_page(service)
+            return _demo_headers(render("demo/staff_login.html", failed=kept is not None))
+        return _staff_page(service, errors=kept)
 
     @app.post("/staff/activate/<account_id>")
     def staff_activate(account_id: str) -> Response | WerkzeugResponse:
@@ -256,8 +256,9 @@ def _staff_done(service: OnboardingService, result: Ok | Refused
                 ) -> Response | WerkzeugResponse:
     if isinstance(result, Ok):
         state().flash("ui.saved")
-        return redirect(url_for("staff"), code=303)
-    return _staff_page(service, 400, errors=form_errors(result))
+    else:
+        keep(result, "staff")
+    return redirect(url_for("staff"), code=303)
 
 
 def _when(at: datetime | None, service: OnboardingService) -> str:
