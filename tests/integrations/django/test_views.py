@@ -306,10 +306,19 @@ def test_english_is_available(dj_service: OnboardingService) -> None:
 def test_pages_keep_tokens_out_of_referrers_and_caches(dj_service: OnboardingService) -> None:
     client = Client()
     # The link's redirect (its URL holds the token) and the page it leads to.
-    for page in (client.get("/premiere-connexion/valider?token=x"),
-                 client.get("/premiere-connexion/valider")):
-        assert page["Referrer-Policy"] == "no-referrer"
+    for page, policy in ((client.get("/premiere-connexion/valider?token=x"), "no-referrer"),
+                         (client.get("/premiere-connexion/valider"), "same-origin")):
+        assert page["Referrer-Policy"] == policy
         assert "no-cache" in page["Cache-Control"] or "no-store" in page["Cache-Control"]
+
+
+def test_pages_let_their_own_forms_carry_their_origin(dj_service: OnboardingService) -> None:
+    # "no-referrer" makes browsers post "Origin: null", which Django's CSRF check refuses:
+    # every form failed in a real browser (see the Chromium walk in test_browser.py).
+    for path in (LOGIN, "/mot-de-passe-oublie/", "/premiere-connexion/valider"):
+        page = Client().get(path)
+        assert page["Referrer-Policy"] == "same-origin"
+        assert '<meta name="referrer" content="same-origin">' in body(page)
 
 
 # ---------------------------------------------------------------------------- language

@@ -104,8 +104,11 @@ def page(request: HttpRequest, template: str, context: dict[str, Any] | None = N
                             "other_lang_url": f"{request.path}?{query.urlencode()}"}
     base.update(context or {})
     response = render(request, template, base, status=status)
-    # Pages that may carry a token in their URL must not leak it to other sites.
-    response["Referrer-Policy"] = "no-referrer"
+    # Nothing of a page's address goes to other sites. Not "no-referrer": browsers then
+    # send "Origin: null" with the page's own forms, which Django's CSRF check refuses
+    # (every POST of a real browser failed with 403). The mailed links' token never
+    # reaches a page's address: their redirect (see _links) sends no referrer at all.
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
