@@ -155,6 +155,8 @@ KEYS: Final[tuple[str, ...]] = (
     # --- Check your mailbox -------------------------------------------------------------------
     N_("screen.check_mailbox.title"),
     N_("screen.check_mailbox.body"),
+    # TRANSLATORS: Closes the confirmation pop-up shown after "Valider" (step 4).
+    N_("button.close"),
     N_("button.resend_link"),
     N_("button.change_address"),
     N_("button.enter_code"),

@@ -63,6 +63,10 @@ def test_back_after_a_refused_form_and_the_finished_journey(
     shots(page, "email-refused")
     page.get_by_label(fr("label.email_confirm"), exact=True).fill("back@example.com")
     page.get_by_role("button", name=fr("button.validate")).click()
+    dialog = page.get_by_role("dialog")
+    assert dialog.inner_text().startswith(fr("notice.link_sent")[:40])
+    page.get_by_role("button", name=fr("button.close")).click()  # no script needed
+    assert not dialog.is_visible()
     # "Renvoyer le lien" at once: the wait, on the mailbox screen.
     page.get_by_role("button", name=fr("button.resend_link")).click()
     assert page.url == f"{url}/premiere-connexion/"

@@ -149,3 +149,13 @@ def test_the_journey_forms_redirect_their_refusals(dj_service: OnboardingService
     page = body(shown(client, response, JOURNEY))
     assert html("reason.passwords_differ") in page and escape(SECRET) not in page
     assert SECRET not in str(client.session.items())
+
+
+def test_the_link_sent_confirmation_is_a_dialog_that_needs_no_script(
+        dj_service: OnboardingService) -> None:
+    client = at_mailbox(dj_service)
+    page = body(client.get(JOURNEY))
+    assert '<dialog open class="popup" id="sent-dialog" aria-labelledby="sent-message">' in page
+    assert html("notice.link_sent") in page and '<form method="dialog">' in page
+    assert page.count(html("notice.link_sent")) == 1  # not in the messages as well
+    assert "<dialog" not in body(client.get(JOURNEY))  # once

@@ -127,12 +127,18 @@ def test_guide_steps_1_to_8(browser: Any, portal: Portal, shots: Shots) -> None:
     page.get_by_label("Confirmer votre email").fill("Marie.Dupont@example.com")
     page.get_by_role("button", name="Valider").click()
 
-    # Step 4: the confirmation pop-up's wording, and the mailbox screen.
-    assert page.locator("#notice").inner_text().startswith(
+    # Step 4: the confirmation pop-up (a <dialog>, no script), over the mailbox screen.
+    dialog = page.get_by_role("dialog")
+    assert dialog.is_visible()
+    assert dialog.inner_text().startswith(
         "Un lien de validation vient de vous être envoyé sur votre adresse e-mail.")
+    assert page.evaluate("document.activeElement.closest('dialog') !== null")
+    shots(page, "link-sent")
+    page.keyboard.press("Enter")  # its "Fermer" button has the focus
+    assert not dialog.is_visible()
     assert heading(page) == "Connectez-vous à votre boîte mail"
     assert "marie.dupont@example.com" in page.locator("main").inner_text()
-    shots(page, "link-sent")
+    shots(page, "link-sent-closed")
 
     # Step 5: the validation mail, opened from the local mailbox.
     subject = fr("mail.validation.subject")
@@ -418,6 +424,7 @@ def test_back_after_a_refused_form_and_the_finished_journey(browser: Any, portal
     assert page.url == f"{portal.url}/premiere-connexion"  # the form's page, not its POST
     page.get_by_label("Confirmer votre email").fill("back@example.com")
     page.get_by_role("button", name="Valider").click()
+    page.get_by_role("button", name=fr("button.close")).click()  # the pop-up of step 4
     # "Renvoyer le lien" at once: the wait, said on the mailbox screen it came from.
     page.get_by_role("button", name=fr("button.resend_link")).click()
     assert page.url == f"{portal.url}/premiere-connexion/boite-mail"

@@ -303,3 +303,20 @@ def test_a_refused_reset_keeps_the_link_for_the_form_shown_again() -> None:
     r = post(client, path, {"token": token, "answer": "Rex le chien", "password": SECRET,
                             "confirmation": SECRET}, token_from="/connexion")
     assert r.status_code == 303 and fr("reason.link_used") in text_of(client.get(path))
+
+
+# ---------------------------------------------------------------------- the pop-up of step 4
+
+
+def test_the_link_sent_confirmation_is_a_dialog_that_needs_no_script() -> None:
+    env = Env()
+    client = at_mailbox(env)
+    page = text_of(client.get("/premiere-connexion/boite-mail"))
+    dialog = re.search(r'<dialog open class="popup"[^>]*aria-labelledby="sent-message">(.*?)'
+                       r"</dialog>", page, re.S)
+    assert dialog is not None
+    assert fr("notice.link_sent") in dialog.group(1)
+    assert '<form method="dialog">' in dialog.group(1) and "autofocus" in dialog.group(1)
+    assert 'id="notice"' not in page  # not the banner as well
+    assert "<script" not in page
+    assert "<dialog" not in text_of(client.get("/premiere-connexion/boite-mail"))  # once

@@ -180,7 +180,13 @@ def check_mailbox() -> View:
     if not isinstance(screen, Screen):
         return screen
     duration = texts.duration(service().settings.link_lifetime, lang())
+    # The guide's step 4 is a pop-up over the screen: a <dialog> rather than the banner.
+    current = state()
+    sent = current.notice == "notice.link_sent"
+    if sent:
+        current.flash(None)
     return render("check_mailbox.html", errors=kept_form("check_mailbox")[0],
+                  sent=t("notice.link_sent") if sent else None,
                   body=t("screen.check_mailbox.body", address=screen.prefill_email or "",
                          duration=duration))
 

@@ -112,6 +112,8 @@ def page(request: HttpRequest, template: str, context: dict[str, Any] | None = N
     return response
 
 
+#: The confirmation a screen shows as a pop-up (<dialog>) once, after a redirect.
+DIALOG_KEY = "cegema_onboarding.dialog"
 #: Where a refused form waits for the page its redirect shows (Post/Redirect/Get).
 FORM_KEY = "cegema_onboarding.form"
 # Bounds on what a refused form keeps in the session: a few values, each address-sized.
@@ -226,7 +228,10 @@ def after(request: HttpRequest, result: Ok | Refused,
         store_session(request, result.session)
         if result.step is Step.PROFILE:
             complete(request, result.session)
-    if result.notice:
+    if result.notice == "notice.link_sent" and result.step is Step.CHECK_MAILBOX:
+        # The guide's step 4 is a pop-up over the screen: the page shows it as a <dialog>.
+        request.session[DIALOG_KEY] = result.notice
+    elif result.notice:
         messages.success(request, t(result.notice))
     return redirect(url("journey"))
 
@@ -244,6 +249,9 @@ def show_screen(request: HttpRequest, member: Session,
     if screen.step not in _TEMPLATES:
         return to_login(request)
     context = _step_context(service, screen)
+    dialog = request.session.pop(DIALOG_KEY, None)
+    if screen.step is Step.CHECK_MAILBOX and dialog == "notice.link_sent":
+        context["sent"] = t(dialog)
     context.update(extra or {})
     return page(request, _TEMPLATES[screen.step], context)
 
