@@ -320,3 +320,24 @@ def test_the_link_sent_confirmation_is_a_dialog_that_needs_no_script() -> None:
     assert 'id="notice"' not in page  # not the banner as well
     assert "<script" not in page
     assert "<dialog" not in text_of(client.get("/premiere-connexion/boite-mail"))  # once
+
+
+@pytest.mark.parametrize(("phone", "channel"), [(None, "Courrier"), ("+33 4 93 00 00 00",
+                                                                      "Téléphone")])
+def test_staff_see_the_address_and_the_channel_before_they_activate(
+        tmp_path: Path, phone: str | None, channel: str) -> None:
+    app, service = demo_app(tmp_path)
+    member = service.staff.provision("100234567", "Jean Martin", phone=phone,
+                                     postal_address="12 rue des Lilas\n06000 Nice")
+    session = service.login("100234567", member.initial_password).session  # type: ignore[union-attr]
+    assert session is not None
+    service.declare_no_email(session)
+    client = app.test_client()
+    post(client, "/staff", {"password": STAFF_PASSWORD})
+    page = text_of(client.get("/staff"))
+    row = re.search(r"<tr>\s*<td>100234567</td>(.*?)</tr>", page, re.S)
+    assert row is not None
+    assert "12 rue des Lilas\n06000 Nice" in row.group(1)
+    assert f"<td>{channel}</td>" in row.group(1)
+    if phone:
+        assert phone in row.group(1)

@@ -35,6 +35,7 @@ from ...bootstrap import build_service, demo_storage, local_mailbox, throwaway_s
 from ...config import Settings
 from ...errors import DuplicateAccount, InvalidInput
 from ...flow import Reason, Refused
+from ...journey.screens import notice_channel
 from ...model import Adviser, Stage
 from ...normalize import normalize_member_number
 from ...ports import Clock
@@ -245,7 +246,9 @@ def _staff_page(service: OnboardingService, status: int = 200, **context: Any) -
     queue = [
         {"id": a.account_id, "number": a.member_number, "name": a.name,
          "since": _when(a.activation_requested_at, service), "phone": a.phone or "",
-         "address": a.postal_address or ""}
+         "address": a.postal_address or "",
+         # Where the activation notice will go, so that staff can check it first.
+         "channel": f"label.channel.{notice_channel(a).value}"}
         for a in service.staff.activation_queue()
     ]
     return _demo_headers(render("demo/staff.html", status, queue=queue, can_unlock=True,
