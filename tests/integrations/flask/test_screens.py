@@ -341,3 +341,18 @@ def test_staff_see_the_address_and_the_channel_before_they_activate(
     assert f"<td>{channel}</td>" in row.group(1)
     if phone:
         assert phone in row.group(1)
+
+
+def test_long_typed_values_never_cost_the_member_the_session() -> None:
+    # Non-ASCII is stored escaped in the cookie: kept values are bounded by their size
+    # there, so that the cookie (and the session in it) stays under what browsers keep.
+    env = Env()
+    client = env.client()
+    _stage(env, client, "email")
+    long = "é" * 5000
+    r = post(client, "/premiere-connexion", {"email": long, "confirmation": long})
+    assert r.location == "/premiere-connexion"
+    cookie = client.get_cookie("cegema_session")
+    assert cookie is not None and len(cookie.value) < 4000
+    page = client.get("/premiere-connexion")
+    assert page.status_code == 200 and fr("label.email_confirm") in text_of(page)

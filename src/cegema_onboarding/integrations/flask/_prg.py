@@ -11,6 +11,7 @@ them again.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -23,6 +24,7 @@ from ._context import FormErrors, form_errors, go, state
 # is cut, and a forged form with many fields keeps only the first few.
 _MAX_VALUE: Final = 320
 _MAX_VALUES: Final = 4
+_MAX_VALUES_BYTES: Final = 1200
 _REASONS: Final = {r.value: r for r in Reason}
 
 
@@ -42,8 +44,23 @@ def keep(refused: Refused, endpoint: str, field_map: Mapping[str, str] | None = 
         "f": refused.field,
         "p": [[k, v] for k, v in refused.params if isinstance(v, int | str)],
         "m": dict(field_map or {}),
-        "v": {k: v[:_MAX_VALUE] for k, v in list(values.items())[:_MAX_VALUES]},
+        "v": _bounded(values),
     }
+
+
+def _bounded(values: Mapping[str, str]) -> dict[str, str]:
+    # Measured as the cookie stores them (JSON, non-ASCII escaped six bytes a character):
+    # a value that would push the cookie past the 4 KB browsers keep is left out, rather
+    # than the browser dropping the whole cookie and with it the member's session.
+    kept: dict[str, str] = {}
+    size = 0
+    for name, value in list(values.items())[:_MAX_VALUES]:
+        cut = value[:_MAX_VALUE]
+        cost = len(json.dumps(name)) + len(json.dumps(cut))
+        if size + cost <= _MAX_VALUES_BYTES:
+            kept[name] = cut
+            size += cost
+    return kept
 
 
 def kept_form(endpoint: str) -> tuple[FormErrors | None, dict[str, str]]:
