@@ -1,7 +1,8 @@
 """PREMIÈRE CONNEXION: the first-connection journey, screen by screen, and its mailed link.
 
 Each POST calls one service method and hands the result to :func:`._common.after`, which
-redirects to the member's current screen (POST/redirect/GET) or shows the refusal on it.
+redirects to the member's current screen (Post/Redirect/Get), refusals included: the
+screen shows the refusal once, kept for it by :func:`._common.keep_form`.
 """
 
 from __future__ import annotations
