@@ -56,3 +56,20 @@ def completion(account: Account, weights: ProfileWeights | None = None) -> int:
     total: int = sum(getattr(w, item) for item in ITEMS)
     got: int = sum(getattr(w, item) for item in ITEMS if item in done)
     return got * 100 // total
+
+
+def missing(account: Account, weights: ProfileWeights | None = None
+            ) -> tuple[tuple[str, int], ...]:
+    """What each part still missing would add to the meter: ``(item, points)``, in
+    :data:`ITEMS` order, parts that count for nothing left out ("+10 % : vos animaux").
+
+    Each gain is measured against today's meter, rounded as :func:`completion` rounds, so
+    the member who fills that one part sees the meter move by exactly that much.
+    """
+    w = weights or ProfileWeights()
+    done = filled(account)
+    total: int = sum(getattr(w, item) for item in ITEMS)
+    got: int = sum(getattr(w, item) for item in ITEMS if item in done)
+    gains = ((item, (got + getattr(w, item)) * 100 // total - got * 100 // total)
+             for item in ITEMS if item not in done and getattr(w, item) > 0)
+    return tuple((item, points) for item, points in gains if points > 0)

@@ -3,6 +3,7 @@ the new password and the secret answer, each with its exact effects."""
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import attrs
@@ -101,6 +102,7 @@ def test_the_same_address_again_cools_down_another_does_not() -> None:
     early = refuse(account, SubmitEmail("MARIE@example.com", "marie@example.com"),
                    at=COOLDOWN - TICK)
     assert (early.reason, early.field, early.effects) == (Reason.RATE_LIMITED, None, ())
+    assert early.params == (("wait_seconds", math.ceil(TICK.total_seconds())),)
     again = accept(account, SubmitEmail(EMAIL, EMAIL), at=COOLDOWN, fresh=entropy(2))
     assert again.account.links == (attrs.evolve(sent_link(), status=LinkStatus.SUPERSEDED),
                                    sent_link(2, at=COOLDOWN))
@@ -137,6 +139,10 @@ def test_resending_sends_a_new_link_to_the_pending_address() -> None:
 def test_resending_cools_down_and_needs_a_pending_address() -> None:
     early = refuse(pending(), ResendLink(), at=COOLDOWN - TICK)
     assert (early.reason, early.effects) == (Reason.RATE_LIMITED, ())
+    # The wait left, in whole seconds rounded up, for the screen to say.
+    assert early.params == (("wait_seconds", math.ceil(TICK.total_seconds())),)
+    assert refuse(pending(), ResendLink(), at=timedelta(seconds=15)).params == (
+        ("wait_seconds", int(COOLDOWN.total_seconds()) - 15),)
     assert refuse(pending(pending_email=None), ResendLink()).reason is Reason.INVALID_STEP
     spent = pending(links=(attrs.evolve(sent_link(), status=LinkStatus.USED),))
     assert accept(spent, ResendLink()).account.links[-1].status is LinkStatus.LIVE

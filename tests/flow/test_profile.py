@@ -158,3 +158,18 @@ def test_an_adviser_that_cannot_be_shown_safely_is_refused(adviser: Adviser, fie
 def test_web_links_of_either_scheme_and_case_are_kept(url: str) -> None:
     out = accept(active(), SetAdviser(Adviser(name="A" * 500, more_info_url=url)))
     assert out.account.profile.adviser == Adviser(name="A" * 500, more_info_url=url)
+
+
+def test_the_meter_says_what_each_missing_part_adds() -> None:
+    from cegema_onboarding.profile import ProfileWeights, completion, missing
+
+    account = active(profile=Profile(channels=(Channel.EMAIL,)))
+    gains = dict(missing(account))
+    assert "channels" not in gains and "comments" not in gains  # done, or worth nothing
+    assert gains["pets"] == 10 and gains["interests"] == 10
+    # Each gain is exactly how far the meter moves when that part alone is filled.
+    filled = attrs.evolve(account, profile=attrs.evolve(account.profile, pets=False))
+    assert completion(filled) - completion(account) == gains["pets"]
+    odd = ProfileWeights(email=1, phone=1, postal_address=1, channels=0, pets=0,
+                         interests=0, comments=0, secret_answer=1)
+    assert sum(p for _, p in missing(new_account(), odd)) == 100

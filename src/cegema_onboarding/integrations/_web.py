@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Final
 from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from ..flow import Reason, Refused
 from ..model import Channel, Step
@@ -148,3 +150,17 @@ def parse_channels(values: Iterable[str]) -> list[Channel]:
 def parse_pets(value: str | None) -> bool | None:
     """The pets answer: ``yes``, ``no``, or anything else for "not said"."""
     return {"yes": True, "no": False}.get(value or "")
+
+
+# ---------------------------------------------------------------------- times
+
+
+def local_time(when: datetime, zone: str, lang: str) -> str:
+    """``when`` in the host's zone, with its abbreviation, as the mails write it.
+
+    "05/12/2026 08:27 (CET)" in French, "2026-12-05 08:27 (CET)" in English. ``zone`` is
+    ``MailSettings.timezone``, checked when the settings were built; stored times are UTC.
+    """
+    local = when.astimezone(ZoneInfo(zone))
+    shown = local.strftime("%d/%m/%Y %H:%M" if lang == "fr" else "%Y-%m-%d %H:%M")
+    return f"{shown} ({local.tzname() or zone})"

@@ -24,6 +24,7 @@ from .events import (
 )
 from .inputs import Ctx
 from .links import (
+    cooldown_params,
     cooling_down,
     find_link,
     inspect_link,
@@ -57,7 +58,7 @@ def submit_email(account: Account, event: SubmitEmail, ctx: Ctx) -> Outcome:
     same_address = (live is not None and live.address is not None
                     and normalize.email_key(live.address) == normalize.email_key(address))
     if same_address and live is not None and cooling_down(live, ctx):
-        return Refused(Reason.RATE_LIMITED)
+        return Refused(Reason.RATE_LIMITED, params=cooldown_params(live, ctx))
     new, token, code = issue_link(account, LinkPurpose.VERIFY_EMAIL, address, ctx)
     new = attrs.evolve(new, stage=Stage.EMAIL_PENDING, pending_email=address,
                        activation_requested_at=None, activation_rejection=None)
@@ -75,7 +76,7 @@ def resend_link(account: Account, event: ResendLink, ctx: Ctx) -> Outcome:
         return Refused(Reason.INVALID_STEP)
     live = live_link(account, LinkPurpose.VERIFY_EMAIL)
     if live is not None and cooling_down(live, ctx):
-        return Refused(Reason.RATE_LIMITED)
+        return Refused(Reason.RATE_LIMITED, params=cooldown_params(live, ctx))
     new, token, code = issue_link(account, LinkPurpose.VERIFY_EMAIL, address, ctx)
     effects: tuple[Effect, ...] = (
         SendNotice(Notice.VALIDATION, account.account_id, Channel.EMAIL, ctx.now, to=address,

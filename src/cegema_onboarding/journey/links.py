@@ -80,6 +80,14 @@ def cooling_down(link: Link, ctx: Ctx) -> bool:
     return ctx.now < link.issued_at + ctx.settings.resend_cooldown
 
 
+def cooldown_params(link: Link, ctx: Ctx) -> tuple[tuple[str, int], ...]:
+    """The refusal's ``wait_seconds``: the whole seconds left, rounded up, so that the
+    screen says the actual wait ("45 secondes") and a member who waits that long is served.
+    """
+    left = (link.issued_at + ctx.settings.resend_cooldown - ctx.now).total_seconds()
+    return (("wait_seconds", max(1, -int(-left // 1))),)
+
+
 def issue_link(account: Account, purpose: LinkPurpose, address: str | None,
                 ctx: Ctx) -> tuple[Account, str, str]:
     fresh = ctx.fresh()

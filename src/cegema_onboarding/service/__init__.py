@@ -19,6 +19,7 @@ from .results import RememberedDevice as RememberedDevice
 from .results import Result as Result
 from .results import Screen as Screen
 from .results import describe as describe
+from .results import refusal_text as refusal_text
 from .staff import StaffDesk as StaffDesk
 
 __all__ = [
@@ -34,4 +35,5 @@ __all__ = [
     "Screen",
     "StaffDesk",
     "describe",
+    "refusal_text",
 ]

@@ -25,7 +25,7 @@ from ..errors import InvalidInput
 from ..flow import Env, Origin, Reason, Refused
 from ..model import Account, Channel, LinkPurpose, Session
 from ..ports import Clock, Mailer, Notifier, Random, RateLimiter, Storage
-from ..profile import completion
+from ..profile import completion, missing
 from ..ratelimit import MemoryRateLimiter
 from ._moved import StaffShims
 from .decoys import Decoys
@@ -303,8 +303,10 @@ class OnboardingService(RecoveryActions, StaffShims):
         account = self._unit.session_account(session)
         if account is None:
             return Refused(Reason.SESSION_EXPIRED)
-        return profile_view(account, completion(account, self.settings.profile_weights),
-                            flow.next_step(account, self.clock.now(), self.settings))
+        weights = self.settings.profile_weights
+        return profile_view(account, completion(account, weights),
+                            flow.next_step(account, self.clock.now(), self.settings),
+                            missing(account, weights))
 
     def update_profile(self, session: Session, *, channels: Sequence[Channel] = (),
                        pets: bool | None = None, interests: Sequence[str] = (),

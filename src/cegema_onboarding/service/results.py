@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -20,6 +20,7 @@ __all__ = [
     "Result",
     "Screen",
     "describe",
+    "refusal_text",
 ]
 
 
@@ -100,6 +101,9 @@ class ProfileView:
     #: until the member confirms it again from here (:meth:`OnboardingService.request_email_change`
     #: with the same address, then the link opened in this session).
     email_unproven: bool = False
+    #: What each missing part would add to the meter, ``(item, points)`` with the items of
+    #: :data:`cegema_onboarding.profile.ITEMS`; label them with ``ui.completion.<item>``.
+    missing: tuple[tuple[str, int], ...] = ()
 
 
 @attrs.frozen
@@ -113,7 +117,23 @@ class DeliveryReport:
 
 def describe(refused: Refused, lang: str | None = None) -> str:
     """The member-facing text of a refusal, French by default."""
-    return texts.text(f"reason.{refused.reason.value}", lang, **dict(refused.params))
+    key, params = refusal_text(refused, refused.reason, lang)
+    return texts.text(key, lang, **params)
+
+
+def refusal_text(refused: Refused, reason: Reason, lang: str | None = None
+                 ) -> tuple[str, dict[str, object]]:
+    """The text key and parameters of one reason of ``refused``.
+
+    A resend refused during the cool-down carries ``wait_seconds``: it says the actual
+    wait, rounded up ("Merci de patienter 45 secondes..."), not "quelques minutes".
+    """
+    params: dict[str, object] = dict(refused.params)
+    wait = params.get("wait_seconds")
+    if reason is Reason.RATE_LIMITED and isinstance(wait, int) and wait > 0:
+        return "notice.resend_wait", {
+            "duration": texts.duration(timedelta(seconds=wait), lang, round_up=True)}
+    return f"reason.{reason.value}", params
 
 
 def devices_of(account: Account) -> tuple[RememberedDevice, ...]:
@@ -123,10 +143,11 @@ def devices_of(account: Account) -> tuple[RememberedDevice, ...]:
     return tuple(sorted(devices, key=lambda d: d.last_used_at, reverse=True))
 
 
-def profile_view(account: Account, completion: int, step: Step) -> ProfileView:
+def profile_view(account: Account, completion: int, step: Step,
+                 missing: tuple[tuple[str, int], ...] = ()) -> ProfileView:
     """What the profile page shows of ``account``, with its completion and screen."""
     return ProfileView(
         name=account.name, member_number=account.member_number, email=account.email,
         phone=account.phone, postal_address=account.postal_address, profile=account.profile,
         completion=completion, devices=devices_of(account), step=step,
-        email_unproven=account.email_unproven)
+        email_unproven=account.email_unproven, missing=missing)

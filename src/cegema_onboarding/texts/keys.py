@@ -156,10 +156,15 @@ KEYS: Final[tuple[str, ...]] = (
     # --- Check your mailbox -------------------------------------------------------------------
     N_("screen.check_mailbox.title"),
     N_("screen.check_mailbox.body"),
+    # TRANSLATORS: Closes the confirmation pop-up shown after "Valider" (step 4).
+    N_("button.close"),
     N_("button.resend_link"),
     N_("button.change_address"),
     N_("button.enter_code"),
     N_("notice.link_resent"),
+    # TRANSLATORS: A resend asked for before the cool-down is over; {duration} is the wait
+    # left, rounded up ("45 secondes", "une minute").
+    N_("notice.resend_wait"),
     N_("screen.code.title"),
     N_("screen.code.body"),
     N_("label.code"),
@@ -201,6 +206,8 @@ KEYS: Final[tuple[str, ...]] = (
     N_("label.pets"),
     N_("label.yes"),
     N_("label.no"),
+    # TRANSLATORS: The third answer to "Avez-vous des animaux ?": clears an earlier yes or no.
+    N_("label.not_said"),
     N_("label.interests"),
     N_("label.comments"),
     N_("label.adviser"),
@@ -345,6 +352,21 @@ KEYS: Final[tuple[str, ...]] = (
     N_("ui.devices.none"),
     N_("ui.devices.forget_all"),
     N_("ui.devices.last_used"),
+    # --- The completion meter's hints: what each missing part adds ---------------------------
+    N_("ui.completion.missing"),
+    # TRANSLATORS: One hint under the meter: {points} is what filling {item} adds ("+10 % : vos
+    # animaux"); {item} is one of the ui.completion.<part> texts below.
+    N_("ui.completion.hint"),
+    N_("ui.completion.email"),
+    N_("ui.completion.phone"),
+    N_("ui.completion.postal_address"),
+    N_("ui.completion.channels"),
+    N_("ui.completion.pets"),
+    N_("ui.completion.interests"),
+    N_("ui.completion.comments"),
+    N_("ui.completion.secret_answer"),
+    # TRANSLATORS: The demo staff login asks for a password only: no identifier to mention.
+    N_("ui.staff_login_failed"),
     N_("ui.security"),
     N_("ui.interests.hint"),
     # --- The screens by name, wherever a screen is named rather than shown ------------------

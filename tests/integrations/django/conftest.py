@@ -96,6 +96,8 @@ else:
             PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
             EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
             DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
+            # The live server of the browser walk serves static files under it.
+            STATIC_URL="/static/",
             CEGEMA_ONBOARDING=onboarding_config(),
         )
         django.setup()

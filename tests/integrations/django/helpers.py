@@ -62,3 +62,11 @@ def path_of(url: str) -> str:
 def without_csrf(page: str) -> str:
     """A page with its per-response CSRF tokens blanked, to compare two responses."""
     return _CSRF.sub('name="csrfmiddlewaretoken" value=""', page)
+
+
+def shown(client: Client, response: Any, path: str | None = None) -> Any:
+    """A form's answer is a 303 (Post/Redirect/Get): the page it leads to."""
+    assert response.status_code == 303, response.status_code
+    if path is not None:
+        assert response["Location"] == path
+    return client.get(response["Location"])

@@ -16,7 +16,16 @@ from cegema_onboarding.service import OnboardingService
 
 from ...conftest import GOOD_PASSWORD
 from .conftest import BASE_URL
-from .helpers import body, csrf_client, html, last_link, path_of, post_form, without_csrf
+from .helpers import (
+    body,
+    csrf_client,
+    html,
+    last_link,
+    path_of,
+    post_form,
+    shown,
+    without_csrf,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -147,7 +156,8 @@ def test_unknown_member_and_wrong_password_get_the_same_page(
     dj_service.staff.provision("100234567", "Marie Dupont")
     pages = []
     for number in ("100234567", "100999999"):
-        response = log_in(csrf_client(), number, "WRONG-PASSWORD")
+        client = csrf_client()
+        response = shown(client, log_in(client, number, "WRONG-PASSWORD"), LOGIN)
         pages.append((response.status_code,
                       without_csrf(body(response)).replace(number, "NUMBER")))
     assert pages[0] == pages[1]
@@ -167,7 +177,7 @@ def test_an_expired_link_says_so_and_changes_nothing(
     assert html("button.confirm_link") not in body(page)
     response = post_form(client, FORM_PAGE, "/premiere-connexion/valider",
                          {"token": link.split("token=")[1]})
-    assert html("reason.link_expired") in body(response)
+    assert html("reason.link_expired") in body(shown(client, response))
     stored = dj_service.storage.get(account_id)
     assert stored is not None and stored.stage is Stage.EMAIL_PENDING
     # The member starts again from the email step, the address filled in.
@@ -194,7 +204,7 @@ def test_a_link_clicked_again_or_superseded_says_so(dj_service: OnboardingServic
     assert html("reason.link_used") in body(again)
     replay = post_form(client, FORM_PAGE, "/premiere-connexion/valider",
                        {"token": second.split("token=")[1]})
-    assert html("reason.link_used") in body(replay)
+    assert html("reason.link_used") in body(shown(client, replay))
 
 
 def test_a_forged_token_is_invalid(dj_service: OnboardingService) -> None:
@@ -208,8 +218,9 @@ def test_refusals_name_their_reason_on_the_screen(dj_service: OnboardingService)
     start(client, dj_service)
     response = post_form(client, JOURNEY, "/premiere-connexion/email/",
                          {"email": EMAIL, "confirmation": "other@example.org"})
-    assert response.status_code == 200
+    response = shown(client, response, JOURNEY)
     assert html("reason.emails_differ") in body(response)
+    assert f'value="{EMAIL}"' in body(response)  # what the member typed stays
     assert mail.outbox == []
 
 
@@ -224,7 +235,7 @@ def test_the_short_code_verifies_the_address(dj_service: OnboardingService) -> N
     assert code is not None
     wrong = post_form(client, "/premiere-connexion/code/", "/premiere-connexion/code/",
                       {"code": "AAAA-AAAA"})
-    assert html("reason.code_invalid") in body(wrong)
+    assert html("reason.code_invalid") in body(shown(client, wrong, "/premiere-connexion/code/"))
     response = post_form(client, "/premiere-connexion/code/", "/premiere-connexion/code/",
                          {"code": code.group(1)})
     assert response.status_code == 302
@@ -287,7 +298,7 @@ def test_logout_ends_the_session(dj_service: OnboardingService) -> None:
 
 
 def test_english_is_available(dj_service: OnboardingService) -> None:
-    page = Client(HTTP_ACCEPT_LANGUAGE="en").get(LOGIN)
+    page = Client().get(LOGIN + "?lang=en")
     assert html("screen.login.title", "en") in body(page)
     assert html("screen.login.title", "fr") not in body(page)
 
@@ -295,7 +306,40 @@ def test_english_is_available(dj_service: OnboardingService) -> None:
 def test_pages_keep_tokens_out_of_referrers_and_caches(dj_service: OnboardingService) -> None:
     client = Client()
     # The link's redirect (its URL holds the token) and the page it leads to.
-    for page in (client.get("/premiere-connexion/valider?token=x"),
-                 client.get("/premiere-connexion/valider")):
-        assert page["Referrer-Policy"] == "no-referrer"
+    for page, policy in ((client.get("/premiere-connexion/valider?token=x"), "no-referrer"),
+                         (client.get("/premiere-connexion/valider"), "same-origin")):
+        assert page["Referrer-Policy"] == policy
         assert "no-cache" in page["Cache-Control"] or "no-store" in page["Cache-Control"]
+
+
+def test_pages_let_their_own_forms_carry_their_origin(dj_service: OnboardingService) -> None:
+    # "no-referrer" makes browsers post "Origin: null", which Django's CSRF check refuses:
+    # every form failed in a real browser (see the Chromium walk in test_browser.py).
+    for path in (LOGIN, "/mot-de-passe-oublie/", "/premiere-connexion/valider"):
+        page = Client().get(path)
+        assert page["Referrer-Policy"] == "same-origin"
+        assert '<meta name="referrer" content="same-origin">' in body(page)
+
+
+# ---------------------------------------------------------------------------- language
+
+
+def test_a_browser_asking_for_english_still_gets_french() -> None:
+    client = Client()
+    page = client.get(LOGIN, HTTP_ACCEPT_LANGUAGE="en-GB,en;q=0.9")
+    assert html("screen.login.title") in body(page)
+    assert html("screen.login.title", "en") not in body(page)
+    assert page["Content-Language"] == "fr"
+
+
+def test_the_switch_chooses_english_and_the_choice_is_remembered() -> None:
+    client = Client()
+    english = client.get(LOGIN + "?lang=en", HTTP_ACCEPT_LANGUAGE="fr")
+    assert html("screen.login.title", "en") in body(english)
+    assert english["Content-Language"] == "en"
+    again = client.get(LOGIN)
+    assert html("screen.login.title", "en") in body(again)
+    # The switch on every page points at the other language.
+    assert 'href="/connexion/?lang=fr"' in body(again)
+    assert html("screen.login.title") in body(client.get(LOGIN + "?lang=fr"))
+    assert html("screen.login.title") in body(client.get(LOGIN))

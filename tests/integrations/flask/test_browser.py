@@ -127,12 +127,18 @@ def test_guide_steps_1_to_8(browser: Any, portal: Portal, shots: Shots) -> None:
     page.get_by_label("Confirmer votre email").fill("Marie.Dupont@example.com")
     page.get_by_role("button", name="Valider").click()
 
-    # Step 4: the confirmation pop-up's wording, and the mailbox screen.
-    assert page.locator("#notice").inner_text().startswith(
+    # Step 4: the confirmation pop-up (a <dialog>, no script), over the mailbox screen.
+    dialog = page.get_by_role("dialog")
+    assert dialog.is_visible()
+    assert dialog.inner_text().startswith(
         "Un lien de validation vient de vous être envoyé sur votre adresse e-mail.")
+    assert page.evaluate("document.activeElement.closest('dialog') !== null")
+    shots(page, "link-sent")
+    page.keyboard.press("Enter")  # its "Fermer" button has the focus
+    assert not dialog.is_visible()
     assert heading(page) == "Connectez-vous à votre boîte mail"
     assert "marie.dupont@example.com" in page.locator("main").inner_text()
-    shots(page, "link-sent")
+    shots(page, "link-sent-closed")
 
     # Step 5: the validation mail, opened from the local mailbox.
     subject = fr("mail.validation.subject")
@@ -337,7 +343,7 @@ def test_no_email_path_with_staff_activation(browser: Any, portal: Portal,
     staff.goto(f"{portal.url}/staff")
     staff.get_by_label("Mot de passe").fill("wrong password")
     staff.get_by_role("button", name=re.compile("Ouvrir une session")).click()
-    assert field_error(staff, "password") == fr("reason.bad_credentials")
+    assert field_error(staff, "password") == fr("ui.staff_login_failed")
     staff.get_by_label("Mot de passe").fill(STAFF_PASSWORD)
     staff.get_by_role("button", name=re.compile("Ouvrir une session")).click()
     row = staff.locator("tr", has_text="100234574")
@@ -403,3 +409,48 @@ def test_remember_me_keeps_the_member_logged_in(browser: Any, portal: Portal,
     page.context.clear_cookies(name="cegema_session")
     page.goto(f"{portal.url}/")
     assert heading(page) == "SE CONNECTER À VOTRE COMPTE"
+
+
+def test_back_after_a_refused_form_and_the_finished_journey(browser: Any, portal: Portal,
+                                                            shots: Shots) -> None:
+    """Post/Redirect/Get: Back walks the journey's pages, never a POST's answer."""
+    member = portal.provision("100234576")
+    page = new_page(browser)
+    log_in(page, portal, "100234576", member.initial_password)
+    page.get_by_label("Email", exact=True).fill("back@example.com")
+    page.get_by_label("Confirmer votre email").fill("autre@example.com")
+    page.get_by_role("button", name="Valider").click()
+    assert field_error(page, "confirmation") == fr("reason.emails_differ")
+    assert page.url == f"{portal.url}/premiere-connexion"  # the form's page, not its POST
+    page.get_by_label("Confirmer votre email").fill("back@example.com")
+    page.get_by_role("button", name="Valider").click()
+    page.get_by_role("button", name=fr("button.close")).click()  # the pop-up of step 4
+    # "Renvoyer le lien" at once: the wait, said on the mailbox screen it came from.
+    page.get_by_role("button", name=fr("button.resend_link")).click()
+    assert page.url == f"{portal.url}/premiere-connexion/boite-mail"
+    assert "Merci de patienter une minute avant de demander un nouveau lien." in (
+        page.locator("#form-error").inner_text())
+    open_mail(page, portal, fr("mail.validation.subject"))
+    page.locator("#mail-text a[href*='/premiere-connexion/valider']").click()
+    page.get_by_role("button", name=fr("button.confirm_link")).click()
+    page.get_by_label("Choisissez votre nouveau mot de passe").fill(GOOD_PASSWORD)
+    page.get_by_label("Merci de confirmer votre nouveau mot de passe").fill(GOOD_PASSWORD)
+    page.get_by_role("button", name="Enregistrer").click()
+    page.get_by_label("Choisissez votre réponse").fill("Lefebvre")
+    page.get_by_label("Merci de confirmer votre réponse").fill("Lefebvre")
+    page.get_by_role("button", name="Enregistrer").click()
+    assert "Ça y est ! Vous êtes connecté !" in page.locator("main").inner_text()
+
+    posts: list[str] = []
+    page.on("request", lambda request: posts.append(request.url)
+            if request.method == "POST" else None)
+    for step in range(10):
+        if page.go_back(wait_until="load") is None:
+            break  # the start of the history
+        content = page.content()
+        assert "ERR_CACHE_MISS" not in content and "Confirm Form Resubmission" not in content
+        assert page.url.startswith(portal.url), page.url
+        assert page.locator("h1").count() >= 1, page.url  # one of the portal's pages
+        shots(page, f"back-{step}")
+    assert step >= 5
+    assert posts == []  # Back never sent a form again

@@ -42,13 +42,11 @@ def mailbox_page(lifetime: timedelta, lang: str) -> str:
     Onboarding(app, service=service)
     client = app.test_client()
     member = service.staff.provision("100234567", "Marie Dupont", lang=lang)
-    headers = {"Accept-Language": lang}
-    client.get("/connexion", headers=headers)
+    client.get(f"/connexion?lang={lang}")
     post(client, "/connexion", {"identifier": "100234567", "password": member.initial_password})
     post(client, "/premiere-connexion", {"email": "marie@example.com",
                                          "confirmation": "marie@example.com"})
-    return html.unescape(client.get("/premiere-connexion/boite-mail",
-                                    headers=headers).get_data(as_text=True))
+    return html.unescape(client.get("/premiere-connexion/boite-mail").get_data(as_text=True))
 
 
 @pytest.mark.parametrize(("lifetime", "french"), [

@@ -124,6 +124,14 @@ def raw_of(response: Any) -> str:
     return str(response.get_data(as_text=True))
 
 
+def refused(client: FlaskClient, response: Any, path: str | None = None) -> Any:
+    """A refused form answers 303 (Post/Redirect/Get): the page it redirects to, once."""
+    assert response.status_code == 303, response.status_code
+    if path is not None:
+        assert response.location == path
+    return client.get(response.location)
+
+
 def log_in(env: Env, client: FlaskClient, number: str, password: str, **extra: str) -> Any:
     return post(client, "/connexion", {"identifier": number, "password": password, **extra})
 
@@ -204,8 +212,7 @@ def test_refusal_is_shown_next_to_its_field(env: Env, client: FlaskClient) -> No
     log_in(env, client, "100234567", member.initial_password)
     r = post(client, "/premiere-connexion", {"email": "a@example.com",
                                              "confirmation": "b@example.com"})
-    page = text_of(r)
-    assert r.status_code == 400
+    page = text_of(refused(client, r, "/premiere-connexion"))
     assert 'aria-describedby="confirmation-error"' in page
     error = re.search(r'id="confirmation-error">\s*<p>([^<]+)</p>', page)
     assert error is not None and error.group(1) == fr("reason.emails_differ")
@@ -254,7 +261,7 @@ def test_resend_change_address_and_code(env: Env, client: FlaskClient) -> None:
                      text_part(env.mailer.sent[-1]))
     assert code is not None
     r = post(client, "/premiere-connexion/code", {"code": "AAAA-AAAA"})
-    assert r.status_code == 400 and 'id="code-error"' in text_of(r)
+    assert 'id="code-error"' in text_of(refused(client, r, "/premiere-connexion/code"))
     r = post(client, "/premiere-connexion/code", {"code": code.group(1)})
     assert r.location == "/mot-de-passe"
 
@@ -314,7 +321,7 @@ def test_forgotten_password_and_reset_link(env: Env, client: FlaskClient) -> Non
     new = "Une autre phrase de passe 2026"
     r = post(client, path, {"token": token, "answer": "faux", "password": new,
                             "confirmation": new}, token_from=env.path_of(link))
-    assert r.status_code == 400 and 'id="answer-error"' in text_of(r)
+    assert 'id="answer-error"' in text_of(refused(client, r, path))
     r = post(client, path, {"token": token, "answer": "Rex le chien", "password": new,
                             "confirmation": new}, token_from=env.path_of(link))
     assert r.location == "/connexion"
@@ -329,7 +336,7 @@ def test_forgotten_identifier(env: Env, client: FlaskClient) -> None:
     env.service.deliver_due()
     assert "100234567" in text_part(env.mailer.sent[-1])
     r = post(client, "/identifiant-oublie", {"email": "not an address"})
-    assert r.status_code == 400 and 'id="email-error"' in text_of(r)
+    assert 'id="email-error"' in text_of(refused(client, r, "/identifiant-oublie"))
 
 
 def test_remember_me_logs_a_browser_back_in(env: Env) -> None:
@@ -356,7 +363,8 @@ def test_change_password_and_email_from_the_profile(env: Env, client: FlaskClien
     new = "Une autre phrase de passe 2026"
     r = post(client, "/profil/mot-de-passe", {"current_password": "wrong", "password": new,
                                               "confirmation": new})
-    assert r.status_code == 400 and 'id="current_password-error"' in text_of(r)
+    page = text_of(refused(client, r, "/profil/mot-de-passe"))
+    assert 'id="current_password-error"' in page
     r = post(client, "/profil/mot-de-passe", {"current_password": GOOD_PASSWORD,
                                               "password": new, "confirmation": new})
     assert r.status_code == 303
@@ -520,9 +528,11 @@ def _normalised(response: Any, *typed: str) -> tuple[int, str, list[str]]:
 
 def test_login_responses_do_not_tell_unknown_members_apart(env: Env) -> None:
     env.service.staff.provision("100234567", "Marie Dupont")
-    wrong = log_in(env, env.client(), "100234567", "not the password")
-    unknown = log_in(env, env.client(), "100239999", "not the password")
-    assert wrong.status_code == 400
+    one, other = env.client(), env.client()
+    wrong = log_in(env, one, "100234567", "not the password")
+    unknown = log_in(env, other, "100239999", "not the password")
+    assert _normalised(wrong) == _normalised(unknown)
+    wrong, unknown = refused(one, wrong), refused(other, unknown)
     assert fr("reason.bad_credentials") in text_of(wrong)
     assert _normalised(wrong, "100234567") == _normalised(unknown, "100239999")
 
@@ -544,22 +554,32 @@ def test_rate_limited_requests_get_a_message(env: Env, client: FlaskClient) -> N
     for _ in range(limit):
         assert post(client, "/mot-de-passe-oublie", {"identifier": "100234567"}).status_code == 303
     r = post(client, "/mot-de-passe-oublie", {"identifier": "100234567"})
-    assert r.status_code == 400 and fr("reason.rate_limited") in text_of(r)
+    assert fr("reason.rate_limited") in text_of(refused(client, r, "/mot-de-passe-oublie"))
 
 
 # ---------------------------------------------------------------------- language, templates
 
 
-def test_language_from_query_cookie_and_header(env: Env) -> None:
+def test_language_from_the_switch_then_its_cookie(env: Env) -> None:
     client = env.client()
     assert "SE CONNECTER" in text_of(client.get("/connexion"))
     english = client.get("/connexion?lang=en")
     assert "LOG IN TO YOUR ACCOUNT" in text_of(english)
     assert english.headers["Content-Language"] == "en"
     assert "LOG IN TO YOUR ACCOUNT" in text_of(client.get("/connexion"))  # the cookie
-    other = env.client()
-    r = other.get("/connexion", headers={"Accept-Language": "en-GB,en;q=0.9"})
-    assert "LOG IN TO YOUR ACCOUNT" in text_of(r)
+    back = client.get("/connexion?lang=fr")
+    assert "SE CONNECTER" in text_of(back)
+    assert "SE CONNECTER" in text_of(client.get("/connexion"))
+
+
+def test_a_browser_asking_for_english_still_gets_french(env: Env) -> None:
+    # The portal speaks the guide's language until the member uses the switch.
+    client = env.client()
+    r = client.get("/connexion", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert "SE CONNECTER" in text_of(r) and "LOG IN TO YOUR ACCOUNT" not in text_of(r)
+    assert r.headers["Content-Language"] == "fr"
+    switched = client.get("/connexion?lang=en", headers={"Accept-Language": "fr"})
+    assert "LOG IN TO YOUR ACCOUNT" in text_of(switched)
 
 
 def test_host_templates_override_the_defaults(tmp_path: Path) -> None:
@@ -662,7 +682,7 @@ def test_demo_staff_page_needs_its_password_and_csrf(demo: Any) -> None:
     assert r.location == "/staff"
     assert service.staff.activation_queue()
     r = post(client, "/staff", {"password": "wrong"})
-    assert r.status_code == 400
+    assert fr("ui.staff_login_failed") in text_of(refused(client, r, "/staff"))
     post(client, "/staff", {"password": "staff-pw-123"})
     assert "100234567" in text_of(client.get("/staff"))
     assert client.post(f"/staff/activate/{account_id}").status_code == 400  # no CSRF token
@@ -745,7 +765,7 @@ def test_not_me_link_locks_the_account(env: Env, client: FlaskClient) -> None:
     assert r.location == "/connexion"
     assert fr("notice.not_me_done") in text_of(client.get("/connexion"))
     # Locked: the right password no longer opens a session.
-    assert log_in(env, client, "100234567", GOOD_PASSWORD).status_code == 400
+    assert log_in(env, client, "100234567", GOOD_PASSWORD).location == "/connexion"
 
 
 def test_demo_server_log_lines_hide_tokens() -> None:
@@ -806,7 +826,7 @@ def test_demo_staff_unlocks_and_reissues_credentials(demo: Any) -> None:
     client = app.test_client()
     post(client, "/staff", {"password": "staff-pw-123"})
     r = post(client, "/staff/unlock", {"member_number": "100239999"}, token_from="/staff")
-    assert r.status_code == 400 and 'id="member_number-error"' in text_of(r)
+    assert 'id="member_number-error"' in text_of(refused(client, r, "/staff"))
     r = post(client, "/staff/unlock", {"member_number": "100234567"}, token_from="/staff")
     assert r.location == "/staff"
     r = post(client, "/staff/reissue", {"member_number": "100234567"}, token_from="/staff")

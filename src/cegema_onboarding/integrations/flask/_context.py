@@ -23,7 +23,7 @@ from ... import texts
 from ...errors import ConfigurationError
 from ...flow import Reason, Refused
 from ...model import Step
-from ...service import Ok, OnboardingService, Screen
+from ...service import Ok, OnboardingService, Screen, refusal_text
 from .._web import (
     LANG_COOKIE_NAME,
     LINK_COOKIE_MAX_AGE,
@@ -121,7 +121,11 @@ def state() -> WebState:
 
 
 def lang() -> str:
-    """The member's language: ``?lang=``, then the cookie, then Accept-Language; French."""
+    """The member's language: ``?lang=`` (the switch), then its cookie, then the default.
+
+    Never Accept-Language: the portal speaks the guide's French unless the member asks
+    otherwise, and a browser set to English (headless Chromium is) still gets French.
+    """
     cached = g.get("cegema_lang")
     if isinstance(cached, str):
         return cached
@@ -135,8 +139,7 @@ def lang() -> str:
         if cookie in texts.LANGS:
             chosen = str(cookie)
         else:
-            best = request.accept_languages.best_match(texts.LANGS)
-            chosen = best if best in texts.LANGS else texts.DEFAULT_LANG
+            chosen = texts.resolve_lang(service().settings.default_lang)
     g.cegema_lang = chosen
     return chosen
 
@@ -194,8 +197,9 @@ class FormErrors:
 
 def form_errors(refused: Refused, field_map: Mapping[str, str] | None = None) -> FormErrors:
     """The messages of a refusal, attached to the form field it names (if any)."""
-    params = dict(refused.params)
-    messages = tuple(t(f"reason.{r.value}", **params) for r in (refused.reason, *refused.others))
+    language = lang()
+    messages = tuple(t(key, **params) for key, params in (
+        refusal_text(refused, r, language) for r in (refused.reason, *refused.others)))
     name = refusal_field(refused, field_map)
     if name is None:
         return FormErrors(form=messages)
@@ -305,7 +309,8 @@ def link_view(view: Callable[[], View]) -> Callable[[], View]:
 
     ``GET ...?token=`` gets a 303 to the same path without the token, which goes into a
     short-lived cookie scoped to that path; the view then reads it with :func:`link_token`.
-    A POST that moves on (303) has spent the link, so its cookie goes.
+    A POST that moves on (303) has spent the link, so its cookie goes; one refused (also
+    303, Post/Redirect/Get) keeps it, for the form shown again after the redirect.
     """
 
     @functools.wraps(view)
@@ -313,7 +318,7 @@ def link_view(view: Callable[[], View]) -> Callable[[], View]:
         if request.method == "GET" and LINK_PARAM in request.args:
             return _stash_link_token()
         response = view()
-        if request.method == "POST" and response.status_code == 303:
+        if request.method == "POST" and response.status_code == 303 and state().form is None:
             cfg = config()
             response.delete_cookie(cfg.link_cookie, path=_link_cookie_path(),
                                    secure=cfg.secure, httponly=True, samesite="Lax")

@@ -35,11 +35,15 @@ from ...bootstrap import build_service, demo_storage, local_mailbox, throwaway_s
 from ...config import Settings
 from ...errors import DuplicateAccount, InvalidInput
 from ...flow import Reason, Refused
+from ...journey.screens import notice_channel
 from ...model import Adviser, Stage
 from ...normalize import normalize_member_number
 from ...ports import Clock
 from ...service import Ok, OnboardingService
-from .extension import Onboarding, form_errors, render, state
+from .._web import local_time
+from ._context import lang
+from ._prg import keep, kept_form
+from .extension import Onboarding, render, state
 
 DEMO_MEMBER = "100234567"
 DEMO_NAME = "Marie Dupont"
@@ -175,10 +179,13 @@ def _add_staff(app: Flask, service: OnboardingService, password: str) -> None:
             if hmac.compare_digest(typed, expected):
                 current.staff = True
                 return redirect(url_for("staff"), code=303)
-            return _demo_headers(render("demo/staff_login.html", 400, failed=True))
+            # Post/Redirect/Get, as the member's forms: Back never posts the password again.
+            keep(Refused(Reason.BAD_CREDENTIALS, field="password"), "staff")
+            return redirect(url_for("staff"), code=303)
+        kept = kept_form("staff")[0]
         if not current.staff:
-            return _demo_headers(render("demo/staff_login.html", failed=False))
-        return _staff_page(service)
+            return _demo_headers(render("demo/staff_login.html", failed=kept is not None))
+        return _staff_page(service, errors=kept)
 
     @app.post("/staff/activate/<account_id>")
     def staff_activate(account_id: str) -> Response | WerkzeugResponse:
@@ -240,8 +247,10 @@ def _add_staff(app: Flask, service: OnboardingService, password: str) -> None:
 def _staff_page(service: OnboardingService, status: int = 200, **context: Any) -> Response:
     queue = [
         {"id": a.account_id, "number": a.member_number, "name": a.name,
-         "since": _when(a.activation_requested_at), "phone": a.phone or "",
-         "address": a.postal_address or ""}
+         "since": _when(a.activation_requested_at, service), "phone": a.phone or "",
+         "address": a.postal_address or "",
+         # Where the activation notice will go, so that staff can check it first.
+         "channel": f"label.channel.{notice_channel(a).value}"}
         for a in service.staff.activation_queue()
     ]
     return _demo_headers(render("demo/staff.html", status, queue=queue, can_unlock=True,
@@ -252,12 +261,13 @@ def _staff_done(service: OnboardingService, result: Ok | Refused
                 ) -> Response | WerkzeugResponse:
     if isinstance(result, Ok):
         state().flash("ui.saved")
-        return redirect(url_for("staff"), code=303)
-    return _staff_page(service, 400, errors=form_errors(result))
+    else:
+        keep(result, "staff")
+    return redirect(url_for("staff"), code=303)
 
 
-def _when(at: datetime | None) -> str:
-    return at.strftime("%d/%m/%Y %H:%M") if at else ""
+def _when(at: datetime | None, service: OnboardingService) -> str:
+    return local_time(at, service.settings.mail.timezone, lang()) if at else ""
 
 
 # ---------------------------------------------------------------------- the command

@@ -17,6 +17,7 @@ from ...model import LinkPurpose, Step
 from ...service import Ok, Screen
 from .._web import safe_next
 from ._context import (
+    FormErrors,
     View,
     client_ip,
     current_screen,
@@ -36,6 +37,7 @@ from ._context import (
     t,
     user_agent,
 )
+from ._prg import kept_form, refuse
 from .members import announce_completed
 from .views_account import (
     change_password,
@@ -117,14 +119,15 @@ def login() -> View:
             state().next_url = wanted
         if state().account_id is not None:
             return go("index")
-        return render("login.html", identifier="")
+        errors, typed = kept_form("login")
+        return render("login.html", errors=errors, identifier=typed.get("identifier", ""))
     identifier = field("identifier")
     result = service().login(identifier, field("password"), ip=client_ip(),
                              user_agent=user_agent(), remember=request.form.get("remember") == "1")
     if isinstance(result, Ok):
         return follow(result)
     # The same page for every refusal of the same reason: nothing tells accounts apart.
-    return render("login.html", 400, errors=form_errors(result), identifier=identifier)
+    return refuse(result, "login", identifier=identifier)
 
 
 def logout() -> View:
@@ -143,7 +146,9 @@ def email() -> View:
         screen = current_screen(Step.EMAIL)
         if not isinstance(screen, Screen):
             return screen
-        return _email_page(screen, screen.prefill_email or "", "")
+        errors, typed = kept_form("email")
+        return _email_page(screen, typed.get("email", screen.prefill_email or ""),
+                           typed.get("confirmation", ""), errors)
     session = state().session
     if session is None:
         return go("login")
@@ -153,20 +158,17 @@ def email() -> View:
     result = service().submit_email(session, address, confirmation, ip=client_ip())
     if isinstance(result, Ok):
         return follow(result)
-    screen = refused_redirect(result) or current_screen(Step.EMAIL)
-    if not isinstance(screen, Screen):
-        return screen
-    return _email_page(screen, address, confirmation, result)
+    return refused_redirect(result) or refuse(result, "email", email=address,
+                                              confirmation=confirmation)
 
 
 def _email_page(screen: Screen, address: str, confirmation: str,
-                refused: Refused | None = None) -> Response:
+                errors: FormErrors | None = None) -> Response:
     rejection = None
     if screen.rejection:
         rejection = t("screen.activation_rejected.body", reason=screen.rejection)
-    return render("email.html", 400 if refused else 200,
-                  errors=form_errors(refused) if refused else None,
-                  email=address, confirmation=confirmation, rejection=rejection)
+    return render("email.html", errors=errors, email=address, confirmation=confirmation,
+                  rejection=rejection)
 
 
 def no_email() -> View:
@@ -177,15 +179,14 @@ def no_email() -> View:
             return screen
         if screen.step not in (Step.EMAIL, Step.CHECK_MAILBOX):
             return go_step(screen.step)
-        return render("no_email.html")
+        return render("no_email.html", errors=kept_form("no_email")[0])
     session = state().session
     if session is None:
         return go("login")
     result = service().declare_no_email(session, ip=client_ip())
     if isinstance(result, Ok):
         return follow(result)
-    return refused_redirect(result) or render("no_email.html", 400,
-                                              errors=form_errors(result))
+    return refused_redirect(result) or refuse(result, "no_email")
 
 
 def check_mailbox() -> View:
@@ -193,13 +194,14 @@ def check_mailbox() -> View:
     screen = current_screen(Step.CHECK_MAILBOX)
     if not isinstance(screen, Screen):
         return screen
-    return _mailbox_page(screen)
-
-
-def _mailbox_page(screen: Screen, refused: Refused | None = None) -> Response:
     duration = texts.duration(service().settings.link_lifetime, lang())
-    return render("check_mailbox.html", 400 if refused else 200,
-                  errors=form_errors(refused) if refused else None,
+    # The guide's step 4 is a pop-up over the screen: a <dialog> rather than the banner.
+    current = state()
+    sent = current.notice == "notice.link_sent"
+    if sent:
+        current.flash(None)
+    return render("check_mailbox.html", errors=kept_form("check_mailbox")[0],
+                  sent=t("notice.link_sent") if sent else None,
                   body=t("screen.check_mailbox.body", address=screen.prefill_email or "",
                          duration=duration))
 
@@ -213,10 +215,8 @@ def resend() -> View:
     if isinstance(result, Ok):
         state().flash("notice.link_resent")
         return go_step(result.step)
-    screen = refused_redirect(result) or current_screen(Step.CHECK_MAILBOX)
-    if not isinstance(screen, Screen):
-        return screen
-    return _mailbox_page(screen, result)
+    # Back on the mailbox screen the member came from, saying how long to wait.
+    return refused_redirect(result) or refuse(result, "check_mailbox")
 
 
 def change_email() -> View:
@@ -236,14 +236,14 @@ def code() -> View:
         screen = current_screen(Step.CHECK_MAILBOX)
         if not isinstance(screen, Screen):
             return screen
-        return render("code.html")
+        return render("code.html", errors=kept_form("code")[0])
     session = state().session
     if session is None:
         return go("login")
     result = service().submit_code(session, field("code"), ip=client_ip())
     if isinstance(result, Ok):
         return follow(result)
-    return refused_redirect(result) or render("code.html", 400, errors=form_errors(result))
+    return refused_redirect(result) or refuse(result, "code")
 
 
 def awaiting() -> View:
@@ -260,6 +260,9 @@ def awaiting() -> View:
 def verify_link() -> View:
     """The mailed link. GET only shows a page (mail scanners open links); POST spends it."""
     if request.method == "GET":
+        errors, _ = kept_form("verify_link")
+        if errors is not None:
+            return render("link.html", token="", valid=False, errors=errors)
         token = link_token()
         check = service().open_link(token)
         if not check.valid:
@@ -272,7 +275,7 @@ def verify_link() -> View:
     result = service().confirm_link(token, ip=client_ip(), session=state().session)
     if isinstance(result, Ok):
         return follow(result)
-    return render("link.html", 400, token="", valid=False, errors=form_errors(result))
+    return refuse(result, "verify_link")
 
 
 # ---------------------------------------------------------------------- password, question
@@ -284,7 +287,7 @@ def password() -> View:
         screen = current_screen(Step.PASSWORD)
         if not isinstance(screen, Screen):
             return screen
-        return _password_page()
+        return _password_page(kept_form("password")[0])
     session = state().session
     if session is None:
         return go("login")
@@ -292,13 +295,12 @@ def password() -> View:
                                     ip=client_ip())
     if isinstance(result, Ok):
         return _moved_on(result)
-    return refused_redirect(result) or _password_page(result)
+    return refused_redirect(result) or refuse(result, "password")
 
 
-def _password_page(refused: Refused | None = None) -> Response:
+def _password_page(errors: FormErrors | None = None) -> Response:
     policy = service().settings.password_policy
-    return render("password.html", 400 if refused else 200,
-                  errors=form_errors(refused) if refused else None,
+    return render("password.html", errors=errors,
                   rules=t("notice.password_rules", min_length=policy.min_length),
                   min_length=policy.min_length, max_length=policy.max_length)
 
@@ -309,7 +311,8 @@ def question() -> View:
         screen = current_screen(Step.QUESTION)
         if not isinstance(screen, Screen):
             return screen
-        return _question_page("")
+        errors, typed = kept_form("question")
+        return _question_page(typed.get("question", ""), errors)
     session = state().session
     if session is None:
         return go("login")
@@ -320,7 +323,7 @@ def question() -> View:
         if result.step is Step.PROFILE:
             state().flash("screen.connected.title")
         return _moved_on(result)
-    return refused_redirect(result) or _question_page(chosen, result)
+    return refused_redirect(result) or refuse(result, "question", question=chosen)
 
 
 def _moved_on(result: Ok) -> View:
@@ -333,9 +336,8 @@ def _moved_on(result: Ok) -> View:
     return response
 
 
-def _question_page(chosen: str, refused: Refused | None = None) -> Response:
+def _question_page(chosen: str, errors: FormErrors | None = None) -> Response:
     language = lang()
     questions = [(q.id, q.label(language)) for q in service().settings.questions]
-    return render("question.html", 400 if refused else 200,
-                  errors=form_errors(refused) if refused else None,
+    return render("question.html", errors=errors,
                   questions=questions, chosen=chosen)

@@ -12,8 +12,16 @@ from flask import Response, request
 from ...flow import Reason, Refused, reset_checks_answer
 from ...model import LinkPurpose, Step
 from ...service import Ok, ProfileView, Screen
-from .._web import LINK_REASONS, PROFILE_CHANNELS, dead_link, parse_channels, parse_pets
+from .._web import (
+    LINK_REASONS,
+    PROFILE_CHANNELS,
+    dead_link,
+    local_time,
+    parse_channels,
+    parse_pets,
+)
 from ._context import (
+    FormErrors,
     View,
     client_ip,
     config,
@@ -33,6 +41,7 @@ from ._context import (
     t,
     user_agent,
 )
+from ._prg import kept_form, refuse
 
 # ---------------------------------------------------------------------- profile
 
@@ -49,7 +58,7 @@ def profile() -> View:
             return session_lost()
         if view.step is not Step.PROFILE:
             return go_step(view.step)
-        return _profile_page(view)
+        return _profile_page(view, kept_form("profile")[0])
     screen = current_screen(Step.PROFILE)
     if not isinstance(screen, Screen):
         return screen
@@ -64,15 +73,10 @@ def profile() -> View:
     if isinstance(result, Ok):
         state().flash(result.notice or "ui.saved")
         return go("profile")
-    if (moved := refused_redirect(result)) is not None:
-        return moved
-    view = service().profile(session)
-    if isinstance(view, Refused):
-        return session_lost()
-    return _profile_page(view, result)
+    return refused_redirect(result) or refuse(result, "profile")
 
 
-def _profile_page(view: ProfileView, refused: Refused | None = None) -> View:
+def _profile_page(view: ProfileView, errors: FormErrors | None = None) -> View:
     current = state()
     session = current.session
     assert session is not None
@@ -82,13 +86,16 @@ def _profile_page(view: ProfileView, refused: Refused | None = None) -> View:
     host = config().profile_context
     extra = dict(host(session.account_id)) if host is not None else {}
     adviser = extra.pop("adviser", None) or view.profile.adviser
-    return render("profile.html", 400 if refused else 200,
-                  errors=form_errors(refused) if refused else None,
+    zone, language = service().settings.mail.timezone, lang()
+    missing = [t("ui.completion.hint", points=points, item=t(f"ui.completion.{item}"))
+               for item, points in view.missing]
+    return render("profile.html", errors=errors, missing=missing,
                   view=view, name=view.name, email=view.email, percent=view.completion,
                   profile=view.profile, channels=_CHANNELS, welcome=welcome,
                   chosen_channels={c.value for c in view.profile.channels},
                   adviser=adviser, editable=True,
-                  devices=view.devices, **extra)
+                  devices=[(d, local_time(d.last_used_at, zone, language))
+                           for d in view.devices], **extra)
 
 
 # (value, label key) of each channel the form offers, as the template lists them.
@@ -101,7 +108,7 @@ def change_password() -> View:
     if not isinstance(screen, Screen):
         return screen
     if request.method == "GET":
-        return _change_password_page()
+        return _change_password_page(kept_form("change_password")[0])
     session = state().session
     assert session is not None
     result = service().change_password(session, field("current_password"), field("password"),
@@ -109,13 +116,12 @@ def change_password() -> View:
                                        user_agent=user_agent())
     if isinstance(result, Ok):
         return follow(result)
-    return refused_redirect(result) or _change_password_page(result)
+    return refused_redirect(result) or refuse(result, "change_password")
 
 
-def _change_password_page(refused: Refused | None = None) -> Response:
+def _change_password_page(errors: FormErrors | None = None) -> Response:
     policy = service().settings.password_policy
-    return render("change_password.html", 400 if refused else 200,
-                  errors=form_errors(refused) if refused else None,
+    return render("change_password.html", errors=errors,
                   rules=t("notice.password_rules", min_length=policy.min_length),
                   max_length=policy.max_length)
 
@@ -126,7 +132,9 @@ def request_email_change() -> View:
     if not isinstance(screen, Screen):
         return screen
     if request.method == "GET":
-        return render("change_email.html", email="", confirmation="")
+        errors, typed = kept_form("request_email_change")
+        return render("change_email.html", errors=errors, email=typed.get("email", ""),
+                      confirmation=typed.get("confirmation", ""))
     session = state().session
     assert session is not None
     address, confirmation = field("email"), field("confirmation")
@@ -135,9 +143,8 @@ def request_email_change() -> View:
                                             user_agent=user_agent())
     if isinstance(result, Ok):
         return follow(result)
-    return refused_redirect(result) or render(
-        "change_email.html", 400, errors=form_errors(result), email=address,
-        confirmation=confirmation)
+    return refused_redirect(result) or refuse(result, "request_email_change", email=address,
+                                              confirmation=confirmation)
 
 
 def forget_devices() -> View:
@@ -158,24 +165,27 @@ def forget_devices() -> View:
 def forgotten_identifier() -> View:
     """"Identifiant oublié ?": the same answer whether the address is known or not."""
     if request.method == "GET":
-        return render("forgotten_identifier.html", email="")
+        errors, typed = kept_form("forgotten_identifier")
+        return render("forgotten_identifier.html", errors=errors,
+                      email=typed.get("email", ""))
     address = field("email")
     result = service().forgot_identifier(address, ip=client_ip(), user_agent=user_agent())
     if isinstance(result, Ok):
         return follow(result)
-    return render("forgotten_identifier.html", 400, errors=form_errors(result), email=address)
+    return refuse(result, "forgotten_identifier", email=address)
 
 
 def forgotten_password() -> View:
     """"Mot de passe oublié ?": the same answer whether the member exists or not."""
     if request.method == "GET":
-        return render("forgotten_password.html", identifier="")
+        errors, typed = kept_form("forgotten_password")
+        return render("forgotten_password.html", errors=errors,
+                      identifier=typed.get("identifier", ""))
     identifier = field("identifier")
     result = service().forgot_password(identifier, ip=client_ip(), user_agent=user_agent())
     if isinstance(result, Ok):
         return follow(result)
-    return render("forgotten_password.html", 400,
-                  errors=form_errors(result, {"member_number": "identifier"}),
+    return refuse(result, "forgotten_password", {"member_number": "identifier"},
                   identifier=identifier)
 
 
@@ -183,11 +193,15 @@ def reset_link() -> View:
     """The reset link: GET shows the form (spends nothing); POST sets the new password."""
     asks_answer = reset_checks_answer(service().settings)
     if request.method == "GET":
+        errors, _ = kept_form("reset_link")
         token = link_token()
         check = service().open_link(token, LinkPurpose.RESET_PASSWORD)
         if not check.valid:
+            if errors is not None:
+                # The POST found the link dead: say why (the same words as its refusal).
+                return render("reset.html", token="", valid=False, errors=errors)
             return _dead_link("reset.html", check.reason)
-        return _reset_page(token, asks_answer)
+        return _reset_page(token, asks_answer, errors)
     token = field("token")
     answer = field("answer") if asks_answer else None
     result = service().complete_reset(token, field("password"), field("confirmation"),
@@ -195,15 +209,14 @@ def reset_link() -> View:
     if isinstance(result, Ok):
         return follow(result)
     if result.reason in LINK_REASONS:
-        return _dead_link("reset.html", result.reason)
-    return _reset_page(token, asks_answer, result)
+        return refuse(dead_link(result.reason), "reset_link")
+    return refuse(result, "reset_link")
 
 
-def _reset_page(token: str, asks_answer: bool, refused: Refused | None = None) -> Response:
+def _reset_page(token: str, asks_answer: bool, errors: FormErrors | None = None) -> Response:
     policy = service().settings.password_policy
     question_label = _reset_question(token) if asks_answer else None
-    return render("reset.html", 400 if refused else 200,
-                  errors=form_errors(refused) if refused else None, token=token, valid=True,
+    return render("reset.html", errors=errors, token=token, valid=True,
                   asks_answer=asks_answer, question_label=question_label,
                   rules=t("notice.password_rules", min_length=policy.min_length),
                   max_length=policy.max_length)
@@ -218,6 +231,9 @@ def _reset_question(token: str) -> str | None:
 def not_me_link() -> View:
     """"Ce n'était pas moi": GET explains; POST locks the account and ends its sessions."""
     if request.method == "GET":
+        errors, _ = kept_form("not_me_link")
+        if errors is not None:
+            return render("not_me.html", token="", valid=False, errors=errors)
         token = link_token()
         check = service().open_link(token, LinkPurpose.NOT_ME)
         if not check.valid:
@@ -227,12 +243,15 @@ def not_me_link() -> View:
     if isinstance(result, Ok):
         state().log_out()
         return follow(result)
-    return _dead_link("not_me.html", result.reason)
+    return refuse(dead_link(result.reason), "not_me_link")
 
 
 def email_change_link() -> View:
     """The link sent to a new address: GET shows a button; POST changes the address."""
     if request.method == "GET":
+        errors, _ = kept_form("email_change_link")
+        if errors is not None:
+            return render("email_change_link.html", token="", valid=False, errors=errors)
         token = link_token()
         check = service().open_link(token, LinkPurpose.CHANGE_EMAIL)
         if not check.valid:
@@ -243,7 +262,7 @@ def email_change_link() -> View:
                                             session=state().session)
     if isinstance(result, Ok):
         return follow(result)
-    return _dead_link("email_change_link.html", result.reason)
+    return refuse(dead_link(result.reason), "email_change_link")
 
 
 def _dead_link(template: str, reason: Reason | None) -> Response:

@@ -4,7 +4,8 @@ The cookie is independent of the host's ``flask.session``: the extension control
 flags (``Secure`` outside debug and testing, ``HttpOnly``, ``SameSite=Lax``, and the
 ``__Host-`` prefix whenever it is ``Secure``) without touching the host's configuration.
 It holds only the account id, the account's session epoch (a password change raises the
-epoch and so ends every other session), a CSRF token and a one-shot notice key; it is
+epoch and so ends every other session), a CSRF token, a one-shot notice key and a refused
+form's reasons and non-secret values until the page after its redirect shows them; it is
 signed and timestamped with itsdangerous, and expires after an idle period.
 """
 
@@ -41,6 +42,8 @@ class WebState:
     staff: bool = False
     #: Where to go once logged in and onboarded: a path checked by ``safe_next``.
     next_url: str | None = None
+    #: A refused form, kept for the page its redirect shows (Post/Redirect/Get): see _prg.
+    form: dict[str, Any] | None = None
     #: What the cookie held when it was read, and when it was signed (None for a new one).
     loaded: tuple[object, ...] | None = attrs.field(default=None, repr=False, eq=False)
     signed_at: float | None = attrs.field(default=None, repr=False, eq=False)
@@ -48,7 +51,7 @@ class WebState:
     def snapshot(self) -> tuple[object, ...]:
         """The fields the cookie stores, to tell whether a request changed them."""
         return (self.csrf, self.account_id, self.epoch, self.notice, self.staff,
-                self.next_url)
+                self.next_url, self.form)
 
     @property
     def session(self) -> Session | None:
@@ -145,6 +148,7 @@ class CookieCodec:
             notice=notice if isinstance(notice, str) and len(notice) <= 80 else None,
             staff=data.get("s") is True,
             next_url=safe_next(nxt) if isinstance(nxt, str) else None,
+            form=form if isinstance(form := data.get("f"), dict) else None,
         )
         state.loaded = state.snapshot()
         state.signed_at = signed.timestamp()
@@ -168,6 +172,8 @@ class CookieCodec:
             data["s"] = True
         if state.next_url is not None:
             data["x"] = state.next_url
+        if state.form is not None:
+            data["f"] = state.form
         value = self._serializer.dumps(data)
         assert isinstance(value, str)
         return value

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -45,6 +45,35 @@ View = Callable[..., HttpResponse]
 def current_lang() -> str:
     """Django's active language, as one the texts have (French when unknown)."""
     return texts.resolve_lang(get_language())
+
+
+def member_language(view: View) -> View:
+    """Run ``view`` in the member's language: the switch's ``?lang=``, then the remembered
+    choice, then the settings' default (French), never the browser's Accept-Language.
+
+    The portal speaks the guide's language unless the member asks otherwise: a browser set
+    to English (headless Chromium is) still gets French. The choice goes into Django's own
+    language cookie, so ``set_language`` and this switch agree.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        cookie_name = django_settings.LANGUAGE_COOKIE_NAME
+        asked = request.GET.get("lang")
+        chosen = asked if asked in texts.LANGS else None
+        remembered = request.COOKIES.get(cookie_name)
+        lang = chosen or (remembered if remembered in texts.LANGS else None) or (
+            texts.resolve_lang(get_service().settings.default_lang))
+        with translation.override(lang):
+            response = view(request, *args, **kwargs)
+        if chosen is not None:
+            response.set_cookie(cookie_name, chosen, max_age=365 * 24 * 3600,
+                                path=django_settings.LANGUAGE_COOKIE_PATH, samesite="Lax",
+                                secure=request.is_secure(), httponly=True)
+        response["Content-Language"] = lang
+        return response
+
+    return wrapper
 
 
 def t(key: str, **params: Any) -> str:
@@ -89,9 +118,70 @@ def page(request: HttpRequest, template: str, context: dict[str, Any] | None = N
     }
     base.update(context or {})
     response = render(request, template, base, status=status)
-    # Pages that may carry a token in their URL must not leak it to other sites.
-    response["Referrer-Policy"] = "no-referrer"
+    # Nothing of a page's address goes to other sites. Not "no-referrer": browsers then
+    # send "Origin: null" with the page's own forms, which Django's CSRF check refuses
+    # (every POST of a real browser failed with 403). The mailed links' token never
+    # reaches a page's address: their redirect (see _links) sends no referrer at all.
+    response["Referrer-Policy"] = "same-origin"
     return response
+
+
+#: The confirmation a screen shows as a pop-up (<dialog>) once, after a redirect.
+DIALOG_KEY = "cegema_onboarding.dialog"
+#: Where a refused form waits for the page its redirect shows (Post/Redirect/Get).
+FORM_KEY = "cegema_onboarding.form"
+# Bounds on what a refused form keeps in the session: a few values, each address-sized.
+_MAX_KEPT_VALUES = 4
+_MAX_KEPT_VALUE = 320
+_REASONS = {r.value: r for r in Reason}
+
+
+def keep_form(request: HttpRequest, view_name: str, refused: Refused | None = None, *,
+              done: str | None = None, **values: str) -> HttpResponseRedirect:
+    """Answer a POST with a redirect to ``view_name``, keeping what its next GET shows.
+
+    A refusal is kept by its reasons (the page says them in its own language), with the
+    typed values that are not secrets: passwords, answers and codes are never kept. ``done``
+    is a text key for a page that answers a request by replacing its form. Back then never
+    lands on a POST's response, so it never asks to send a form again.
+    """
+    kept: dict[str, Any] = {"view": view_name, "done": done, "values": {
+        k: str(v)[:_MAX_KEPT_VALUE] for k, v in list(values.items())[:_MAX_KEPT_VALUES]}}
+    if refused is not None:
+        kept.update(reasons=[r.value for r in (refused.reason, *refused.others)],
+                    field=refused.field,
+                    params=[[k, v] for k, v in refused.params if isinstance(v, int | str)])
+    request.session[FORM_KEY] = kept
+    # 303: the browser follows with a GET, whatever the POST was.
+    return HttpResponseRedirect(url(view_name), status=303)
+
+
+def kept_form(request: HttpRequest, view_name: str) -> dict[str, Any]:
+    """The context a redirected form left for ``view_name``: its error and typed values.
+
+    Taken once: a reload shows the clean form. Empty when nothing was kept for this page.
+    """
+    kept = request.session.pop(FORM_KEY, None)
+    if not isinstance(kept, dict) or kept.get("view") != view_name:
+        return {}
+    context: dict[str, Any] = {}
+    values = kept.get("values")
+    if isinstance(values, dict):
+        context.update({str(k): str(v) for k, v in values.items()})
+    done = kept.get("done")
+    if isinstance(done, str) and done in texts.KEYS:
+        context["done"] = t(done)
+    names = kept.get("reasons")
+    if isinstance(names, list) and names and all(n in _REASONS for n in names):
+        field = kept.get("field")
+        raw = kept.get("params")
+        params = tuple((str(p[0]), p[1]) for p in raw if isinstance(p, list) and len(p) == 2
+                       and isinstance(p[1], int | str)) if isinstance(raw, list) else ()
+        refused = Refused(_REASONS[names[0]], field=field if isinstance(field, str) else None,
+                          others=tuple(_REASONS[n] for n in names[1:]), params=params)
+        context["error"] = describe(refused, current_lang())
+        context["error_field"] = refusal_field(refused)
+    return context
 
 
 def to_login(request: HttpRequest, refused: Refused | None = None) -> HttpResponseRedirect:
@@ -137,23 +227,25 @@ def complete(request: HttpRequest, session: Session) -> None:
 
 
 def after(request: HttpRequest, result: Ok | Refused,
-          error_context: dict[str, Any] | None = None) -> HttpResponse:
-    """Render one service result: on success redirect (PRG), on refusal show the screen."""
+          error_context: dict[str, str] | None = None) -> HttpResponse:
+    """Answer one service result with a redirect (PRG): on success to the next screen, on
+    refusal to the same screen, which shows the error and ``error_context``'s values."""
     if isinstance(result, Refused):
         if result.reason is Reason.SESSION_EXPIRED:
             return to_login(request, result)
         member = current_member(request)
         if member is None:
             return to_login(request, result)
-        context = dict(error_context or {})
-        context["error"] = describe(result, current_lang())
-        context["error_field"] = refusal_field(result)
-        return show_screen(request, member, context)
+        # Shown on the member's screen after the redirect, with what they typed.
+        return keep_form(request, "journey", result, **(error_context or {}))
     if result.session is not None:
         store_session(request, result.session)
         if result.step is Step.PROFILE:
             complete(request, result.session)
-    if result.notice:
+    if result.notice == "notice.link_sent" and result.step is Step.CHECK_MAILBOX:
+        # The guide's step 4 is a pop-up over the screen: the page shows it as a <dialog>.
+        request.session[DIALOG_KEY] = result.notice
+    elif result.notice:
         messages.success(request, t(result.notice))
     return redirect(url("journey"))
 
@@ -171,6 +263,9 @@ def show_screen(request: HttpRequest, member: Session,
     if screen.step not in _TEMPLATES:
         return to_login(request)
     context = _step_context(service, screen)
+    dialog = request.session.pop(DIALOG_KEY, None)
+    if screen.step is Step.CHECK_MAILBOX and dialog == "notice.link_sent":
+        context["sent"] = t(dialog)
     context.update(extra or {})
     return page(request, _TEMPLATES[screen.step], context)
 
@@ -211,13 +306,13 @@ def asked_language(view: View) -> View:
         with translation.override(asked):
             response = view(request, *args, **kwargs)
         # As Django's set_language writes it, Secure too whenever the app's cookies are.
-        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, asked,
-                            max_age=settings.LANGUAGE_COOKIE_AGE,
-                            path=settings.LANGUAGE_COOKIE_PATH,
-                            domain=settings.LANGUAGE_COOKIE_DOMAIN,
-                            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
-                            secure=settings.LANGUAGE_COOKIE_SECURE or cookies_secure(),
-                            httponly=settings.LANGUAGE_COOKIE_HTTPONLY)
+        response.set_cookie(django_settings.LANGUAGE_COOKIE_NAME, asked,
+                            max_age=django_settings.LANGUAGE_COOKIE_AGE,
+                            path=django_settings.LANGUAGE_COOKIE_PATH,
+                            domain=django_settings.LANGUAGE_COOKIE_DOMAIN,
+                            samesite=django_settings.LANGUAGE_COOKIE_SAMESITE,
+                            secure=django_settings.LANGUAGE_COOKIE_SECURE or cookies_secure(),
+                            httponly=django_settings.LANGUAGE_COOKIE_HTTPONLY)
         return response
 
     return wrapper

@@ -25,7 +25,7 @@ from ..._web import (
     storable_token,
 )
 from ..conf import cookies_secure, get_service
-from ._common import MAX_FIELD, View, current_lang, page
+from ._common import FORM_KEY, MAX_FIELD, View, current_lang, page
 
 
 def posted_token(request: HttpRequest) -> str:
@@ -46,7 +46,9 @@ def link_view(view: View) -> View:
         if request.method == "GET" and LINK_PARAM in request.GET:
             return _stash_link_token(request)
         response = view(request, *args, **kwargs)
-        if request.method == "POST" and isinstance(response, HttpResponseRedirect):
+        # A refused form (kept for its page, PRG) still needs the token; a spent one not.
+        if (request.method == "POST" and isinstance(response, HttpResponseRedirect)
+                and FORM_KEY not in request.session):
             response.delete_cookie(link_cookie(cookies_secure()),
                                    path=escape_uri_path(request.path), samesite="Lax")
         return response
@@ -77,11 +79,16 @@ def _stash_link_token(request: HttpRequest) -> HttpResponse:
 
 
 def link_page(request: HttpRequest, purpose: LinkPurpose, template: str,
-              extra: dict[str, Any] | None = None) -> HttpResponse:
-    """GET on a link: a page with a button (POST), or the reason it cannot be used."""
+              extra: dict[str, Any] | None = None, *,
+              kept: dict[str, Any] | None = None) -> HttpResponse:
+    """GET on a link: a page with a button (POST), or the reason it cannot be used.
+
+    ``kept`` is what a refused POST of this page left (:func:`._common.kept_form`): its
+    error is shown, above the form while the link still works, alone once it is dead.
+    """
     token = storable_token(request.COOKIES.get(link_cookie(cookies_secure()))) or ""
     check = get_service().open_link(token, purpose)
     if not check.valid:
-        return page(request, template, {"error": describe(dead_link(check.reason),
-                                                           current_lang())})
-    return page(request, template, {"token": token, **(extra or {})})
+        error = (kept or {}).get("error") or describe(dead_link(check.reason), current_lang())
+        return page(request, template, {"error": error})
+    return page(request, template, {"token": token, **(extra or {}), **(kept or {})})

@@ -21,13 +21,16 @@ from .... import texts
 from ....flow import Reason, Refused
 from ....model import LinkPurpose, Session, Step
 from ....service import Ok, OnboardingService, ProfileView, describe
-from ..._web import PROFILE_CHANNELS, parse_channels, parse_pets
+from ..._web import PROFILE_CHANNELS, local_time, parse_channels, parse_pets
 from ..conf import get_service
 from ..session import client_ip, load_session, store_session, user_agent
 from ._common import (
     current_lang,
     current_member,
     form_field,
+    keep_form,
+    kept_form,
+    member_language,
     member_posting,
     page,
     t,
@@ -50,15 +53,20 @@ def _profile_context(service: OnboardingService, view: ProfileView,
         "channels": [(c.value, texts.text(f"label.channel.{c.value}", lang), c in chosen)
                      for c in PROFILE_CHANNELS],
         "pets": view.profile.pets,
+        "missing": [texts.text("ui.completion.hint", lang, points=points,
+                               item=texts.text(f"ui.completion.{item}", lang))
+                    for item, points in view.missing],
         "interests": ", ".join(view.profile.interests),
         "comments": view.profile.comments,
         "adviser": view.profile.adviser,
-        "devices": view.devices,
+        "devices": [(d, local_time(d.last_used_at, service.settings.mail.timezone, lang))
+                    for d in view.devices],
         "password_rules": texts.text("notice.password_rules", lang,
                                      min_length=service.settings.password_policy.min_length),
     }
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
@@ -74,7 +82,6 @@ def profile(request: HttpRequest) -> HttpResponse:
         return to_login(request, screen)
     if screen.step is not Step.PROFILE:
         return redirect(url("journey"))
-    error: str | None = None
     if request.method == "POST":
         # Bounded: the form has four boxes, a forged POST may send thousands.
         channels = parse_channels(request.POST.getlist("channels")[:8])
@@ -90,12 +97,12 @@ def profile(request: HttpRequest) -> HttpResponse:
             return redirect(url("profile"))
         if result.reason is Reason.SESSION_EXPIRED:
             return to_login(request, result)
-        error = describe(result, current_lang())
+        return keep_form(request, "profile", result)
     view = service.profile(member)
     if isinstance(view, Refused):
         return to_login(request, view)
     context = _profile_context(service, view, member)
-    context["error"] = error
+    context.update(kept_form(request, "profile"))
     return page(request, "cegema_onboarding/profile.html", context)
 
 
@@ -106,6 +113,7 @@ def _profile_refusal(request: HttpRequest, result: Refused) -> HttpResponse:
     return redirect(url("profile"))
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_POST
@@ -128,6 +136,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
     return redirect(url("profile"))
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_POST
@@ -146,6 +155,7 @@ def request_email_change(request: HttpRequest) -> HttpResponse:
     return redirect(url("profile"))
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_POST
@@ -165,6 +175,7 @@ def forget_devices(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------------------- the link
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
@@ -174,11 +185,12 @@ def email_change_link(request: HttpRequest) -> HttpResponse:
     template = "cegema_onboarding/confirm_link.html"
     if request.method == "GET":
         return link_page(request, LinkPurpose.CHANGE_EMAIL, template,
-                          {"action": "cegema_onboarding:email_change_link"})
+                         {"action": "cegema_onboarding:email_change_link"},
+                         kept=kept_form(request, "email_change_link"))
     # This browser's own session makes the new address a recovery channel at once.
     result = get_service().confirm_email_change(posted_token(request), ip=client_ip(request),
                                                 session=load_session(request))
     if isinstance(result, Refused):
-        return page(request, template, {"error": describe(result, current_lang())})
+        return keep_form(request, "email_change_link", result)
     messages.success(request, t(result.notice or "notice.email_changed"))
     return redirect(url("profile"))

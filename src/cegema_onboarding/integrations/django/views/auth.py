@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ....flow import Reason, Refused
 from ....model import Step
-from ....service import Ok, describe
+from ....service import Ok
 from ..._web import REMEMBER_COOKIE_NAME, host_cookie
 from ..backends import OnboardingBackend
 from ..conf import cookies_secure, get_service, option
@@ -36,10 +36,12 @@ from ._common import (
     MAX_FIELD,
     View,
     complete,
-    current_lang,
     current_member,
     form_field,
     grant,
+    keep_form,
+    kept_form,
+    member_language,
     page,
     url,
 )
@@ -117,6 +119,7 @@ def remembered(view: View) -> View:
 # ---------------------------------------------------------------------------- login
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
@@ -130,8 +133,8 @@ def login(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         if load_session(request) is not None:
             return redirect(url("journey"))
-        return page(request, "cegema_onboarding/login.html",
-                    {"next": safe_next(request.GET.get("next"))})
+        context = {"next": safe_next(request.GET.get("next")), **kept_form(request, "login")}
+        return page(request, "cegema_onboarding/login.html", context)
     next_url = safe_next(request.POST.get("next"))
     member_number = form_field(request, "identifier")
     password = form_field(request, "password")
@@ -143,9 +146,7 @@ def login(request: HttpRequest) -> HttpResponse:
         reason = result if isinstance(result, Refused) else Refused(Reason.BAD_CREDENTIALS)
         # The same page for unknown numbers and wrong passwords: the typed number is
         # echoed in both cases, and the reason text is the generic one.
-        return page(request, "cegema_onboarding/login.html",
-                    {"error": describe(reason, current_lang()), "member_number": member_number,
-                     "next": next_url})
+        return keep_form(request, "login", reason, member_number=member_number, next=next_url)
     if user is not None:
         auth_login(request, user, backend=BACKEND_PATH)
     else:
@@ -179,6 +180,7 @@ def safe_next(value: object) -> str:
     return value
 
 
+@member_language
 @require_POST
 @csrf_protect
 def logout(request: HttpRequest) -> HttpResponse:

@@ -1,7 +1,8 @@
 """PREMIÈRE CONNEXION: the first-connection journey, screen by screen, and its mailed link.
 
 Each POST calls one service method and hands the result to :func:`._common.after`, which
-redirects to the member's current screen (POST/redirect/GET) or shows the refusal on it.
+redirects to the member's current screen (Post/Redirect/Get), refusals included: the
+screen shows the refusal once, kept for it by :func:`._common.keep_form`.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ....flow import Reason, Refused
 from ....model import LinkPurpose
-from ....service import describe
 from ..conf import get_service
 from ..session import client_ip, load_session
 from ._common import (
     after,
-    current_lang,
     current_member,
     form_field,
     grant,
+    keep_form,
+    kept_form,
+    member_language,
     member_posting,
     page,
     show_screen,
@@ -35,6 +37,7 @@ from ._links import link_page, link_view, posted_token
 from .auth import remembered
 
 
+@member_language
 @never_cache
 @require_http_methods(["GET"])
 @remembered
@@ -43,9 +46,10 @@ def journey(request: HttpRequest) -> HttpResponse:
     member = current_member(request)
     if member is None:
         return to_login(request)
-    return show_screen(request, member)
+    return show_screen(request, member, kept_form(request, "journey"))
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_POST
@@ -59,6 +63,7 @@ def submit_email(request: HttpRequest) -> HttpResponse:
     return after(request, result, {"email_value": email, "email_confirm_value": confirmation})
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
@@ -69,9 +74,11 @@ def no_email(request: HttpRequest) -> HttpResponse:
         return member
     if request.method == "GET":
         return page(request, "cegema_onboarding/no_email.html")
+    # A refusal shows on the member's screen (after), as every journey form's.
     return after(request, get_service().declare_no_email(member, ip=client_ip(request)))
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_POST
@@ -83,6 +90,7 @@ def resend_link(request: HttpRequest) -> HttpResponse:
     return after(request, get_service().resend_link(member, ip=client_ip(request)))
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_POST
@@ -94,6 +102,7 @@ def change_email(request: HttpRequest) -> HttpResponse:
     return after(request, get_service().change_email(member, ip=client_ip(request)))
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
@@ -103,14 +112,14 @@ def submit_code(request: HttpRequest) -> HttpResponse:
     if isinstance(member, HttpResponse):
         return member
     if request.method == "GET":
-        return page(request, "cegema_onboarding/code.html")
+        return page(request, "cegema_onboarding/code.html", kept_form(request, "submit_code"))
     result = get_service().submit_code(member, form_field(request, "code"), ip=client_ip(request))
     if isinstance(result, Refused) and result.reason is not Reason.SESSION_EXPIRED:
-        return page(request, "cegema_onboarding/code.html",
-                    {"error": describe(result, current_lang())})
+        return keep_form(request, "submit_code", result)
     return after(request, result)
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_POST
@@ -125,6 +134,7 @@ def set_password(request: HttpRequest) -> HttpResponse:
     return after(request, result)
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_POST
@@ -143,6 +153,7 @@ def set_question(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------------------- the link
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
@@ -151,12 +162,13 @@ def confirm_link(request: HttpRequest) -> HttpResponse:
     """The validation link: GET shows a confirmation page, POST spends the link."""
     template = "cegema_onboarding/confirm_link.html"
     if request.method == "GET":
-        return link_page(request, LinkPurpose.VERIFY_EMAIL, template)
+        return link_page(request, LinkPurpose.VERIFY_EMAIL, template,
+                         kept=kept_form(request, "confirm_link"))
     # Only this browser's own session opens the password step at once (see confirm_link).
     result = get_service().confirm_link(posted_token(request), ip=client_ip(request),
                                         session=load_session(request))
     if isinstance(result, Refused):
-        return page(request, template, {"error": describe(result, current_lang())})
+        return keep_form(request, "confirm_link", result)
     if result.session is None:
         messages.success(request, t(result.notice or "notice.email_verified_login"))
         return redirect(url("login"))

@@ -17,13 +17,22 @@ from django.views.decorators.http import require_http_methods
 from .... import texts
 from ....flow import Refused, reset_checks_answer
 from ....model import LinkPurpose
-from ....service import describe
 from ..conf import get_service
 from ..session import clear_session, client_ip, user_agent
-from ._common import current_lang, form_field, page, t, url
+from ._common import (
+    current_lang,
+    form_field,
+    keep_form,
+    kept_form,
+    member_language,
+    page,
+    t,
+    url,
+)
 from ._links import link_page, link_view, posted_token
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
@@ -31,16 +40,17 @@ def forgotten_password(request: HttpRequest) -> HttpResponse:
     """"Mot de passe oublié ?": the same answer whether or not the member exists."""
     template = "cegema_onboarding/forgotten_password.html"
     if request.method == "GET":
-        return page(request, template)
-    result = get_service().forgot_password(form_field(request, "identifier"),
-                                           ip=client_ip(request),
+        return page(request, template, kept_form(request, "forgotten_password"))
+    number = form_field(request, "identifier")
+    result = get_service().forgot_password(number, ip=client_ip(request),
                                            user_agent=user_agent(request))
     if isinstance(result, Refused):
-        return page(request, template, {"error": describe(result, current_lang())})
-    return page(request, template, {"done": t(result.notice or
-                                              "notice.forgotten_password_sent")})
+        return keep_form(request, "forgotten_password", result, identifier=number)
+    return keep_form(request, "forgotten_password",
+                     done=result.notice or "notice.forgotten_password_sent")
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
@@ -48,18 +58,20 @@ def forgotten_identifier(request: HttpRequest) -> HttpResponse:
     """"Identifiant oublié ?": the member number goes to the address, if it is known."""
     template = "cegema_onboarding/forgotten_identifier.html"
     if request.method == "GET":
-        return page(request, template)
-    result = get_service().forgot_identifier(form_field(request, "email"), ip=client_ip(request),
+        return page(request, template, kept_form(request, "forgotten_identifier"))
+    address = form_field(request, "email")
+    result = get_service().forgot_identifier(address, ip=client_ip(request),
                                              user_agent=user_agent(request))
     if isinstance(result, Refused):
-        return page(request, template, {"error": describe(result, current_lang())})
-    return page(request, template, {"done": t(result.notice or
-                                              "notice.forgotten_identifier_sent")})
+        return keep_form(request, "forgotten_identifier", result, email_value=address)
+    return keep_form(request, "forgotten_identifier",
+                     done=result.notice or "notice.forgotten_identifier_sent")
 
 
 # ---------------------------------------------------------------------------- the links
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
@@ -73,7 +85,8 @@ def reset_link(request: HttpRequest) -> HttpResponse:
                  "notice.password_rules", current_lang(),
                  min_length=service.settings.password_policy.min_length)}
     if request.method == "GET":
-        return link_page(request, LinkPurpose.RESET_PASSWORD, template, extra)
+        return link_page(request, LinkPurpose.RESET_PASSWORD, template, extra,
+                         kept=kept_form(request, "reset_link"))
     token = posted_token(request)
     answer = form_field(request, "answer") if extra["ask_answer"] else None
     result = service.complete_reset(token, form_field(request, "password"),
@@ -81,9 +94,7 @@ def reset_link(request: HttpRequest) -> HttpResponse:
                                     ip=client_ip(request), user_agent=user_agent(request))
     if isinstance(result, Refused):
         # The form stays usable while the link is: a wrong answer or a weak password.
-        still = service.open_link(token, LinkPurpose.RESET_PASSWORD).valid
-        return page(request, template, {"error": describe(result, current_lang()),
-                                        "token": token if still else "", **extra})
+        return keep_form(request, "reset_link", result)
     # Every session ended with the reset, this one included: the member logs in again.
     auth_logout(request)
     clear_session(request)
@@ -91,6 +102,7 @@ def reset_link(request: HttpRequest) -> HttpResponse:
     return redirect(url("login"))
 
 
+@member_language
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
@@ -99,11 +111,12 @@ def not_me_link(request: HttpRequest) -> HttpResponse:
     """"Ce n'était pas moi": GET explains, POST locks the account and starts recovery."""
     template = "cegema_onboarding/not_me.html"
     if request.method == "GET":
-        return link_page(request, LinkPurpose.NOT_ME, template)
+        return link_page(request, LinkPurpose.NOT_ME, template,
+                         kept=kept_form(request, "not_me_link"))
     result = get_service().confirm_not_me(posted_token(request), ip=client_ip(request),
                                           user_agent=user_agent(request))
     if isinstance(result, Refused):
-        return page(request, template, {"error": describe(result, current_lang())})
+        return keep_form(request, "not_me_link", result)
     auth_logout(request)
     clear_session(request)
     messages.success(request, t(result.notice or "notice.not_me_done"))
