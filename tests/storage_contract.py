@@ -27,8 +27,10 @@ from cegema_onboarding.ports import (
     AccountBulkWriter,
     AuditRecord,
     Changes,
+    OutboxDepth,
     OutboxMessage,
     OutboxStatus,
+    StatsReader,
     Storage,
 )
 from cegema_onboarding.service import Ok, OnboardingService
@@ -68,7 +70,61 @@ def insert(storage: Storage, *accounts: Account) -> None:
     storage.commit(Changes(accounts=tuple((a, None) for a in accounts)))
 
 
-class StorageContract:
+class StatsContract:
+    """The optional counts (:class:`StatsReader`) of the metrics and the funnel."""
+
+    def test_implements_the_stats_port(self, storage: Storage) -> None:
+        assert isinstance(storage, StatsReader)
+
+    def test_counts_accounts_by_stage(self, storage: Storage) -> None:
+        assert isinstance(storage, StatsReader)
+        assert dict(storage.count_by_stage()) == {}
+        insert(storage, account(1), account(2), account(3, stage=Stage.ACTIVE),
+               account(4, stage=Stage.AWAITING_ACTIVATION))
+        assert dict(storage.count_by_stage()) == {
+            Stage.PROVISIONED: 2, Stage.ACTIVE: 1, Stage.AWAITING_ACTIVATION: 1}
+
+    def test_counts_members_waiting_since(self, storage: Storage) -> None:
+        assert isinstance(storage, StatsReader)
+        waiting = Stage.AWAITING_ACTIVATION
+        insert(storage,
+               account(1, stage=waiting, activation_requested_at=T0 + timedelta(days=1)),
+               account(2, stage=waiting, activation_requested_at=T0 + timedelta(days=9)),
+               # Queued by its creation time when it never asked (T0 + 3 minutes).
+               account(3, stage=waiting),
+               account(4, activation_requested_at=T0))
+        assert storage.count_waiting_since(waiting, T0 + timedelta(days=5)) == 2
+        assert storage.count_waiting_since(waiting, T0 + timedelta(days=10)) == 3
+        assert storage.count_waiting_since(waiting, T0) == 0
+
+    def test_outbox_depth_counts_what_waits(self, storage: Storage) -> None:
+        assert isinstance(storage, StatsReader)
+        assert storage.outbox_depth() == OutboxDepth(0, None)
+        storage.commit(Changes(outbox=(
+            message(1), message(2), message(3, status=OutboxStatus.SENDING),
+            message(4, status=OutboxStatus.DISCARDED))))
+        storage.mark_sent(message(1).message_id, T0 + timedelta(minutes=1))
+        assert storage.outbox_depth() == OutboxDepth(2, message(2).created_at)
+
+    def test_first_times_are_per_account_and_action(self, storage: Storage) -> None:
+        assert isinstance(storage, StatsReader)
+        rec = AuditRecord
+        storage.commit(Changes(audit=(
+            rec(T0 + timedelta(hours=2), "login", "ok", "member", "acc-0001"),
+            rec(T0 + timedelta(hours=1), "login", "ok", "member", "acc-0001"),
+            rec(T0, "login", "bad_credentials", "member", "acc-0001"),
+            rec(T0 + timedelta(hours=3), "login", "ok", "member", "acc-0002"),
+            rec(T0 + timedelta(hours=4), "password_set", "ok", "member", "acc-0002"),
+            rec(T0, "login", "ok", "member", None),
+            rec(T0, "profile_updated", "ok", "member", "acc-0002"))))
+        found = sorted(storage.first_times(["login", "password_set"]))
+        assert found == [("acc-0001", "login", T0 + timedelta(hours=1)),
+                         ("acc-0002", "login", T0 + timedelta(hours=3)),
+                         ("acc-0002", "password_set", T0 + timedelta(hours=4))]
+        assert list(storage.first_times([])) == []
+
+
+class StorageContract(StatsContract):
     """What every Storage adapter guarantees. Subclasses provide the ``storage`` fixture."""
 
     # ------------------------------------------------------------------ protocols
@@ -599,3 +655,4 @@ class StorageContract:
         assert len(mailer.sent) == 1
         (sent,) = storage.list_messages()
         assert sent.status is OutboxStatus.SENT and sent.payload == b""
+

@@ -126,6 +126,9 @@ audit = sa.Table(
     sa.Column("detail", sa.Text(), nullable=True),
     # An account's trail, newest first, without a sort.
     sa.Index(None, "account_id", "id"),
+    # The funnel (cegema-onboarding stats): each account's first record of a few actions,
+    # read from the index alone.
+    sa.Index(None, "action", "outcome", "account_id", "at"),
 )
 
 # Fixed-window rate-limit counters (SqlRateLimiter), shared by every process.
