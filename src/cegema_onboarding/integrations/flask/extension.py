@@ -52,6 +52,7 @@ from ._context import state as state
 from ._context import t as t
 from ._context import translator as translator
 from ._context import user_agent as user_agent
+from .health import install_request_ids
 from .websession import CookieCodec, WebState
 
 
@@ -102,6 +103,7 @@ class Onboarding:
         app.after_request(_save_state)
         # Werkzeug's server logs each request line, the first GET of a link included.
         redact_tokens_in("werkzeug")
+        install_request_ids(app)
 
     # ------------------------------------------------------------------ helpers for hosts
 
