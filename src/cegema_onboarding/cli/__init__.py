@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from . import demo, migrate, outbox, portal, provision, relay
+from . import demo, migrate, outbox, portal, provision, relay, stats
 from .demo import demo_settings as demo_settings
 from .demo import run_demo as run_demo
 from .portal import add_portal_arguments as add_portal_arguments
@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "outbox relay.")
     sub = parser.add_subparsers(dest="command", required=True)
     # In this order: it is the order of the commands in the help.
-    for group in (demo, portal, migrate, relay, outbox, provision):
+    for group in (demo, portal, migrate, relay, outbox, provision, stats):
         group.add_subcommand(sub)
     args = parser.parse_args(argv)
     code: int = args.handler(args)
