@@ -153,7 +153,7 @@ def test_the_funnel_queries_use_indexes(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_million_members_on_sqlite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    engine = sql.sqlite_engine(tmp_path / "million.db", synchronous="OFF")
+    engine = sql.sqlite_engine(tmp_path / "million.db", synchronous="NORMAL")
     sql.create_schema(engine)
     storage = sql.SqlStorage(engine)
     stages = [Stage.PROVISIONED] * 50 + [Stage.EMAIL_REQUIRED] * 5 + [
