@@ -21,7 +21,7 @@ import attrs
 from .model import LinkPurpose, LinkStatus, Stage
 from .ports import AccountStore, StatsReader
 
-__all__ = ["STEPS", "Funnel", "FunnelStep", "build_funnel", "plot", "render"]
+__all__ = ["STEPS", "Funnel", "FunnelStep", "build_funnel", "format_duration", "plot", "render"]
 
 #: The funnel's steps: name, the stages of the members who reached it, and the audit
 #: actions whose first record dates it.
@@ -120,7 +120,8 @@ def _expired_links(storage: StatsReader, now: datetime) -> int:
         offset += _PAGE
 
 
-def _duration(value: timedelta | None) -> str:
+def format_duration(value: timedelta | None) -> str:
+    """A wait as people read it: minutes, hours, or days; "-" for none."""
     if value is None:
         return "-"
     seconds = int(value.total_seconds())
@@ -136,7 +137,7 @@ def render(funnel: Funnel) -> str:
     lines = [f"{'step':<26} {'members':>10} {'share':>7}  median since previous step"]
     for step in funnel.steps:
         lines.append(f"{step.name:<26} {step.count:>10} {step.share:>7.1%}  "
-                     f"{_duration(step.median_since_previous)}")
+                     f"{format_duration(step.median_since_previous)}")
     lines += [
         "",
         f"at the email step: {funnel.email_pending} awaiting their link, "

@@ -53,13 +53,9 @@ def count_waiting_since(conn: Connection, stage: Stage, before: datetime) -> int
 
 def outbox_depth(conn: Connection) -> OutboxDepth:
     """The pending and sending messages and the creation time of the oldest."""
-    row = conn.execute(OUTBOX_DEPTH).one()
-    oldest = row[1]
-    if isinstance(oldest, str):
-        # An aggregate loses the column's type on SQLite: parse its naive UTC text.
-        oldest = accounts.c.queue_at.type.process_result_value(  # type: ignore[attr-defined]
-            datetime.fromisoformat(oldest), conn.dialect)
-    return OutboxDepth(int(row[0]), oldest)
+    # MIN keeps the column's type: the value comes back aware, in UTC, on both databases.
+    waiting, oldest = conn.execute(OUTBOX_DEPTH).one()
+    return OutboxDepth(int(waiting), oldest)
 
 
 def first_times(conn: Connection,
@@ -67,13 +63,8 @@ def first_times(conn: Connection,
     """Each account's first successful record of each action named."""
     if not actions:
         return []
-    convert = audit.c.at.type.process_result_value  # type: ignore[attr-defined]
-    found: list[tuple[str, str, datetime]] = []
-    for account_id, action, at in conn.execute(FIRST_TIMES, {"actions": list(actions)}):
-        if isinstance(at, str):
-            at = datetime.fromisoformat(at)
-        found.append((account_id, action, convert(at, conn.dialect)))
-    return found
+    rows = conn.execute(FIRST_TIMES, {"actions": list(actions)})
+    return [(account_id, action, at) for account_id, action, at in rows]
 
 
 @functools.cache
