@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextvars
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response, g, json, request
 
 from ... import health
 from ...logs import REQUEST_ID_HEADER, begin_request, current_request_id, end_request
@@ -60,8 +60,6 @@ def ops_blueprint(*, storage: object | None = None, metrics: Metrics | None = No
 
 
 def _json(result: health.Health) -> Response:
-    from flask import json
-
     response = Response(json.dumps(result.as_json()), result.status,
                         content_type="application/json")
     response.headers["Cache-Control"] = _NO_CACHE
