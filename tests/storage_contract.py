@@ -106,22 +106,34 @@ class StatsContract:
         storage.mark_sent(message(1).message_id, T0 + timedelta(minutes=1))
         assert storage.outbox_depth() == OutboxDepth(2, message(2).created_at)
 
-    def test_first_times_are_per_account_and_action(self, storage: Storage) -> None:
+    def test_median_wait_between_two_steps(self, storage: Storage) -> None:
         assert isinstance(storage, StatsReader)
         rec = AuditRecord
+        hour = timedelta(hours=1)
         storage.commit(Changes(audit=(
-            rec(T0 + timedelta(hours=2), "login", "ok", "member", "acc-0001"),
-            rec(T0 + timedelta(hours=1), "login", "ok", "member", "acc-0001"),
+            # acc-0001: first login at T0 + 1 h (the later one and the failure ignored),
+            # then a password 2 h after it.
+            rec(T0 + 5 * hour, "login", "ok", "member", "acc-0001"),
+            rec(T0 + hour, "login", "ok", "member", "acc-0001"),
             rec(T0, "login", "bad_credentials", "member", "acc-0001"),
-            rec(T0 + timedelta(hours=3), "login", "ok", "member", "acc-0002"),
-            rec(T0 + timedelta(hours=4), "password_set", "ok", "member", "acc-0002"),
+            rec(T0 + 3 * hour, "password_set", "ok", "member", "acc-0001"),
+            # acc-0002: 4 h, through the second action of the later step.
+            rec(T0, "login", "ok", "member", "acc-0002"),
+            rec(T0 + 4 * hour, "password_reset", "ok", "member", "acc-0002"),
+            # acc-0003: 10 h; acc-0004: the later step only; acc-0005: before the earlier.
+            rec(T0, "login", "ok", "member", "acc-0003"),
+            rec(T0 + 10 * hour, "password_set", "ok", "member", "acc-0003"),
+            rec(T0, "password_set", "ok", "member", "acc-0004"),
+            rec(T0 + hour, "login", "ok", "member", "acc-0005"),
+            rec(T0, "password_set", "ok", "member", "acc-0005"),
             rec(T0, "login", "ok", "member", None),
-            rec(T0, "profile_updated", "ok", "member", "acc-0002"))))
-        found = sorted(storage.first_times(["login", "password_set"]))
-        assert found == [("acc-0001", "login", T0 + timedelta(hours=1)),
-                         ("acc-0002", "login", T0 + timedelta(hours=3)),
-                         ("acc-0002", "password_set", T0 + timedelta(hours=4))]
-        assert list(storage.first_times([])) == []
+            rec(T0 + hour, "password_set", "ok", "member", None))))
+        later = ["password_set", "password_reset"]
+        assert storage.median_wait(["login"], later) == 4 * hour
+        # Two waits (2 h and 10 h): the lower of the middle two.
+        assert storage.median_wait(["login"], ["password_set"]) == 2 * hour
+        assert storage.median_wait(["login"], ["profile_updated"]) is None
+        assert storage.median_wait(["secret_answer_set"], later) is None
 
 
 class StorageContract(StatsContract):

@@ -3,17 +3,18 @@ the others stop. What ``cegema-onboarding stats`` prints and plots.
 
 The counts come from the stage each account stands in now (a member further along has
 passed every step before it): one count per stage, which an index answers. The median
-time between two steps comes from the audit trail: each member's first successful
-record of each step, over the members who took both (audit rows purged by retention
-take their members out of the medians, not out of the counts). Members stuck are those
-whose validation link expired unused, and those awaiting activation by staff for longer
-than the threshold.
+time between two steps comes from the audit trail: from each member's first successful
+record of one step to their first of the next, over the members who took both (audit
+rows purged by retention take their members out of the medians, not out of the counts);
+the storage computes it (:meth:`StatsReader.median_wait`), in SQL for ``SqlStorage``.
+Members stuck are those whose validation link expired unused, and those awaiting
+activation by staff for longer than the threshold.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 import attrs
@@ -21,7 +22,8 @@ import attrs
 from .model import LinkPurpose, LinkStatus, Stage
 from .ports import AccountStore, StatsReader
 
-__all__ = ["STEPS", "Funnel", "FunnelStep", "build_funnel", "format_duration", "plot", "render"]
+__all__ = ["STEPS", "Funnel", "FunnelStep", "build_funnel", "format_duration",
+           "lower_median_wait", "plot", "render"]
 
 #: The funnel's steps: name, the stages of the members who reached it, and the audit
 #: actions whose first record dates it.
@@ -84,22 +86,19 @@ def build_funnel(storage: StatsReader, now: datetime, *, awaiting_days: int = 7)
 
 def _medians(storage: StatsReader) -> list[timedelta | None]:
     """The median wait between each step and the next, over the members who took both."""
-    actions = [a for _, _, step_actions in STEPS for a in step_actions]
-    step_of = {a: i for i, (_, _, step_actions) in enumerate(STEPS) for a in step_actions}
-    firsts: dict[str, list[datetime | None]] = {}
-    for account_id, action, at in storage.first_times(actions):
-        times = firsts.setdefault(account_id, [None] * len(STEPS))
-        i = step_of[action]
-        current = times[i]
-        if current is None or at < current:
-            times[i] = at
-    waits: list[list[float]] = [[] for _ in STEPS[1:]]
-    for times in firsts.values():
-        for i in range(len(STEPS) - 1):
-            before, after = times[i], times[i + 1]
-            if before is not None and after is not None and after >= before:
-                waits[i].append((after - before).total_seconds())
-    return [timedelta(seconds=statistics.median(w)) if w else None for w in waits]
+    return [storage.median_wait(STEPS[i][2], STEPS[i + 1][2]) for i in range(len(STEPS) - 1)]
+
+
+def lower_median_wait(before: Mapping[str, datetime],
+                      after: Mapping[str, datetime]) -> timedelta | None:
+    """:meth:`StatsReader.median_wait` from each account's first time of both steps.
+
+    For the adapters that compute it in Python; the lower median, as SQL's
+    ``ORDER BY ... OFFSET (n - 1) / 2`` gives it.
+    """
+    waits = [after[k] - before[k] for k in after.keys() & before.keys()
+             if after[k] >= before[k]]
+    return statistics.median_low(waits) if waits else None
 
 
 def _expired_links(storage: StatsReader, now: datetime) -> int:

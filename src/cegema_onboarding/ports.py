@@ -196,9 +196,10 @@ class StatsReader(Protocol):
     def outbox_depth(self) -> OutboxDepth:
         """The pending and sending messages, and the creation time of the oldest."""
 
-    def first_times(self, actions: Sequence[str]) -> Sequence[tuple[str, str, datetime]]:
-        """``(account_id, action, at)``: the first successful audit record of each action
-        per account, for the actions named."""
+    def median_wait(self, before: Sequence[str], after: Sequence[str]) -> timedelta | None:
+        """The lower median, over the accounts with a successful audit record of both, of
+        the time from their first record of any ``before`` action to their first of any
+        ``after`` action (accounts where that is negative left out); None when none."""
 
 
 @runtime_checkable

@@ -225,17 +225,22 @@ class MemoryStorage:
                        if m.status in (OutboxStatus.PENDING, OutboxStatus.SENDING)]
         return OutboxDepth(len(waiting), min(waiting, default=None))
 
-    def first_times(self, actions: Sequence[str]) -> Sequence[tuple[str, str, datetime]]:
-        """Each account's first successful audit record of each action named."""
+    def median_wait(self, before: Sequence[str], after: Sequence[str]) -> timedelta | None:
+        """The lower median wait from the first ``before`` record to the first ``after``."""
+        from ..funnel import lower_median_wait
+
+        return lower_median_wait(self._firsts(before), self._firsts(after))
+
+    def _firsts(self, actions: Sequence[str]) -> dict[str, datetime]:
         wanted = set(actions)
-        first: dict[tuple[str, str], datetime] = {}
+        first: dict[str, datetime] = {}
         with self._lock:
             for r in self._audit:
                 if r.action in wanted and r.outcome == "ok" and r.account_id is not None:
-                    key = (r.account_id, r.action)
-                    if key not in first or r.at < first[key]:
-                        first[key] = r.at
-        return [(account_id, action, at) for (account_id, action), at in first.items()]
+                    known = first.get(r.account_id)
+                    if known is None or r.at < known:
+                        first[r.account_id] = r.at
+        return first
 
 class SentMail(Sequence[EmailMessage]):
     """The messages a :class:`MemoryMailer` was given, assembled when first read.

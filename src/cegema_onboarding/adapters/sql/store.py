@@ -357,10 +357,10 @@ class SqlStorage:
         with self._read() as conn:
             return stats.outbox_depth(conn)
 
-    def first_times(self, actions: Sequence[str]) -> Sequence[tuple[str, str, datetime]]:
-        """Each account's first successful audit record of each action named."""
+    def median_wait(self, before: Sequence[str], after: Sequence[str]) -> timedelta | None:
+        """The lower median wait from the first ``before`` record to the first ``after``."""
         with self._read() as conn:
-            return stats.first_times(conn, actions)
+            return stats.median_wait(conn, before, after)
 
     def readiness(self) -> Sequence[Probe]:
         """The database answers, and its schema is at the newest migration."""

@@ -328,12 +328,17 @@ class DjangoStorage:
         ).aggregate(n=Count("pk"), oldest=Min("created_at"))
         return OutboxDepth(int(found["n"]), _from_db(found["oldest"]))
 
-    def first_times(self, actions: Sequence[str]) -> Sequence[tuple[str, str, datetime]]:
-        """Each account's first successful audit record of each action named."""
+    def median_wait(self, before: Sequence[str], after: Sequence[str]) -> timedelta | None:
+        """The lower median wait from the first ``before`` record to the first ``after``."""
+        from ...funnel import lower_median_wait
+
+        return lower_median_wait(self._firsts(before), self._firsts(after))
+
+    def _firsts(self, actions: Sequence[str]) -> dict[str, datetime]:
         rows = (OnboardingAudit.objects.using(self.using).order_by()
                 .filter(action__in=list(actions), outcome="ok", account_id__isnull=False)
-                .values("account_id", "action").annotate(first=Min("at")))
-        return [(r["account_id"], r["action"], _required(r["first"])) for r in rows]
+                .values("account_id").annotate(first=Min("at")))
+        return {r["account_id"]: _required(r["first"]) for r in rows}
 
     # ------------------------------------------------------------------ helpers
 
