@@ -11,6 +11,7 @@ from typing import overload
 import attrs
 
 from ..errors import ConcurrentUpdate, DuplicateAccount, MailError
+from ..funnel import lower_median_wait
 from ..mail.assemble import assemble
 from ..mail.draft import Mail
 from ..mail.legacy import message_of
@@ -227,8 +228,6 @@ class MemoryStorage:
 
     def median_wait(self, before: Sequence[str], after: Sequence[str]) -> timedelta | None:
         """The lower median wait from the first ``before`` record to the first ``after``."""
-        from ..funnel import lower_median_wait
-
         return lower_median_wait(self._firsts(before), self._firsts(after))
 
     def _firsts(self, actions: Sequence[str]) -> dict[str, datetime]:

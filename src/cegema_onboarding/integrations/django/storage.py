@@ -19,6 +19,7 @@ from django.db.models import Count, F, Min
 
 from ... import codec
 from ...errors import ConcurrentUpdate, DuplicateAccount
+from ...funnel import lower_median_wait
 from ...model import Account, Channel, Stage, Throttle
 from ...normalize import email_key
 from ...ports import AuditRecord, Changes, OutboxDepth, OutboxMessage, OutboxStatus
@@ -330,8 +331,6 @@ class DjangoStorage:
 
     def median_wait(self, before: Sequence[str], after: Sequence[str]) -> timedelta | None:
         """The lower median wait from the first ``before`` record to the first ``after``."""
-        from ...funnel import lower_median_wait
-
         return lower_median_wait(self._firsts(before), self._firsts(after))
 
     def _firsts(self, actions: Sequence[str]) -> dict[str, datetime]:
