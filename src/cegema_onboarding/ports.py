@@ -10,7 +10,7 @@ record's version moved since it was loaded (compare-and-set).
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -183,6 +183,54 @@ class AccountBulkWriter(Protocol):
         Returns the skipped member numbers. Audit records about a skipped account are
         dropped with it; the others are written in the same transaction.
         """
+
+
+@attrs.frozen
+class OutboxDepth:
+    """The messages still to deliver (pending or being sent) and when the oldest was queued."""
+
+    waiting: int
+    oldest_at: datetime | None
+
+
+@runtime_checkable
+class StatsReader(Protocol):
+    """Counts for the metrics and the funnel, each one query an index answers.
+
+    Optional: a storage without it gets no gauges at scrape time and no ``stats``.
+    """
+
+    def count_by_stage(self) -> Mapping[Stage, int]:
+        """How many accounts stand in each stage (stages without any may be left out)."""
+
+    def count_waiting_since(self, stage: Stage, before: datetime) -> int:
+        """Accounts in ``stage`` whose activation was requested (else created) before ``before``."""
+
+    def outbox_depth(self) -> OutboxDepth:
+        """The pending and sending messages, and the creation time of the oldest."""
+
+    def median_wait(self, before: Sequence[str], after: Sequence[str]) -> timedelta | None:
+        """The lower median, over the accounts with a successful audit record of both, of
+        the time from their first record of any ``before`` action to their first of any
+        ``after`` action (accounts where that is negative left out); None when none."""
+
+
+@runtime_checkable
+class Observer(Protocol):
+    """Told what the service did, after it is committed: metrics hang here.
+
+    The service calls it from one place per kind of event (the unit of work's commits,
+    the rate limits, the outbox's deliveries) and never lets it fail a member's request.
+    """
+
+    def recorded(self, records: Sequence[AuditRecord]) -> None:
+        """Audit records just committed."""
+
+    def rate_limited(self, request: str) -> None:
+        """A request refused by a rate limit (which writes nothing)."""
+
+    def delivery(self, channel: Channel, outcome: str) -> None:
+        """One delivery attempt ended: ``sent``, ``retried`` or ``parked``."""
 
 
 @runtime_checkable

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import overload
@@ -11,12 +11,13 @@ from typing import overload
 import attrs
 
 from ..errors import ConcurrentUpdate, DuplicateAccount, MailError
+from ..funnel import lower_median_wait
 from ..mail.assemble import assemble
 from ..mail.draft import Mail
 from ..mail.legacy import message_of
 from ..model import Account, Channel, Stage, Throttle
 from ..normalize import email_key
-from ..ports import AuditRecord, Changes, OutboxMessage, OutboxStatus
+from ..ports import AuditRecord, Changes, OutboxDepth, OutboxMessage, OutboxStatus
 
 # Kept importable from here, where they lived first.
 from .system import SystemClock as SystemClock
@@ -222,6 +223,43 @@ class MemoryStorage:
             found = [r for r in self._audit if account_id is None or r.account_id == account_id]
         return list(reversed(found))[:limit]
 
+
+    # stats (the metrics' gauges and the funnel)
+    def count_by_stage(self) -> Mapping[Stage, int]:
+        """How many accounts stand in each stage."""
+        with self._lock:
+            counts: dict[Stage, int] = {}
+            for account in self._accounts.values():
+                counts[account.stage] = counts.get(account.stage, 0) + 1
+            return counts
+
+    def count_waiting_since(self, stage: Stage, before: datetime) -> int:
+        """Accounts in ``stage`` queued (activation asked, else created) before ``before``."""
+        with self._lock:
+            return sum(1 for a in self._accounts.values() if a.stage is stage
+                       and (a.activation_requested_at or a.created_at) < before)
+
+    def outbox_depth(self) -> OutboxDepth:
+        """The pending and sending messages and the creation time of the oldest."""
+        with self._lock:
+            waiting = [m.created_at for m in self._outbox.values()
+                       if m.status in (OutboxStatus.PENDING, OutboxStatus.SENDING)]
+        return OutboxDepth(len(waiting), min(waiting, default=None))
+
+    def median_wait(self, before: Sequence[str], after: Sequence[str]) -> timedelta | None:
+        """The lower median wait from the first ``before`` record to the first ``after``."""
+        return lower_median_wait(self._firsts(before), self._firsts(after))
+
+    def _firsts(self, actions: Sequence[str]) -> dict[str, datetime]:
+        wanted = set(actions)
+        first: dict[str, datetime] = {}
+        with self._lock:
+            for r in self._audit:
+                if r.action in wanted and r.outcome == "ok" and r.account_id is not None:
+                    known = first.get(r.account_id)
+                    if known is None or r.at < known:
+                        first[r.account_id] = r.at
+        return first
 
 class SentMail(Sequence[EmailMessage]):
     """The messages a :class:`MemoryMailer` was given, assembled when first read.

@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 
 from ..environment import CONFIG_VARIABLE
-from . import demo, migrate, outbox, portal, provision, purge, relay
+from . import demo, migrate, outbox, portal, provision, purge, relay, stats
 from .demo import demo_settings as demo_settings
 from .demo import run_demo as run_demo
 from .portal import add_portal_arguments as add_portal_arguments
@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              f"(default: ${CONFIG_VARIABLE})")
     sub = parser.add_subparsers(dest="command", required=True)
     # In this order: it is the order of the commands in the help.
-    for group in (demo, portal, migrate, relay, outbox, purge, provision):
+    for group in (demo, portal, migrate, relay, outbox, purge, provision, stats):
         group.add_subcommand(sub)
     args = parser.parse_args(argv)
     if not args.config:

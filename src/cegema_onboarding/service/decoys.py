@@ -105,8 +105,8 @@ class Decoys:
                 outbox.extend(changes.outbox)
                 audit.extend(changes.audit)
             try:
-                unit.storage.commit(Changes(accounts=tuple(accounts), outbox=tuple(outbox),
-                                            audit=tuple(audit), decoys=tuple(decoys)))
+                unit.commit(Changes(accounts=tuple(accounts), outbox=tuple(outbox),
+                                    audit=tuple(audit), decoys=tuple(decoys)))
             except ConcurrentUpdate:
                 if time.monotonic() < deadline:
                     continue

@@ -30,6 +30,7 @@ from ..lockout import Admission, Counter
 from ..model import Account, Session, Throttle
 from ..ports import Changes, RateLimiter
 from ..ratelimit import request_keys
+from .observe import tell
 from .results import Result
 from .unit import UnitOfWork
 
@@ -64,6 +65,7 @@ class Guards:
         ip_ = ip if isinstance(ip, str) else None
         for key, limit in request_keys(request, self.settings, ip=ip_, identifier=identifier):
             if not self.rate_limiter.hit(key, limit.count, limit.window, now):
+                tell(self.unit.observer, lambda o: o.rate_limited(request))
                 return Refused(Reason.RATE_LIMITED)
         return None
 

@@ -24,7 +24,7 @@ from ..config import Settings
 from ..errors import InvalidInput
 from ..flow import Env, Origin, Reason, Refused
 from ..model import Account, Channel, LinkPurpose, Session
-from ..ports import Clock, Mailer, Notifier, Random, RateLimiter, Storage
+from ..ports import Clock, Mailer, Notifier, Observer, Random, RateLimiter, Storage
 from ..profile import completion, missing
 from ..ratelimit import MemoryRateLimiter
 from ._moved import StaffShims
@@ -81,6 +81,17 @@ class OnboardingService(RecoveryActions, StaffShims):
         self._decoys = Decoys(self._unit, settings.secret_keys[0])
         #: The staff actions: activation queue, unlock, disable, new credentials ...
         self.staff = StaffDesk(self._unit, self._guards)
+
+    @property
+    def observer(self) -> Observer | None:
+        """Told of what is committed and delivered (see :class:`Observer`), or None."""
+        return self._unit.observer
+
+    @observer.setter
+    def observer(self, observer: Observer | None) -> None:
+        # One observer for the member and staff actions and for the outbox's deliveries.
+        self._unit.observer = observer
+        self.outbox.observer = observer
 
     @property
     def mailer(self) -> Mailer:

@@ -29,9 +29,19 @@ from ..flow import SendNotice
 from ..mail.draft import Mail, make_message_id
 from ..mail.legacy import draft_mailer, draft_of
 from ..model import Account, Channel
-from ..ports import Clock, Mailer, Notifier, OutboxMessage, OutboxStatus, Random, Storage
+from ..ports import (
+    Clock,
+    Mailer,
+    Notifier,
+    Observer,
+    OutboxMessage,
+    OutboxStatus,
+    Random,
+    Storage,
+)
 from ..sealing import Sealer
 from .notices import draft_mail, offline_text
+from .observe import tell
 from .results import DeliveryReport
 
 __all__ = ["INLINE_LEASE", "MAX_ATTEMPTS", "Outbox"]
@@ -49,8 +59,10 @@ class Outbox:
 
     def __init__(self, storage: Storage, mailer: Mailer, *, settings: Settings,
                  clock: Clock | None = None, random: Random | None = None,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, observer: Observer | None = None) -> None:
         self.storage = storage
+        #: Told how each delivery attempt ended (the relay's metrics).
+        self.observer = observer
         self.mailer = mailer  # through the property: an old-style mailer is wrapped once
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -161,6 +173,7 @@ class Outbox:
             # SMTP error's short reason, which the adapter keeps free of secrets.
             return self._failed(message, report, exc)
         self.storage.mark_sent(message.message_id, self.clock.now())
+        tell(self.observer, lambda o: o.delivery(message.channel, "sent"))
         return attrs.evolve(report, sent=report.sent + 1)
 
     def _failed(self, message: OutboxMessage, report: DeliveryReport,
@@ -175,11 +188,13 @@ class Outbox:
             isinstance(exc, SmtpError) and exc.permanent)
         if attempts >= MAX_ATTEMPTS or permanent:
             self.storage.mark_failed(message.message_id, error, None)
+            tell(self.observer, lambda o: o.delivery(message.channel, "parked"))
             log.warning("outbox message %s parked after %d attempts (%s)",
                         message.message_id, attempts, error)
             return attrs.evolve(report, parked=report.parked + 1)
         retry_at = self.clock.now() + backoff(attempts)
         self.storage.mark_failed(message.message_id, error, retry_at)
+        tell(self.observer, lambda o: o.delivery(message.channel, "retried"))
         log.info("outbox message %s will be retried (%s)", message.message_id, error)
         return attrs.evolve(report, retried=report.retried + 1)
 

@@ -56,7 +56,7 @@ class StaffDesk:
             initial_digest=unit.env.crypto.pepper.digest(initial), email=prefill,
             postal_address=postal_address, phone=phone, lang=lang)
         audit = provisioned_audit(account, now, staff_id)
-        unit.storage.commit(Changes(accounts=((account, None),), audit=(audit,)))
+        unit.commit(Changes(accounts=((account, None),), audit=(audit,)))
         return Provisioned(account.account_id, number, initial)
 
     def activation_queue(self, *, limit: int = 100, offset: int = 0) -> Sequence[Account]:

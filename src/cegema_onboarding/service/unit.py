@@ -18,7 +18,8 @@ from ..errors import BadToken, ConcurrentUpdate, UnknownAccount
 from ..flow import Accepted, Audit, Entropy, Env, Origin, Reason, Refused, SendNotice
 from ..hashing import ReplayHasher
 from ..model import Account, LinkPurpose, Session, Throttle
-from ..ports import AuditRecord, Changes, Clock, OutboxMessage, Random, Storage
+from ..ports import AuditRecord, Changes, Clock, Observer, OutboxMessage, Random, Storage
+from .observe import tell
 from .outbox import Outbox
 from .results import Ok, Result
 
@@ -40,6 +41,8 @@ class UnitOfWork:
         self.clock = clock
         self.random = random
         self.deliver_inline = deliver_inline
+        #: Told of every audit record committed through :meth:`commit`.
+        self.observer: Observer | None = None
 
     # ------------------------------------------------------------------ reads
 
@@ -142,7 +145,7 @@ class UnitOfWork:
             if throttles:
                 changes = attrs.evolve(changes, throttles=changes.throttles + throttles)
             if changes.accounts or changes.throttles or changes.outbox or changes.audit:
-                self.storage.commit(changes)
+                self.commit(changes)
             if changes.outbox and inline:
                 self.outbox.deliver_new(changes.outbox)
         finally:
@@ -157,7 +160,17 @@ class UnitOfWork:
 
     def audit_only(self, effect: Audit) -> None:
         """Commit one audit record and nothing else (a refusal before any account read)."""
-        self.storage.commit(Changes(audit=(record(effect),)))
+        self.commit(Changes(audit=(record(effect),)))
+
+    def commit(self, changes: Changes) -> None:
+        """Commit ``changes``, then tell the observer their audit records.
+
+        Every write that carries audit records goes through here, so that the metrics
+        count what was committed, once, whichever member or staff action wrote it.
+        """
+        self.storage.commit(changes)
+        if changes.audit:
+            tell(self.observer, lambda o: o.recorded(changes.audit))
 
 
 def record(effect: Audit) -> AuditRecord:

@@ -28,11 +28,12 @@ from ..service import Ok, OnboardingService
 from .records import T0
 from .storage_accounts import AccountContract
 from .storage_outbox import OutboxContract
+from .storage_stats import StatsContract
 from .support import GOOD_PASSWORD, fast_settings, link_token
 
 __all__ = ["StorageContract"]
 
-class StorageContract(AccountContract, OutboxContract):
+class StorageContract(AccountContract, OutboxContract, StatsContract):
     """What every Storage adapter guarantees. Subclasses provide the ``storage`` fixture.
 
     The service the journey tests build on the adapter uses the class's own

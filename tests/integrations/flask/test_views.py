@@ -520,9 +520,10 @@ def _normalised(response: Any, *typed: str) -> tuple[int, str, list[str]]:
     body = CSRF.sub('name="csrf_token" value="TOKEN"', raw_of(response))
     for value in typed:
         body = body.replace(value, "TYPED")
-    # Each response has a nonce of its own, like its CSRF token: random, not per account.
-    headers = sorted(NONCE.sub("'nonce-N'", f"{k}: {v}")
-                     for k, v in response.headers.items() if k != "Set-Cookie")
+    # Each response has a nonce of its own, like its CSRF token, and a fresh request id:
+    # random, not per account, they tell nothing apart.
+    headers = sorted(NONCE.sub("'nonce-N'", f"{k}: {v}") for k, v in response.headers.items()
+                     if k not in ("Set-Cookie", "X-Request-ID"))
     return response.status_code, NONCE.sub("'nonce-N'", body), headers
 
 

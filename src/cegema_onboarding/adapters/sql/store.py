@@ -11,7 +11,7 @@ lends one per operation. The one exception is the bulk insert of provisioning (`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,9 +21,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from ...errors import ConcurrentUpdate, ConfigurationError, DuplicateAccount
+from ...health import Probe
 from ...model import Account, Stage, Throttle
-from ...ports import AuditRecord, Changes, OutboxMessage, OutboxStatus
-from . import bulk
+from ...ports import AuditRecord, Changes, OutboxDepth, OutboxMessage, OutboxStatus
+from . import bulk, stats
 from .connections import KeptConnections, PooledConnections
 from .diagnose import check
 from .rows import (
@@ -382,4 +383,36 @@ class SqlStorage:
             rows = conn.execute(query.order_by(audit.c.id.desc()).limit(limit)).all()
         return [audit_from_row(r) for r in rows]
 
+    # ------------------------------------------------------------------ stats and health
+    # (the statements and their indexes are in ``stats``)
 
+    def count_by_stage(self) -> Mapping[Stage, int]:
+        """How many accounts stand in each stage."""
+        with self._read() as conn:
+            return stats.count_by_stage(conn)
+
+    def count_waiting_since(self, stage: Stage, before: datetime) -> int:
+        """Accounts in ``stage`` queued (activation asked, else created) before ``before``."""
+        with self._read() as conn:
+            return stats.count_waiting_since(conn, stage, before)
+
+    def outbox_depth(self) -> OutboxDepth:
+        """The pending and sending messages and the creation time of the oldest."""
+        with self._read() as conn:
+            return stats.outbox_depth(conn)
+
+    def median_wait(self, before: Sequence[str], after: Sequence[str]) -> timedelta | None:
+        """The lower median wait from the first ``before`` record to the first ``after``."""
+        with self._read() as conn:
+            return stats.median_wait(conn, before, after)
+
+    def readiness(self) -> Sequence[Probe]:
+        """The database answers, and its schema is at the newest migration."""
+        try:
+            with self._read() as conn:
+                conn.execute(sa.text("SELECT 1"))
+                current, detail = stats.readiness(conn)
+        except Exception as exc:
+            # By class only: a driver's message can hold the host, user or database name.
+            return [Probe("database", False, f"unreachable ({type(exc).__name__})")]
+        return [Probe("database", True, "reachable"), Probe("migrations", current, detail)]

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from ...flow import Refused
 from ...service import describe
+from .admin_funnel import FunnelAdminMixin
 from .conf import get_service
 from .models import (
     NoEmailQueue,
@@ -165,8 +166,9 @@ class _ReadOnly(_ModelAdmin):
 
 
 @admin.register(OnboardingAccount)
-class OnboardingAccountAdmin(_ReadOnly):
-    """Members with their onboarding stage; staff actions run through the service."""
+class OnboardingAccountAdmin(FunnelAdminMixin, _ReadOnly):
+    """Members with their onboarding stage (and the funnel); staff actions run through the
+    service."""
 
     list_display = ("member_number", "name", "stage", "email", "disabled", "user")
     list_filter = ("stage", "disabled")

@@ -46,6 +46,8 @@ APP_DEFAULTS: Mapping[str, Any] = {
     "DATABASE": "default",
     # Secure cookies and their __Host- / __Secure- prefix; None: whenever DEBUG is off.
     "COOKIE_SECURE": None,
+    # Feed and serve the Prometheus metrics (needs the metrics extra; see .health).
+    "METRICS": False,
 }
 
 _FIELDS = {f.name for f in attrs.fields(Settings)}
@@ -167,7 +169,7 @@ def _build() -> OnboardingService:
         raise ImproperlyConfigured(f"{SETTING_NAME}['CLOCK'] is not a Clock")
     if notifier is not None and not isinstance(notifier, Notifier):
         raise ImproperlyConfigured(f"{SETTING_NAME}['NOTIFIER'] is not a Notifier")
-    return build_service(
+    service = build_service(
         library_settings(),
         DjangoStorage(using=using),
         DjangoMailer(),
@@ -175,6 +177,11 @@ def _build() -> OnboardingService:
         notifier=notifier,
         deliver_inline=bool(option("DELIVER_INLINE")),
     )
+    if option("METRICS"):
+        from .health import metrics_of
+
+        metrics_of(service)
+    return service
 
 
 def _component(value: object, name: str) -> object:

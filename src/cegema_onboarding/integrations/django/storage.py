@@ -9,19 +9,20 @@ writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connections, transaction
-from django.db.models import F
+from django.db.models import Count, F, Min
 
 from ... import codec
 from ...errors import ConcurrentUpdate, DuplicateAccount
+from ...funnel import lower_median_wait
 from ...model import Account, Channel, Stage, Throttle
 from ...normalize import email_key
-from ...ports import AuditRecord, Changes, OutboxMessage, OutboxStatus
+from ...ports import AuditRecord, Changes, OutboxDepth, OutboxMessage, OutboxStatus
 from .models import (
     OnboardingAccount,
     OnboardingAudit,
@@ -315,6 +316,35 @@ class DjangoStorage:
         return [AuditRecord(at=_required(r.at), action=r.action, outcome=r.outcome,
                             actor=r.actor, account_id=r.account_id, ip=r.ip, detail=r.detail)
                 for r in rows.order_by("-id")[:limit]]
+
+    # ------------------------------------------------------------------ stats
+
+    def count_by_stage(self) -> Mapping[Stage, int]:
+        """How many accounts stand in each stage."""
+        rows = self._accounts().order_by().values("stage").annotate(n=Count("pk"))
+        return {Stage(r["stage"]): int(r["n"]) for r in rows}
+
+    def count_waiting_since(self, stage: Stage, before: datetime) -> int:
+        """Accounts in ``stage`` queued (activation asked, else created) before ``before``."""
+        return int(self._accounts().filter(stage=stage.value,
+                                           queue_at__lt=_to_db(before)).count())
+
+    def outbox_depth(self) -> OutboxDepth:
+        """The pending and sending messages and the creation time of the oldest."""
+        found = self._outbox().filter(
+            status__in=(OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
+        ).aggregate(n=Count("pk"), oldest=Min("created_at"))
+        return OutboxDepth(int(found["n"]), _from_db(found["oldest"]))
+
+    def median_wait(self, before: Sequence[str], after: Sequence[str]) -> timedelta | None:
+        """The lower median wait from the first ``before`` record to the first ``after``."""
+        return lower_median_wait(self._firsts(before), self._firsts(after))
+
+    def _firsts(self, actions: Sequence[str]) -> dict[str, datetime]:
+        rows = (OnboardingAudit.objects.using(self.using).order_by()
+                .filter(action__in=list(actions), outcome="ok", account_id__isnull=False)
+                .values("account_id").annotate(first=Min("at")))
+        return {r["account_id"]: _required(r["first"]) for r in rows}
 
     # ------------------------------------------------------------------ helpers
 

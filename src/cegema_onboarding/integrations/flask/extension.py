@@ -55,6 +55,7 @@ from ._context import user_agent as user_agent
 from .csp import header as csp_header
 from .csp import nonce as csp_nonce
 from .csp import read_policy
+from .health import install_request_ids
 from .members import Member, current_member, member_required, template_context, use_flask_login
 from .websession import CookieCodec, WebState
 
@@ -115,6 +116,7 @@ class Onboarding:
         app.context_processor(template_context)
         # Werkzeug's server logs each request line, the first GET of a link included.
         redact_tokens_in("werkzeug")
+        install_request_ids(app)
 
     # ------------------------------------------------------------------ helpers for hosts
 

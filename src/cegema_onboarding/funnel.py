@@ -1,0 +1,172 @@
+"""The onboarding funnel: how many members finished their first connection, and where
+the others stop. What ``cegema-onboarding stats`` prints and plots.
+
+The counts come from the stage each account stands in now (a member further along has
+passed every step before it): one count per stage, which an index answers. The median
+time between two steps comes from the audit trail: from each member's first successful
+record of one step to their first of the next, over the members who took both (audit
+rows purged by retention take their members out of the medians, not out of the counts);
+the storage computes it (:meth:`StatsReader.median_wait`), in SQL for ``SqlStorage``.
+Members stuck are those whose validation link expired unused, and those awaiting
+activation by staff for longer than the threshold.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+import attrs
+
+from .model import LinkPurpose, LinkStatus, Stage
+from .ports import AccountStore, StatsReader
+
+__all__ = ["STEPS", "Funnel", "FunnelStep", "build_funnel", "format_duration",
+           "lower_median_wait", "plot", "render"]
+
+#: The funnel's steps: name, the stages of the members who reached it, and the audit
+#: actions whose first record dates it.
+STEPS: Sequence[tuple[str, frozenset[Stage], tuple[str, ...]]] = (
+    ("provisioned", frozenset(Stage), ("provisioned",)),
+    ("first login", frozenset(Stage) - {Stage.PROVISIONED}, ("login",)),
+    ("email given or no-email",
+     frozenset(Stage) - {Stage.PROVISIONED, Stage.EMAIL_REQUIRED},
+     ("email_submitted", "activation_requested")),
+    ("verified or activated",
+     frozenset({Stage.PASSWORD_REQUIRED, Stage.QUESTION_REQUIRED, Stage.ACTIVE}),
+     ("email_verified", "activation_approved", "email_verified_by_staff")),
+    ("password set", frozenset({Stage.QUESTION_REQUIRED, Stage.ACTIVE}), ("password_set",)),
+    ("active", frozenset({Stage.ACTIVE}), ("secret_answer_set",)),
+)
+# Pages of the email-pending members read to find expired links.
+_PAGE = 1000
+
+
+@attrs.frozen
+class FunnelStep:
+    """One step: members who reached it, their share of all, and the median wait since
+    the step before (None when no member took both)."""
+
+    name: str
+    count: int
+    share: float
+    median_since_previous: timedelta | None
+
+
+@attrs.frozen
+class Funnel:
+    """The funnel, the split at the email step, and the members stuck."""
+
+    steps: tuple[FunnelStep, ...]
+    email_pending: int
+    awaiting_activation: int
+    link_expired: int
+    awaiting_longer: int
+    awaiting_days: int
+
+
+def build_funnel(storage: StatsReader, now: datetime, *, awaiting_days: int = 7) -> Funnel:
+    """The funnel of ``storage`` at ``now``; stuck: awaiting for more than ``awaiting_days``."""
+    by_stage = storage.count_by_stage()
+    total = sum(by_stage.values())
+    medians = _medians(storage)
+    steps = []
+    for i, (name, stages, _) in enumerate(STEPS):
+        count = sum(by_stage.get(stage, 0) for stage in stages)
+        steps.append(FunnelStep(name, count, count / total if total else 0.0,
+                                medians[i - 1] if i else None))
+    awaiting_longer = storage.count_waiting_since(
+        Stage.AWAITING_ACTIVATION, now - timedelta(days=awaiting_days))
+    expired = _expired_links(storage, now) if by_stage.get(Stage.EMAIL_PENDING) else 0
+    return Funnel(tuple(steps), by_stage.get(Stage.EMAIL_PENDING, 0),
+                  by_stage.get(Stage.AWAITING_ACTIVATION, 0), expired, awaiting_longer,
+                  awaiting_days)
+
+
+def _medians(storage: StatsReader) -> list[timedelta | None]:
+    """The median wait between each step and the next, over the members who took both."""
+    return [storage.median_wait(STEPS[i][2], STEPS[i + 1][2]) for i in range(len(STEPS) - 1)]
+
+
+def lower_median_wait(before: Mapping[str, datetime],
+                      after: Mapping[str, datetime]) -> timedelta | None:
+    """:meth:`StatsReader.median_wait` from each account's first time of both steps.
+
+    For the adapters that compute it in Python; the lower median, as SQL's
+    ``ORDER BY ... OFFSET (n - 1) / 2`` gives it.
+    """
+    waits = [after[k] - before[k] for k in after.keys() & before.keys()
+             if after[k] >= before[k]]
+    return statistics.median_low(waits) if waits else None
+
+
+def _expired_links(storage: StatsReader, now: datetime) -> int:
+    """Email-pending members whose validation link expired before they used it."""
+    if not isinstance(storage, AccountStore):
+        return 0
+    expired = offset = 0
+    while True:
+        page = storage.list_by_stage(Stage.EMAIL_PENDING, limit=_PAGE, offset=offset)
+        for account in page:
+            live = [link for link in account.links
+                    if link.purpose is LinkPurpose.VERIFY_EMAIL
+                    and link.status is LinkStatus.LIVE]
+            if not live or all(link.expires_at <= now for link in live):
+                expired += 1
+        if len(page) < _PAGE:
+            return expired
+        offset += _PAGE
+
+
+def format_duration(value: timedelta | None) -> str:
+    """A wait as people read it: minutes, hours, or days; "-" for none."""
+    if value is None:
+        return "-"
+    seconds = int(value.total_seconds())
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    return f"{seconds / 86400:.1f} days"
+
+
+def render(funnel: Funnel) -> str:
+    """The funnel as the plain-text table the command prints."""
+    lines = [f"{'step':<26} {'members':>10} {'share':>7}  median since previous step"]
+    for step in funnel.steps:
+        lines.append(f"{step.name:<26} {step.count:>10} {step.share:>7.1%}  "
+                     f"{format_duration(step.median_since_previous)}")
+    lines += [
+        "",
+        f"at the email step: {funnel.email_pending} awaiting their link, "
+        f"{funnel.awaiting_activation} awaiting activation (no email)",
+        "stuck:",
+        f"  validation link expired unused: {funnel.link_expired}",
+        f"  awaiting activation for more than {funnel.awaiting_days} days: "
+        f"{funnel.awaiting_longer}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot(funnel: Funnel, path: str) -> None:
+    """Draw the funnel as horizontal bars into ``path`` (matplotlib, imported here only)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [s.name for s in funnel.steps][::-1]
+    counts = [s.count for s in funnel.steps][::-1]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    bars = ax.barh(names, counts, color="#2f6f9f")
+    for bar, step in zip(bars, funnel.steps[::-1], strict=True):
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2,
+                f" {step.count} ({step.share:.0%})", va="center")
+    ax.set_xlabel("members")
+    ax.set_title("First connection: the onboarding funnel")
+    ax.set_xlim(0, max(counts, default=0) * 1.25 or 1)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+

@@ -1,0 +1,54 @@
+"""The onboarding funnel in the Django admin."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from cegema_onboarding.adapters.memory import ManualClock
+from cegema_onboarding.service import OnboardingService
+
+pytestmark = pytest.mark.django_db
+
+ACCOUNTS = "/admin/cegema_onboarding/onboardingaccount/"
+FUNNEL = ACCOUNTS + "funnel/"
+
+
+def _member(service: OnboardingService, number: str, *, log_in: bool) -> None:
+    member = service.staff.provision(number, "Jean Martin", postal_address="1 rue de la Paix")
+    if log_in:
+        result = service.login(number, member.initial_password)
+        assert result.session is not None  # type: ignore[union-attr]
+        service.declare_no_email(result.session)  # type: ignore[union-attr]
+
+
+def test_staff_see_the_funnel_linked_from_the_accounts(dj_service: OnboardingService,
+                                                        clock: ManualClock) -> None:
+    get_user_model().objects.create_superuser("agnes", "agnes@cegema.example", "x" * 20)
+    client = Client()
+    client.login(username="agnes", password="x" * 20)
+    _member(dj_service, "100000001", log_in=True)
+    for number in ("100000002", "100000003", "100000004"):
+        _member(dj_service, number, log_in=False)
+    assert 'href="funnel/"' in client.get(ACCOUNTS).content.decode()
+    page = client.get(FUNNEL)
+    assert page.status_code == 200
+    rows = page.context["rows"]
+    assert [(r["name"], r["count"], r["percent"]) for r in rows[:3]] == [
+        ("provisioned", 4, 100.0), ("first login", 1, 25.0),
+        ("email given or no-email", 1, 25.0)]
+    html = page.content.decode()
+    assert "Onboarding funnel" in html and "1 awaiting activation (no email)" in html
+    assert "more than 7 days: 0" in html
+    clock.advance(days=8)
+    assert "more than 7 days: 1" in client.get(FUNNEL).content.decode()
+    assert "more than 30 days: 0" in client.get(FUNNEL + "?days=30").content.decode()
+
+
+def test_the_funnel_is_for_staff_only(dj_service: OnboardingService) -> None:
+    get_user_model().objects.create_user("paul", "paul@example.com", "y" * 20)
+    client = Client()
+    assert client.get(FUNNEL).status_code == 302  # to the admin's login
+    client.login(username="paul", password="y" * 20)
+    assert client.get(FUNNEL).status_code == 302
