@@ -2,27 +2,25 @@
 
 The lines between ``# cegema: begin`` and ``# cegema: end`` (here and in
 ``templates/layout.html``) are the whole integration of the first connection; without
-them, this is the portal as it was. Its settings come from ``FLASK_*`` environment
-variables (see README.md), the onboarding's among them.
+them, this is the portal as it was. Its own settings come from ``FLASK_*`` environment
+variables, the onboarding's from the ``CEGEMA_*`` ones the commands read (see README.md).
 """
 
 from flask import Flask, render_template
 
 # cegema: begin
 from cegema_onboarding.adapters.mailbox import ConsoleMailer
-from cegema_onboarding.bootstrap import storage_from_url
 from cegema_onboarding.integrations.flask import Onboarding, member_required
 
 # cegema: end
 
 app = Flask(__name__)
-# FLASK_SECRET_KEY, FLASK_DATABASE_URL, ... (values in JSON are parsed: lists stay lists).
-app.config.from_prefixed_env()
+app.config.from_prefixed_env()  # FLASK_SECRET_KEY, ...: the portal's own settings
 
 # cegema: begin
 app.config.update(CEGEMA_ONBOARDING_LAYOUT="layout.html",  # the screens in this layout
-                  CEGEMA_ONBOARDING_STORAGE=storage_from_url(app.config["DATABASE_URL"]),
                   CEGEMA_ONBOARDING_MAILER=ConsoleMailer())  # prints the mails: dev only
+# Keys, base URL and database: the CEGEMA_* variables that the commands read too.
 Onboarding(app)
 # cegema: end
 

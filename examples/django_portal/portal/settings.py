@@ -2,7 +2,8 @@
 
 Everything above the ``cegema: begin`` marker is the portal's own, as any Django site has
 it; the marked lines at the end are the whole integration, and tests count them. Keys come
-from the environment (``CEGEMA_LINK_KEY``, ``CEGEMA_PEPPER``, ``CEGEMA_BASE_URL``); with
+from the environment (``CEGEMA_SECRET_KEYS``, ``CEGEMA_PEPPER_KEYS``, ``CEGEMA_BASE_URL``: the
+names ``cegema-onboarding`` reads too); with
 DEBUG on, missing ones are made once and kept in ``cegema-dev-keys.json``, for development
 only. A deployment sets ``PORTAL_DEBUG=0`` and real keys, and ``manage.py check --deploy``
 then has nothing to say about the onboarding app.

@@ -147,8 +147,8 @@ def deploy_env(tmp_path: Path) -> dict[str, str]:
     env.update({
         "PORTAL_DEBUG": "0", "PORTAL_DB": str(tmp_path / "db.sqlite3"),
         "PORTAL_DJANGO_SECRET_KEY": "a-django-secret-key-of-this-deployment-0123456789-abcdefgh",
-        "CEGEMA_LINK_KEY": "a-link-signing-key-of-this-deployment-0123456789-abcdefgh",
-        "CEGEMA_PEPPER": "a-pepper-of-this-deployment-kept-out-of-the-db-0123456789",
+        "CEGEMA_SECRET_KEYS": "a-link-signing-key-of-this-deployment-0123456789-abcdefgh",
+        "CEGEMA_PEPPER_KEYS": "p1:a-pepper-of-this-deployment-kept-out-of-the-db-0123456789",
         "CEGEMA_BASE_URL": "https://espace-adherent.example.fr",
         "DJANGO_SETTINGS_MODULE": "portal.settings",
     })
@@ -165,10 +165,10 @@ def test_check_deploy_has_nothing_to_say_about_the_onboarding_app(tmp_path: Path
 
 def test_without_its_keys_the_deployment_refuses_to_start(tmp_path: Path) -> None:
     env = deploy_env(tmp_path)
-    del env["CEGEMA_PEPPER"]
+    del env["CEGEMA_PEPPER_KEYS"]
     done = run("manage.py", "check", env=env)
     assert done.returncode != 0
-    assert "set the CEGEMA_PEPPER environment variable" in done.stderr
+    assert "set the CEGEMA_PEPPER_KEYS environment variable" in done.stderr
 
 
 @pytest.mark.slow
@@ -177,8 +177,8 @@ def test_the_example_checks_migrates_and_serves_the_whole_guide(tmp_path: Path) 
     env.update({"PORTAL_DB": str(tmp_path / "db.sqlite3"),
                 "DJANGO_SETTINGS_MODULE": "portal.settings",
                 # Keys given, so that the development fallback writes nothing in the example.
-                "CEGEMA_LINK_KEY": "a-development-link-key-for-the-test-0123456789-abcdefgh",
-                "CEGEMA_PEPPER": "a-development-pepper-for-the-test-0123456789-abcdefghij"})
+                "CEGEMA_SECRET_KEYS": "a-development-link-key-for-the-test-0123456789-abcdef",
+                "CEGEMA_PEPPER_KEYS": "p1:a-development-pepper-for-the-test-0123456789-abcdefgh"})
     env.pop("PYTHONPATH", None)
     had_dev_keys = (EXAMPLE / "cegema-dev-keys.json").exists()
     done = run("manage.py", "check", "--fail-level", "WARNING", env=env)

@@ -4,7 +4,7 @@ most ten host lines, and keeps its own home page, layout and members-only page."
 from __future__ import annotations
 
 import importlib.util
-import json
+import os
 import re
 import sys
 import threading
@@ -77,13 +77,17 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     engine = sqlite_engine(database)
     create_schema(engine)  # what `cegema-onboarding migrate` does at deployment
     engine.dispose()
+    for name in list(os.environ):
+        if name.startswith("CEGEMA_"):
+            monkeypatch.delenv(name)
     values = {
         "FLASK_SECRET_KEY": SESSION_KEY,
         "FLASK_TESTING": "true",
-        "FLASK_DATABASE_URL": f"sqlite:///{database}",
-        "FLASK_CEGEMA_ONBOARDING_BASE_URL": BASE_URL,
-        "FLASK_CEGEMA_ONBOARDING_SECRET_KEYS": json.dumps([SECRET]),
-        "FLASK_CEGEMA_ONBOARDING_PEPPER_KEYS": json.dumps([["p1", PEPPER]]),
+        # The onboarding's: the names the commands read too.
+        "CEGEMA_DATABASE_URL": f"sqlite:///{database}",
+        "CEGEMA_BASE_URL": BASE_URL,
+        "CEGEMA_SECRET_KEYS": SECRET,
+        "CEGEMA_PEPPER_KEYS": f"p1:{PEPPER}",
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
@@ -214,7 +218,7 @@ def test_chromium_walks_the_portal_from_its_members_page_and_back(
                          threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
     # Mailed links point at this server; the app is built once its port is known.
-    monkeypatch.setenv("FLASK_CEGEMA_ONBOARDING_BASE_URL", url)
+    monkeypatch.setenv("CEGEMA_BASE_URL", url)
     module = load(EXAMPLE, "existing_portal_live", monkeypatch)
     service = module.app.extensions["cegema_onboarding"].service
     member = service.staff.provision("100234567", "Marie Dupont")
@@ -246,7 +250,8 @@ def test_chromium_walks_the_portal_from_its_members_page_and_back(
         page.get_by_label("Confirmer votre email").fill("marie@example.com")
         page.get_by_role("button", name="Valider").click()
         page.wait_for_url(f"{url}/premiere-connexion/boite-mail")
-        assert "Un lien de validation" in page.locator("#notice").inner_text()
+        # Step 4's confirmation: a pop-up (<dialog>) over the mailbox screen.
+        assert "Un lien de validation" in page.get_by_role("dialog").inner_text()
         found = re.search(re.escape(url) + r"\S+token=[A-Za-z0-9_.\-]+",
                           capsys.readouterr().out)
         assert found is not None

@@ -68,7 +68,7 @@ def test_a_member_provisioned_by_the_command_logs_in_to_the_app(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "app.py").write_text(code_blocks(section("flask.md", "Quick start"),
+    (tmp_path / "app.py").write_text(code_blocks(section("flask.md", "A new app from scratch"),
                                                  "python")[0], "utf-8")
     spec = importlib.util.spec_from_file_location("one_config_app", tmp_path / "app.py")
     assert spec is not None and spec.loader is not None
@@ -86,3 +86,75 @@ def test_a_member_provisioned_by_the_command_logs_in_to_the_app(
         assert response.location == "/premiere-connexion"
     finally:
         module.storage.engine.dispose()
+
+
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("CEGEMA_"):
+            monkeypatch.delenv(name)
+
+
+def test_the_extension_reads_the_shared_names_the_commands_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flask import Flask
+
+    from cegema_onboarding.adapters.memory import MemoryMailer
+    from cegema_onboarding.integrations.flask import Onboarding
+
+    _clean_environment(monkeypatch)
+    rows = _provision(tmp_path, {**KEYS, "CEGEMA_DATABASE_URL":
+                                 f"sqlite:///{tmp_path / 'portal.db'}"})
+    for name, value in KEYS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CEGEMA_DATABASE_URL", f"sqlite:///{tmp_path / 'portal.db'}")
+    app = Flask(__name__)
+    app.config.update(TESTING=True, CEGEMA_ONBOARDING_MAILER=MemoryMailer())
+    # No SECRET_KEY, no keys in the app's config: all from the CEGEMA_* variables.
+    Onboarding(app)
+    service = app.extensions["cegema_onboarding"].service
+    assert service.settings.base_url == KEYS["CEGEMA_BASE_URL"]
+    number, initial = rows[0]["member_number"], rows[0]["initial_password"]
+    client = app.test_client()
+    page = client.get("/connexion").get_data(as_text=True)
+    response = client.post("/connexion", data={"identifier": number, "password": initial,
+                                               "csrf_token": csrf_of(page)})
+    assert (response.status_code, response.location) == (303, "/premiere-connexion")
+
+
+def test_app_config_keys_that_contradict_the_shared_ones_are_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from flask import Flask
+
+    from cegema_onboarding.adapters.memory import MemoryMailer, MemoryStorage
+    from cegema_onboarding.errors import SettingsConflict
+    from cegema_onboarding.integrations.flask import Onboarding
+
+    _clean_environment(monkeypatch)
+    for name, value in KEYS.items():
+        monkeypatch.setenv(name, value)
+    app = Flask(__name__)
+    app.config.update(TESTING=True, CEGEMA_ONBOARDING_MAILER=MemoryMailer(),
+                      CEGEMA_ONBOARDING_STORAGE=MemoryStorage(),
+                      CEGEMA_ONBOARDING_SECRET_KEYS=["z" * 48],
+                      CEGEMA_ONBOARDING_PEPPER_KEYS=[["k2", "c" * 48], ["k1", "d" * 48]],
+                      CEGEMA_ONBOARDING_BASE_URL=KEYS["CEGEMA_BASE_URL"])
+    with pytest.raises(SettingsConflict) as refused:
+        Onboarding(app)
+    assert refused.value.names == ("CEGEMA_SECRET_KEYS",)
+    assert "z" * 48 not in str(refused.value)
+
+
+def test_half_given_app_config_keys_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flask import Flask
+
+    from cegema_onboarding.adapters.memory import MemoryMailer, MemoryStorage
+    from cegema_onboarding.errors import ConfigurationError
+    from cegema_onboarding.integrations.flask import Onboarding
+
+    _clean_environment(monkeypatch)
+    app = Flask(__name__)
+    app.config.update(TESTING=True, SECRET_KEY="s" * 40, CEGEMA_ONBOARDING_MAILER=MemoryMailer(),
+                      CEGEMA_ONBOARDING_STORAGE=MemoryStorage(),
+                      CEGEMA_ONBOARDING_SECRET_KEYS=["z" * 48])
+    with pytest.raises(ConfigurationError, match="CEGEMA_ONBOARDING_PEPPER_KEYS"):
+        Onboarding(app)

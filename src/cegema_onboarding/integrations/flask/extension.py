@@ -83,10 +83,11 @@ class Onboarding:
             service = _build_service(app)
         if not isinstance(service, OnboardingService):
             raise ConfigurationError("CEGEMA_ONBOARDING_SERVICE must be an OnboardingService")
-        key = app.config.get("CEGEMA_ONBOARDING_SESSION_KEY") or app.config.get("SECRET_KEY")
+        key = (app.config.get("CEGEMA_ONBOARDING_SESSION_KEY") or app.config.get("SECRET_KEY")
+               or _shared("CEGEMA_SESSION_KEY"))
         if not key or len(key) < 32:
-            raise ConfigurationError(
-                "set SECRET_KEY or CEGEMA_ONBOARDING_SESSION_KEY (32 characters or more)")
+            raise ConfigurationError("set SECRET_KEY, CEGEMA_ONBOARDING_SESSION_KEY or the "
+                                     "CEGEMA_SESSION_KEY variable (32 characters or more)")
         lifetime = _seconds(app.config.get("CEGEMA_ONBOARDING_SESSION_LIFETIME", 1800))
         secure_default = not (app.debug or app.testing)
         secure = bool(app.config.get("CEGEMA_ONBOARDING_COOKIE_SECURE", secure_default))
@@ -211,33 +212,81 @@ def _seconds(value: object) -> timedelta:
     raise ConfigurationError("CEGEMA_ONBOARDING_SESSION_LIFETIME must be positive seconds")
 
 def _build_service(app: Flask) -> OnboardingService:
-    """The service built from the ``CEGEMA_ONBOARDING_*`` keys, when the host gave none."""
+    """The service built from the app's config and the shared ``CEGEMA_*`` configuration.
+
+    What the app's config does not give is read where the commands read it (the
+    environment, or the file ``CEGEMA_CONFIG`` names): ``CEGEMA_DATABASE_URL``, the keys
+    and the base URL (:func:`~cegema_onboarding.bootstrap.portal_settings_from_env`) and
+    the SMTP server. A key given both ways must be the same, or the portal and the commands
+    would disagree on it without a word: every printed initial password refused.
+    """
     # Built by the package's one composition root, like every other service.
-    from ...bootstrap import build_service, settings_from_keys
+    from ...bootstrap import (
+        build_service,
+        mailer_from,
+        portal_settings_from_env,
+        settings_from_keys,
+        storage_from_url,
+    )
+    from ...environment import load_environment
 
     conf: Mapping[str, Any] = app.config
+    shared = load_environment()
     storage = conf.get("CEGEMA_ONBOARDING_STORAGE")
+    if storage is None and shared.get("CEGEMA_DATABASE_URL"):
+        storage = storage_from_url(shared["CEGEMA_DATABASE_URL"])
     mailer = conf.get("CEGEMA_ONBOARDING_MAILER")
+    if mailer is None and shared.get("CEGEMA_SMTP_HOST"):
+        mailer = mailer_from("smtp", None, shared)
     if storage is None or mailer is None:
         raise ConfigurationError(
-            "give Onboarding a service, or set CEGEMA_ONBOARDING_SERVICE, or set "
-            "CEGEMA_ONBOARDING_STORAGE and CEGEMA_ONBOARDING_MAILER with the settings keys")
+            "give Onboarding a service (or CEGEMA_ONBOARDING_SERVICE), or a storage "
+            "(CEGEMA_ONBOARDING_STORAGE, or the CEGEMA_DATABASE_URL variable) and a mailer "
+            "(CEGEMA_ONBOARDING_MAILER, or the CEGEMA_SMTP_* variables)")
     settings = conf.get("CEGEMA_ONBOARDING_SETTINGS")
     if settings is None:
-        secret_keys = conf.get("CEGEMA_ONBOARDING_SECRET_KEYS")
-        pepper_keys = conf.get("CEGEMA_ONBOARDING_PEPPER_KEYS")
-        base_url = conf.get("CEGEMA_ONBOARDING_BASE_URL")
-        if not (secret_keys and pepper_keys and base_url):
+        given: dict[str, Any] = {name: conf.get(f"CEGEMA_ONBOARDING_{name}")
+                 for name in ("SECRET_KEYS", "PEPPER_KEYS", "BASE_URL")}
+        if not any(given.values()):
+            settings = portal_settings_from_env()
+        elif not all(given.values()):
             raise ConfigurationError(
-                "set CEGEMA_ONBOARDING_SECRET_KEYS, CEGEMA_ONBOARDING_PEPPER_KEYS and "
-                "CEGEMA_ONBOARDING_BASE_URL (or CEGEMA_ONBOARDING_SETTINGS)")
-        settings = settings_from_keys(secret_keys, pepper_keys, str(base_url))
+                "set all of CEGEMA_ONBOARDING_SECRET_KEYS, CEGEMA_ONBOARDING_PEPPER_KEYS and "
+                "CEGEMA_ONBOARDING_BASE_URL, or none and the CEGEMA_* variables the "
+                "commands read (or CEGEMA_ONBOARDING_SETTINGS)")
+        else:
+            settings = settings_from_keys(given["SECRET_KEYS"], given["PEPPER_KEYS"],
+                                          str(given["BASE_URL"]))
+            _same_as_shared(settings, shared)
     if not isinstance(settings, Settings):
         raise ConfigurationError("CEGEMA_ONBOARDING_SETTINGS must be a Settings")
     return build_service(settings, storage, mailer,
                          clock=conf.get("CEGEMA_ONBOARDING_CLOCK"),
                          notifier=conf.get("CEGEMA_ONBOARDING_NOTIFIER"),
                          rate_limiter=conf.get("CEGEMA_ONBOARDING_RATE_LIMITER"))
+
+
+def _shared(name: str) -> str | None:
+    from ...environment import load_environment
+
+    return load_environment().get(name)
+
+
+def _same_as_shared(settings: Settings, shared: Mapping[str, str]) -> None:
+    """Refuse app-config keys that contradict the shared ``CEGEMA_*`` ones."""
+    from ...environment import pepper_keys_from, secret_keys_from
+    from ...errors import SettingsConflict
+
+    keys, peppers = secret_keys_from(shared), pepper_keys_from(shared)
+    clash = [name for name, mine, theirs in (
+        ("CEGEMA_SECRET_KEYS", settings.secret_keys, keys),
+        ("CEGEMA_PEPPER_KEYS", settings.pepper_keys, peppers),
+        ("CEGEMA_BASE_URL", settings.base_url, shared.get("CEGEMA_BASE_URL")),
+    ) if theirs is not None and mine != theirs]
+    if clash:
+        raise SettingsConflict(tuple(clash), "the app's CEGEMA_ONBOARDING_* config and these "
+                               "variables disagree: keep one (the variables are what the "
+                               "commands read)")
 
 
 # ---------------------------------------------------------------------- the blueprint
