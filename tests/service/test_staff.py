@@ -57,6 +57,43 @@ def test_activation_notifies_through_a_channel_that_reaches_the_member(
     assert staff_actors(storage, member.account_id) == {"staff:agent7"}
 
 
+@pytest.mark.parametrize(("phone", "channel", "recipient"), [
+    (None, Channel.POST, "1 rue de la Paix, Paris"),
+    ("+33612345678", Channel.PHONE, "+33612345678"),
+])
+def test_staff_see_the_channel_the_recipient_and_the_time_before_they_activate(
+        phone: str | None, channel: Channel, recipient: str) -> None:
+    service, _storage, _mailer, notifier, clock = build()
+    requested = clock.now()
+    member = no_email_member(service, phone=phone)
+    [request] = service.staff.activation_requests()
+    assert (request.account_id, request.member_number, request.name) == (
+        member.account_id, "200000001", "Paul Durand")
+    assert (request.channel, request.recipient, request.requested_at) == (
+        channel, recipient, requested)
+    assert isinstance(service.staff.activate(member.account_id, staff_id="agent7"), Ok)
+    # Said after the fact too, and it is the channel the notice really took.
+    after = service.staff.activation_request(member.account_id)
+    assert (after.channel, after.recipient) == (channel, recipient)
+    assert notifier.sent[-1][0] is channel
+    assert service.staff.activation_requests() == []
+    with pytest.raises(UnknownAccount):
+        service.staff.activation_request("f" * 32)
+
+
+def test_the_waiting_screen_knows_how_the_member_will_be_told() -> None:
+    service, _storage, _mailer, _notifier, _clock = build()
+    member = service.staff.provision("200000002", "Paul Durand", phone="+33612345678")
+    out = service.login("200000002", member.initial_password)
+    assert isinstance(out, Ok) and out.session is not None
+    before = service.resume(out.session)
+    assert not isinstance(before, Refused) and before.notice_channel is None
+    assert isinstance(service.declare_no_email(out.session), Ok)
+    waiting = service.resume(out.session)
+    assert not isinstance(waiting, Refused)
+    assert (waiting.step, waiting.notice_channel) == (Step.AWAITING_ACTIVATION, Channel.PHONE)
+
+
 def test_unlock_clears_the_failure_counter() -> None:
     service, storage, mailer, _notifier, _clock = build()
     member, _ = onboard(service, mailer)

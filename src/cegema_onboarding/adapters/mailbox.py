@@ -1,4 +1,8 @@
-"""Mail adapters for development: print to a terminal, or keep a mailbox in a folder."""
+"""Mail adapters for development: print to a terminal, or keep a mailbox in a folder.
+
+:class:`AtomicFolder` is the folder both the file mailbox and the file notifier
+(:mod:`cegema_onboarding.adapters.notices`) write to, safely from several processes.
+"""
 
 from __future__ import annotations
 
@@ -65,15 +69,16 @@ class ConsoleMailer:
         self.sent.append(message)
 
 
-class FileMailbox:
-    """Writes each message as an ``.eml`` file in a folder: a local mailbox for demos.
+class AtomicFolder:
+    """A folder of files that several processes and threads may write to at once.
 
-    Several processes and threads may write to one folder at once (portal workers and
-    relays): each message gets a name of its own, made of the time it was written and a
-    random part, so names sort oldest first and never collide. A file is written under a
-    temporary name, then linked to its final name, so a reader never sees half a message
-    and no message ever replaces another.
+    Each file gets a name of its own, made of the time it was written and a random part,
+    so names sort oldest first and never collide. A file is written under a temporary
+    name, then linked to its final name, so a reader never sees half a file and no file
+    ever replaces another. Subclasses name their ``suffix`` (".eml", ".json").
     """
+
+    suffix = ".eml"
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
@@ -81,15 +86,10 @@ class FileMailbox:
         self._lock = threading.Lock()
         self._last_ns = 0
 
-    def send(self, mail: Mail) -> None:
-        """Store the mail, assembled, as a new ``.eml`` file."""
-        self.send_message(message_of(mail, "FileMailbox"))
-
-    def send_message(self, message: EmailMessage) -> None:
-        """Store an assembled message as a new ``.eml`` file, named after the time it was sent."""
-        data = message.as_bytes()
+    def _store(self, data: bytes) -> None:
+        """Write ``data`` as a new file of this folder, atomically; MailError if it cannot."""
         try:
-            # The leading dot and the suffix keep the temporary file out of *.eml listings.
+            # The leading dot and the .tmp suffix keep the temporary file out of listings.
             fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as fh:
@@ -127,7 +127,27 @@ class FileMailbox:
         with self._lock:
             self._last_ns = max(time.time_ns(), self._last_ns + 1)
             stamp = self._last_ns
-        return f"{stamp:0{_STAMP_DIGITS}d}-{secrets.token_hex(_RANDOM_BYTES)}.eml"
+        return f"{stamp:0{_STAMP_DIGITS}d}-{secrets.token_hex(_RANDOM_BYTES)}{self.suffix}"
+
+    def _names(self) -> list[str]:
+        """The stored files' names, oldest first (temporary files start with a dot)."""
+        return sorted(path.name for path in self.directory.glob(f"[0-9]*{self.suffix}"))
+
+
+class FileMailbox(AtomicFolder):
+    """Writes each message as an ``.eml`` file in a folder: a local mailbox for demos.
+
+    Several processes and threads may write to one folder at once (portal workers and
+    relays): see :class:`AtomicFolder`.
+    """
+
+    def send(self, mail: Mail) -> None:
+        """Store the mail, assembled, as a new ``.eml`` file."""
+        self.send_message(message_of(mail, "FileMailbox"))
+
+    def send_message(self, message: EmailMessage) -> None:
+        """Store an assembled message as a new ``.eml`` file, named after the time it was sent."""
+        self._store(message.as_bytes())
 
     def messages(self) -> Sequence[tuple[str, EmailMessage]]:
         """Every stored message as (file name, message), oldest first."""

@@ -10,6 +10,7 @@ enumeration-safe requests (:mod:`.decoys`) are internal. The results are in
 
 from .onboarding import OnboardingService as OnboardingService
 from .outbox import Outbox as Outbox
+from .results import ActivationRequest as ActivationRequest
 from .results import DeliveryReport as DeliveryReport
 from .results import LinkCheck as LinkCheck
 from .results import Ok as Ok

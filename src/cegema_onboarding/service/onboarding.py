@@ -23,7 +23,8 @@ from ..adapters.system import SystemClock, SystemRandom
 from ..config import Settings
 from ..errors import InvalidInput
 from ..flow import Env, Origin, Reason, Refused
-from ..model import Account, Channel, LinkPurpose, Session
+from ..journey.screens import notice_channel
+from ..model import Account, Channel, LinkPurpose, Session, Step
 from ..ports import Clock, Mailer, Notifier, Observer, Random, RateLimiter, Storage
 from ..profile import completion, missing
 from ..ratelimit import MemoryRateLimiter
@@ -139,6 +140,8 @@ class OnboardingService(RecoveryActions, StaffShims):
             prefill_email=account.pending_email,
             rejection=account.activation_rejection,
             link_expires_at=live.expires_at if live is not None else None,
+            notice_channel=(notice_channel(account)
+                            if step is Step.AWAITING_ACTIVATION else None),
         )
 
     def check_session(self, session: Session) -> bool:

@@ -8,9 +8,10 @@ import attrs
 
 from .. import texts
 from ..flow import Reason, Refused
-from ..model import Account, Profile, Session, Step
+from ..model import Account, Channel, Profile, Session, Step
 
 __all__ = [
+    "ActivationRequest",
     "DeliveryReport",
     "LinkCheck",
     "Ok",
@@ -52,6 +53,25 @@ class Screen:
     prefill_email: str | None = None
     rejection: str | None = None
     link_expires_at: datetime | None = None
+    #: How staff will tell a member awaiting activation (post, SMS or phone), else None.
+    notice_channel: Channel | None = None
+
+
+@attrs.frozen
+class ActivationRequest:
+    """A no-email member as staff see them: who, how they will be told, and since when.
+
+    ``channel`` is the one the activation notice will take (the member's preferred channel
+    among those that reach them); ``recipient`` is the postal address (several lines) for
+    post, the phone number for SMS or a call, None when the account has none.
+    """
+
+    account_id: str
+    member_number: str
+    name: str
+    channel: Channel
+    recipient: str | None
+    requested_at: datetime | None
 
 
 @attrs.frozen

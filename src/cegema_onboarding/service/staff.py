@@ -14,10 +14,11 @@ from .. import flow, normalize
 from ..credentials import new_initial_password
 from ..flow import Accepted, Origin, Refused
 from ..journey.provision import build_account, provisioned_audit
-from ..model import Account, Adviser, Stage
+from ..journey.screens import notice_channel
+from ..model import Account, Adviser, Channel, Stage
 from ..ports import Changes
 from .guards import Guards
-from .results import Ok, Provisioned, Result
+from .results import ActivationRequest, Ok, Provisioned, Result
 from .unit import UnitOfWork
 
 __all__ = ["StaffDesk"]
@@ -63,6 +64,16 @@ class StaffDesk:
         """Members who asked to be activated without an email address, oldest first."""
         return self._unit.storage.list_by_stage(Stage.AWAITING_ACTIVATION, limit=limit,
                                                 offset=offset)
+
+    def activation_requests(self, *, limit: int = 100, offset: int = 0
+                            ) -> Sequence[ActivationRequest]:
+        """The activation queue as staff need it: channel, address or phone, and since when."""
+        return [activation_request(a) for a in self.activation_queue(limit=limit,
+                                                                     offset=offset)]
+
+    def activation_request(self, account_id: str) -> ActivationRequest:
+        """How the activation notice reaches one member (any stage): to say what happened."""
+        return activation_request(self._unit.require(account_id))
 
     def activate(self, account_id: str, *, staff_id: str, ip: str | None = None) -> Result:
         """Staff activate a no-email member: they continue at the password step."""
@@ -142,3 +153,15 @@ class StaffDesk:
                ip: str | None) -> Result:
         return self._unit.apply_to(account_id, None, event,
                                    Origin(ip=ip, actor=f"staff:{str(staff_id)[:64]}"))
+
+
+def activation_request(account: Account) -> ActivationRequest:
+    """The channel and recipient that :meth:`StaffDesk.activate` notifies ``account`` by."""
+    # The same choice as the flow's staff activation, so that staff read what will happen.
+    channel = notice_channel(account)
+    recipient = {Channel.EMAIL: account.email, Channel.POST: account.postal_address}.get(
+        channel, account.phone)
+    return ActivationRequest(account_id=account.account_id,
+                             member_number=account.member_number, name=account.name,
+                             channel=channel, recipient=recipient,
+                             requested_at=account.activation_requested_at)

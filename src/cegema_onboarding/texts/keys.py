@@ -171,6 +171,11 @@ KEYS: Final[tuple[str, ...]] = (
     # --- No email: awaiting activation by staff -----------------------------------------------
     N_("screen.awaiting_activation.title"),
     N_("screen.awaiting_activation.body"),
+    # TRANSLATORS: On the waiting screen, how the member will be told that the account is active.
+    N_("screen.awaiting_activation.channel.post"),
+    N_("screen.awaiting_activation.channel.sms"),
+    N_("screen.awaiting_activation.channel.phone"),
+    N_("screen.awaiting_activation.channel.email"),
     N_("screen.activation_rejected.title"),
     N_("screen.activation_rejected.body"),
     # --- Link landing pages: a GET only shows this, the button (POST) spends the link ---------
@@ -407,4 +412,31 @@ KEYS: Final[tuple[str, ...]] = (
     N_("demo.reset_answer"),
     N_("demo.link_once"),
     N_("demo.mails_sent"),
+    # --- The demo portal's own pages: its local mailbox and its staff page --------------------
+    # TRANSLATORS: The demo portal's local mailbox: its title, and the label of its tabs.
+    N_("ui.demo.mailbox"),
+    N_("ui.demo.mailbox.emails"),
+    N_("ui.demo.mailbox.letters"),
+    N_("ui.demo.mailbox.emails.hint"),
+    N_("ui.demo.mailbox.letters.hint"),
+    N_("ui.demo.mailbox.sms.hint"),
+    N_("ui.demo.mailbox.emails.none"),
+    N_("ui.demo.mailbox.letters.none"),
+    N_("ui.demo.mailbox.sms.none"),
+    # TRANSLATORS: {phone} is the member's phone number.
+    N_("ui.demo.mailbox.call"),
+    N_("ui.demo.mailbox.text_message"),
+    # TRANSLATORS: {date} is the day and time the letter was written.
+    N_("ui.demo.mailbox.letter"),
+    # TRANSLATORS: Staff page: how the member will be told that the account is active.
+    N_("ui.demo.staff.channel"),
+    N_("ui.demo.staff.recipient"),
+    N_("ui.demo.staff.unknown_recipient"),
+    # TRANSLATORS: After staff activate a no-email member; {recipient}: the address on one line.
+    N_("ui.demo.staff.activated.post"),
+    N_("ui.demo.staff.activated.sms"),
+    N_("ui.demo.staff.activated.phone"),
+    N_("ui.demo.staff.activated.email"),
+    N_("ui.demo.staff.activated.unreachable"),
+    N_("ui.demo.staff.rejected"),
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email
 import html
+import itertools
 import os
 import re
 import secrets
@@ -217,6 +218,7 @@ class Browser:
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(self.jar), _NoRedirects())
         self.served_by: list[str] = []
+        self.posted_to: list[str] = []
 
     def _next(self) -> str:
         node = self.nodes[self.turn % len(self.nodes)]
@@ -226,7 +228,10 @@ class Browser:
 
     def request(self, path: str, data: dict[str, str] | None = None) -> Reply:
         body = urlencode(data).encode() if data is not None else None
-        request = urllib.request.Request(self._next() + path, data=body)  # noqa: S310
+        node = self._next()
+        if data is not None:
+            self.posted_to.append(node)
+        request = urllib.request.Request(node + path, data=body)  # noqa: S310
         try:
             with self.opener.open(request, timeout=30) as reply:
                 return Reply(reply.status, reply.headers.get("Location", ""),
@@ -262,6 +267,12 @@ class Browser:
         self.jar.set_cookie(Cookie(
             0, name, value, None, False, "127.0.0.1", False, False, "/", True, False, None,
             True, None, None, {}))
+
+
+def _assert_alternate(posted_to: list[str], nodes: list[str]) -> None:
+    """Each POST went to the other node than the one before."""
+    assert set(posted_to) == set(nodes)
+    assert all(a != b for a, b in itertools.pairwise(posted_to)), posted_to
 
 
 def _path(link: str) -> str:
@@ -305,8 +316,10 @@ def test_the_lockout_counts_failures_made_on_either_node(cluster: Cluster) -> No
     browser = Browser(cluster.nodes)
     for _ in range(free):
         r = _log_in(browser, "not the password at all")
-        assert (r.status, r.location) == (400, "")  # refused on the login page
+        # Refused: back to the login page (Post/Redirect/Get), which says why.
+        assert (r.status, r.location) == (303, "/connexion")
         browser.posts_alternate()
+    _assert_alternate(browser.posted_to, cluster.nodes)
     throttle = cluster.service.storage.get_throttle(attempt_key(NUMBER))
     assert throttle.failures == free
     # The next attempt, even right, must wait: on the other node as on this one.
@@ -315,7 +328,7 @@ def test_the_lockout_counts_failures_made_on_either_node(cluster: Cluster) -> No
     for node in cluster.nodes:
         other = Browser([node])
         r = _log_in(other, "not the password either")
-        assert (r.status, r.location) == (400, "")
+        assert (r.status, r.location) == (303, "/connexion")
     assert cluster.service.storage.get_throttle(attempt_key(NUMBER)).failures == free
 
 
@@ -326,12 +339,13 @@ def test_the_rate_limit_per_address_holds_across_nodes(cluster: Cluster) -> None
     answers = []
     for i in range(limit + 4):
         r = browser.post("/connexion", {"identifier": f"9{i:08d}", "password": "whatever123"})
-        assert r.status == 400
-        answers.append(limited in html.unescape(r.body))
-        browser.posts_alternate()
+        assert (r.status, r.location) == (303, "/connexion")
+        # The refusal is shown by the page the redirect leads to.
+        answers.append(limited in html.unescape(browser.get(r.location).body))
     # Two nodes with a limit each in memory would let 2 x limit through; the database
     # lets exactly `limit` through, whichever node answers.
     assert answers == [False] * limit + [True] * 4
+    _assert_alternate(browser.posted_to, cluster.nodes)
 
 
 def test_a_link_is_spent_once_by_browsers_on_both_nodes(cluster: Cluster) -> None:
@@ -367,9 +381,10 @@ def test_a_link_is_spent_once_by_browsers_on_both_nodes(cluster: Cluster) -> Non
         thread.join(60)
     assert len(replies) == len(browsers)
     # The one that spends it is sent to log in (the link was not asked for in its
-    # session); every other is told the link is no longer valid.
+    # session); every other is sent back to the link's page, which says it is spent.
     outcomes = sorted((r.status, r.location) for r in replies)
-    assert outcomes == [(303, "/connexion")] + [(400, "")] * (len(browsers) - 1), outcomes
+    path = urlsplit(link).path
+    assert outcomes == [(303, "/connexion")] + [(303, path)] * (len(browsers) - 1), outcomes
 
 
 def test_a_remembered_device_rotates_once_across_nodes(cluster: Cluster) -> None:

@@ -688,7 +688,7 @@ def test_demo_staff_page_needs_its_password_and_csrf(demo: Any) -> None:
     assert "100234567" in text_of(client.get("/staff"))
     assert client.post(f"/staff/activate/{account_id}").status_code == 400  # no CSRF token
     r = post(client, f"/staff/activate/{account_id}", {}, token_from="/staff")
-    assert r.location == "/staff"
+    assert r.location == f"/staff?activated={account_id}"
     assert not service.staff.activation_queue()
 
 

@@ -11,7 +11,6 @@ in a secret store and prints initial passwords on contracts.
 
 from __future__ import annotations
 
-import hmac
 import html
 import json
 import logging
@@ -20,30 +19,23 @@ import re
 import secrets
 import sys
 import threading
-from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, abort, redirect, request, url_for
+from flask import Flask, Response, abort
 from markupsafe import Markup
-from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ...adapters.mailbox import FileMailbox, text_part
-from ...adapters.memory import MemoryNotifier
+from ...adapters.notices import FileNotifier
 from ...bootstrap import build_service, demo_storage, local_mailbox, throwaway_settings
 from ...config import Settings
-from ...errors import DuplicateAccount, InvalidInput
-from ...flow import Reason, Refused
-from ...journey.screens import notice_channel
-from ...model import Adviser, Stage
-from ...normalize import normalize_member_number
+from ...errors import DuplicateAccount
+from ...model import Adviser, Channel, Stage
 from ...ports import Clock
-from ...service import Ok, OnboardingService
-from .._web import local_time
-from ._context import lang
-from ._prg import keep, kept_form
-from .extension import Onboarding, render, state
+from ...service import OnboardingService
+from .demo_staff import add_staff, demo_headers
+from .extension import Onboarding, render
 
 DEMO_MEMBER = "100234567"
 DEMO_NAME = "Marie Dupont"
@@ -56,21 +48,26 @@ DEMO_ADVISER = Adviser(name="CEGEMA",
                                "06272\nVILLENEUVE LOUBET CX",
                        orias="07001328", more_info_url="https://www.orias.fr")
 _DEMO_ADDRESS = "12 rue des Lilas\n06270 Villeneuve-Loubet"
+_DEMO_PHONE = "+33 4 93 00 00 00"
 
 log = logging.getLogger("cegema_onboarding.demo")
 _URL = re.compile(r"https?://[^\s<>\"']+")
-_STAFF_ID = "demo-staff"
 
 
 # ---------------------------------------------------------------------- the app
 
 
 def create_app(service: OnboardingService, mailbox: FileMailbox, *, secret_key: str,
-               staff_password: str | None = None, testing: bool = False) -> Flask:
+               staff_password: str | None = None, testing: bool = False,
+               notices: FileNotifier | None = None) -> Flask:
     """The demo Flask app: the onboarding blueprint, ``/mailbox``, and ``/staff`` if enabled.
 
-    The staff page exists only when ``staff_password`` is given.
+    The mailbox page has three tabs: the mails of ``mailbox``, and the letters and the
+    SMS or calls of ``notices`` (by default the post, SMS and phone notices kept in the
+    mailbox's own folder, where :func:`build_demo`'s notifier writes them). The staff page
+    exists only when ``staff_password`` is given.
     """
+    offline = notices if notices is not None else FileNotifier(mailbox.directory)
     # No folders of its own: every template and static file is the blueprint's.
     app = Flask(__name__, static_folder=None, template_folder=None)
     app.config.update(
@@ -102,32 +99,43 @@ def create_app(service: OnboardingService, mailbox: FileMailbox, *, secret_key: 
              "date": str(m["Date"] or "")}
             for name, m in reversed(mailbox.messages())
         ]
-        return _demo_headers(render("demo/mailbox.html", messages=messages))
+        return demo_headers(render("demo/mailbox.html", tab="emails", messages=messages))
+
+    @app.get("/mailbox/courrier")
+    def mailbox_letters() -> Response:
+        service.deliver_due()
+        return demo_headers(render("demo/mailbox.html", tab="letters",
+                                   notices=_offline(offline, (Channel.POST,))))
+
+    @app.get("/mailbox/sms")
+    def mailbox_sms() -> Response:
+        service.deliver_due()
+        return demo_headers(render("demo/mailbox.html", tab="sms",
+                                   notices=_offline(offline, (Channel.SMS, Channel.PHONE))))
 
     @app.get("/mailbox/<name>")
     def mailbox_message(name: str) -> Response:
         message = mailbox.get(name)
         if message is None:
             abort(404)
-        return _demo_headers(render(
+        return demo_headers(render(
             "demo/message.html", name=name, subject=str(message["Subject"] or ""),
             sender=str(message["From"] or ""), to=str(message["To"] or ""),
             date=str(message["Date"] or ""), body=_linkify(text_part(message)),
             html_part=_html_part(message)))
 
     if staff_password:
-        _add_staff(app, service, staff_password)
+        add_staff(app, service, staff_password)
     return app
 
 
-def _demo_headers(response: Response) -> Response:
-    # The mail's own HTML is shown in a sandboxed iframe (no scripts, no same origin);
-    # links in it may only navigate the top page after a click.
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-        "frame-src 'self' about:; frame-ancestors 'none'; form-action 'self'; "
-        "base-uri 'none'; object-src 'none'")
-    return response
+def _offline(notices: FileNotifier, channels: tuple[Channel, ...]) -> list[dict[str, str]]:
+    """The post, SMS or phone notices of some channels, newest first, as the tab shows them."""
+    return [
+        {"name": name, "channel": n.channel.value, "recipient": n.recipient,
+         "date": n.created.strftime("%d/%m/%Y %H:%M"), "printed": n.printed}
+        for name, n in reversed(notices.notices()) if n.channel in channels
+    ]
 
 
 def _linkify(body: str) -> Markup:
@@ -154,120 +162,6 @@ def _html_part(message: EmailMessage) -> str | None:
         return None
     # Links open in the top page (the iframe is sandboxed and may not run anything).
     return content.replace("<head>", '<head><base target="_top">', 1)
-
-
-# ---------------------------------------------------------------------- staff page
-
-
-def _add_staff(app: Flask, service: OnboardingService, password: str) -> None:
-    expected = password.encode()
-
-    def staff_only() -> WerkzeugResponse | None:
-        if not state().staff:
-            return redirect(url_for("staff"), code=303)
-        return None
-
-    def check_csrf() -> None:
-        Onboarding.check_csrf()
-
-    @app.route("/staff", methods=["GET", "POST"])
-    def staff() -> Response | WerkzeugResponse:
-        current = state()
-        if request.method == "POST":
-            check_csrf()
-            typed = request.form.get("password", "")[:256].encode()
-            if hmac.compare_digest(typed, expected):
-                current.staff = True
-                return redirect(url_for("staff"), code=303)
-            # Post/Redirect/Get, as the member's forms: Back never posts the password again.
-            keep(Refused(Reason.BAD_CREDENTIALS, field="password"), "staff")
-            return redirect(url_for("staff"), code=303)
-        kept = kept_form("staff")[0]
-        if not current.staff:
-            return _demo_headers(render("demo/staff_login.html", failed=kept is not None))
-        return _staff_page(service, errors=kept)
-
-    @app.post("/staff/activate/<account_id>")
-    def staff_activate(account_id: str) -> Response | WerkzeugResponse:
-        check_csrf()
-        denied = staff_only()
-        if denied is not None:
-            return denied
-        result = service.staff.activate(account_id, staff_id=_STAFF_ID, ip=request.remote_addr)
-        return _staff_done(service, result)
-
-    @app.post("/staff/reject/<account_id>")
-    def staff_reject(account_id: str) -> Response | WerkzeugResponse:
-        check_csrf()
-        denied = staff_only()
-        if denied is not None:
-            return denied
-        reason = request.form.get("reason", "").strip()[:300] or "-"
-        result = service.staff.reject(account_id, reason, staff_id=_STAFF_ID,
-                                      ip=request.remote_addr)
-        return _staff_done(service, result)
-
-    def member_from_form() -> str | None:
-        try:
-            number = normalize_member_number(request.form.get("member_number", "")[:64])
-        except InvalidInput:
-            return None
-        account = service.storage.find_by_member_number(number)
-        return account.account_id if account is not None else None
-
-    @app.post("/staff/unlock")
-    def staff_unlock() -> Response | WerkzeugResponse:
-        check_csrf()
-        denied = staff_only()
-        if denied is not None:
-            return denied
-        account_id = member_from_form()
-        if account_id is None:
-            return _staff_done(service, Refused(Reason.INPUT_INVALID, field="member_number"))
-        return _staff_done(service, service.staff.unlock(account_id, staff_id=_STAFF_ID,
-                                          ip=request.remote_addr))
-
-    @app.post("/staff/reissue")
-    def staff_reissue() -> Response | WerkzeugResponse:
-        check_csrf()
-        denied = staff_only()
-        if denied is not None:
-            return denied
-        account_id = member_from_form()
-        if account_id is None:
-            return _staff_done(service, Refused(Reason.INPUT_INVALID, field="member_number"))
-        issued = service.staff.reissue_credentials(account_id, staff_id=_STAFF_ID,
-                                             ip=request.remote_addr)
-        if isinstance(issued, Refused):
-            return _staff_done(service, issued)
-        # Shown once, as the print shop would print it on a new contract (demo only).
-        return _staff_page(service, reissued=(issued.member_number, issued.initial_password))
-
-
-def _staff_page(service: OnboardingService, status: int = 200, **context: Any) -> Response:
-    queue = [
-        {"id": a.account_id, "number": a.member_number, "name": a.name,
-         "since": _when(a.activation_requested_at, service), "phone": a.phone or "",
-         "address": a.postal_address or "",
-         # Where the activation notice will go, so that staff can check it first.
-         "channel": f"label.channel.{notice_channel(a).value}"}
-        for a in service.staff.activation_queue()
-    ]
-    return _demo_headers(render("demo/staff.html", status, queue=queue, can_unlock=True,
-                                **context))
-
-
-def _staff_done(service: OnboardingService, result: Ok | Refused
-                ) -> Response | WerkzeugResponse:
-    if isinstance(result, Ok):
-        state().flash("ui.saved")
-    else:
-        keep(result, "staff")
-    return redirect(url_for("staff"), code=303)
-
-
-def _when(at: datetime | None, service: OnboardingService) -> str:
-    return local_time(at, service.settings.mail.timezone, lang()) if at else ""
 
 
 # ---------------------------------------------------------------------- the command
@@ -299,8 +193,9 @@ def build_demo(data_dir: Path, port: int, *, clock: Clock | None = None,
     settings = settings or throwaway_settings(f"http://127.0.0.1:{port}",
                                               secret_key=keys["secret_key"],
                                               pepper_key=keys["pepper_key"])
-    service = build_service(settings, storage, mailbox, clock=clock,
-                            notifier=MemoryNotifier())
+    # Letters, SMS and calls go to the same folder as the mails: the mailbox page shows them.
+    notifier = FileNotifier(mailbox.directory, clock=clock)
+    service = build_service(settings, storage, mailbox, clock=clock, notifier=notifier)
     return service, mailbox, keys, where
 
 
@@ -313,12 +208,15 @@ def provision_demo_members(service: OnboardingService, data_dir: Path
         loaded = json.loads(path.read_text(encoding="utf-8"))
         known = loaded if isinstance(loaded, dict) else {}
     out: dict[str, str | None] = {}
-    for number, name in ((DEMO_MEMBER, DEMO_NAME), (DEMO_NO_EMAIL_MEMBER, DEMO_NO_EMAIL_NAME)):
+    # The member without email has no phone either: staff tell them by letter, which the
+    # mailbox page shows under "Courrier" with the address of its envelope.
+    for number, name, phone in ((DEMO_MEMBER, DEMO_NAME, _DEMO_PHONE),
+                                (DEMO_NO_EMAIL_MEMBER, DEMO_NO_EMAIL_NAME, None)):
         account = service.storage.find_by_member_number(number)
         if account is None:
             try:
                 created = service.staff.provision(number, name, postal_address=_DEMO_ADDRESS,
-                                            phone="+33 4 93 00 00 00")
+                                                  phone=phone)
             except DuplicateAccount:
                 out[number] = known.get(number) if isinstance(known.get(number), str) else None
                 continue

@@ -251,7 +251,7 @@ def awaiting() -> View:
     screen = current_screen(Step.AWAITING_ACTIVATION)
     if not isinstance(screen, Screen):
         return screen
-    return render("awaiting.html")
+    return render("awaiting.html", notice_channel=screen.notice_channel)
 
 
 # ---------------------------------------------------------------------- the link
