@@ -261,7 +261,10 @@ def test_no_email_path_waits_for_staff(dj_service: OnboardingService) -> None:
     response = post_form(client, "/premiere-connexion/sans-email/",
                          "/premiere-connexion/sans-email/", {})
     assert response.status_code == 302
-    assert html("screen.awaiting_activation.title") in body(client.get(JOURNEY))
+    waiting = body(client.get(JOURNEY))
+    assert html("screen.awaiting_activation.title") in waiting
+    # How staff's answer will reach the member (no phone on file here: a letter).
+    assert html("screen.awaiting_activation.channel.post") in waiting
     assert [a.account_id for a in dj_service.staff.activation_queue()] == [account_id]
 
 

@@ -288,6 +288,11 @@ def _step_context(service: OnboardingService, screen: Screen) -> dict[str, Any]:
             "notice.password_rules", lang, min_length=settings.password_policy.min_length)
     if screen.step is Step.QUESTION:
         context["questions"] = [(q.id, q.label(lang)) for q in settings.questions]
+    if screen.step is Step.AWAITING_ACTIVATION and screen.notice_channel is not None:
+        # How staff's answer will reach the member: the guide's "Un conseiller vous
+        # tiendra informé", made concrete.
+        context["channel_text"] = texts.text(
+            f"screen.awaiting_activation.channel.{screen.notice_channel.value}", lang)
     return context
 
 
