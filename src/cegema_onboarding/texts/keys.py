@@ -320,6 +320,9 @@ KEYS: Final[tuple[str, ...]] = (
     N_("ui.admin.decoys"),
     N_("ui.admin.throttle"),
     N_("ui.admin.throttles"),
+    # TRANSLATORS: Rate-limit windows: requests counted per IP or per identifier.
+    N_("ui.admin.rate_limit"),
+    N_("ui.admin.rate_limits"),
     N_("ui.admin.outbox"),
     N_("ui.admin.outboxes"),
     N_("ui.admin.audit"),

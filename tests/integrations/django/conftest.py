@@ -5,6 +5,9 @@ SQLite, handled by pytest-django's ``django_db`` mark. ``pg`` is the throw-away 
 server of tests/pg.py: the ``pg_db`` fixture fills in its address, creates and migrates a
 test database there on first use, and empties the app's tables after each test. Tests on
 ``pg`` use ``pg_db`` instead of the ``django_db`` mark, so threads may share the database.
+``sqlite_file`` is the same for SQLite (the ``sqlite_file_db`` fixture): a database file,
+where threads commit for real, as processes do (the in-memory ``default`` shares one cache
+between threads, whose table locks never wait).
 """
 
 from __future__ import annotations
@@ -92,6 +95,9 @@ else:
                 "pg": {"ENGINE": "django.db.backends.postgresql", "NAME": "postgres",
                        "HOST": "127.0.0.1", "PORT": "1", "USER": "test",
                        "TEST": {"NAME": "cegema_django_test", "DEPENDENCIES": []}},
+                # Its file is placed in a temporary folder by sqlite_file_alias below.
+                "sqlite_file": {"ENGINE": "django.db.backends.sqlite3", "NAME": "unset",
+                                "TEST": {"NAME": "unset", "DEPENDENCIES": []}},
             },
             PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
             EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
@@ -121,21 +127,50 @@ else:
             connections.close_all()
             teardown_databases(old, verbosity=0)
 
-    @pytest.fixture
-    def pg_db(pg_alias: str, django_db_blocker: Any) -> Iterator[str]:
-        """The ``pg`` alias for one test, its tables emptied afterwards."""
+    @pytest.fixture(scope="session")
+    def sqlite_file_alias(tmp_path_factory: pytest.TempPathFactory,
+                          django_db_blocker: Any) -> Iterator[str]:
+        """The ``sqlite_file`` alias, migrated in a temporary file; removed at the end."""
+        from django.db import connections
+        from django.test.utils import setup_databases, teardown_databases
+
+        path = str(tmp_path_factory.mktemp("django-sqlite") / "cegema.sqlite3")
+        config = django_settings.DATABASES["sqlite_file"]
+        config["NAME"] = path
+        config["TEST"]["NAME"] = path
+        connections["sqlite_file"].close()
+        with django_db_blocker.unblock():
+            old = setup_databases(verbosity=0, interactive=False, aliases={"sqlite_file"})
+        yield "sqlite_file"
+        with django_db_blocker.unblock():
+            connections.close_all()
+            teardown_databases(old, verbosity=0)
+
+    def _empty_tables(alias: str) -> None:
         from django.contrib.auth import get_user_model
         from django.db import connections
 
         from cegema_onboarding.integrations.django import models
 
+        for model in (models.OnboardingAudit, models.OnboardingOutbox, models.OnboardingNotice,
+                      models.OnboardingThrottle, models.OnboardingRateLimit,
+                      models.OnboardingAccount, get_user_model()):
+            model._default_manager.using(alias).all().delete()
+        connections[alias].close()
+
+    @pytest.fixture
+    def pg_db(pg_alias: str, django_db_blocker: Any) -> Iterator[str]:
+        """The ``pg`` alias for one test, its tables emptied afterwards."""
         with django_db_blocker.unblock():
             yield pg_alias
-            for model in (models.OnboardingAudit, models.OnboardingOutbox, models.OnboardingNotice,
-                          models.OnboardingThrottle, models.OnboardingAccount,
-                          get_user_model()):
-                model._default_manager.using(pg_alias).all().delete()
-            connections[pg_alias].close()
+            _empty_tables(pg_alias)
+
+    @pytest.fixture
+    def sqlite_file_db(sqlite_file_alias: str, django_db_blocker: Any) -> Iterator[str]:
+        """The ``sqlite_file`` alias for one test, its tables emptied afterwards."""
+        with django_db_blocker.unblock():
+            yield sqlite_file_alias
+            _empty_tables(sqlite_file_alias)
 
     @pytest.fixture
     def dj_service(clock: ManualClock) -> Iterator[Any]:

@@ -21,7 +21,7 @@ from django.utils.module_loading import import_string
 
 from ...config import Settings
 from ...errors import ConfigurationError
-from ...ports import Clock, Notifier
+from ...ports import Clock, Notifier, RateLimiter
 from ...service import OnboardingService
 
 SETTING_NAME = "CEGEMA_ONBOARDING"
@@ -42,8 +42,11 @@ APP_DEFAULTS: Mapping[str, Any] = {
     "NOTIFIER": None,
     # Deliver mail right after the commit; the relay command retries what failed.
     "DELIVER_INLINE": True,
-    # The database alias the storage uses.
+    # The database alias the storage and the rate limiter use.
     "DATABASE": "default",
+    # A RateLimiter object, a dotted path to one, or None for the default: counters in the
+    # app's table (ratelimit.DjangoRateLimiter), shared by every process on the database.
+    "RATE_LIMITER": None,
     # Secure cookies and their __Host- / __Secure- prefix; None: whenever DEBUG is off.
     "COOKIE_SECURE": None,
     # Feed and serve the Prometheus metrics (needs the metrics extra; see .health).
@@ -157,6 +160,7 @@ def _build() -> OnboardingService:
     from ...bootstrap import build_service
     from .mail import DjangoMailer
     from .notices import AdminNotifier
+    from .ratelimit import DjangoRateLimiter
     from .storage import DjangoStorage
 
     using = str(option("DATABASE"))
@@ -169,12 +173,20 @@ def _build() -> OnboardingService:
         raise ImproperlyConfigured(f"{SETTING_NAME}['CLOCK'] is not a Clock")
     if notifier is not None and not isinstance(notifier, Notifier):
         raise ImproperlyConfigured(f"{SETTING_NAME}['NOTIFIER'] is not a Notifier")
+    # Counted in the database by default: each worker counting alone in its memory would
+    # let through that many times the limit.
+    limiter = _component(option("RATE_LIMITER"), "RATE_LIMITER")
+    if limiter is None:
+        limiter = DjangoRateLimiter(using)
+    if not isinstance(limiter, RateLimiter):
+        raise ImproperlyConfigured(f"{SETTING_NAME}['RATE_LIMITER'] is not a RateLimiter")
     service = build_service(
         library_settings(),
         DjangoStorage(using=using),
         DjangoMailer(),
         clock=clock,
         notifier=notifier,
+        rate_limiter=limiter,
         deliver_inline=bool(option("DELIVER_INLINE")),
     )
     if option("METRICS"):

@@ -117,6 +117,26 @@ class OnboardingThrottle(models.Model):
         return str(self.key)
 
 
+class OnboardingRateLimit(models.Model):
+    """The hits counted in one key's current window (see :mod:`.ratelimit`).
+
+    A key names a client address or a normalised identifier; rows of ended windows are
+    purged (``cegema_purge_tokens``). Not registered in the admin.
+    """
+
+    # "rl:<action>:id:" and an identifier cut to 300 characters (ratelimit.rate_keys).
+    key: _Str = models.CharField(max_length=512, primary_key=True)
+    window_start: _When = models.DateTimeField(db_index=True)
+    count: _Count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = admin_text("ui.admin.rate_limit")
+        verbose_name_plural = admin_text("ui.admin.rate_limits")
+
+    def __str__(self) -> str:
+        return str(self.key)
+
+
 class OnboardingOutbox(models.Model):
     """A queued message; ``payload`` is encrypted and emptied once it is sent."""
 

@@ -1,4 +1,4 @@
-"""``manage.py cegema_purge_tokens``: drop dead link hashes and delivered mail."""
+"""``manage.py cegema_purge_tokens``: drop dead link hashes, delivered mail, ended windows."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .....model import LinkStatus
 from .....ports import AuditRecord, Changes
 from ...conf import get_service
 from ...models import OnboardingAccount
+from ...ratelimit import DjangoRateLimiter
 from ...storage import DjangoStorage
 
 
@@ -20,7 +21,8 @@ class Command(BaseCommand):
     """Remove link hashes that expired long ago and delivered outbox messages."""
 
     help = ("Remove link and code hashes that expired more than --days ago (used, replaced "
-            "or unused) and delivered outbox messages older than that.")
+            "or unused), delivered outbox messages older than that, and ended rate-limit "
+            "windows.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         """--days of grace, so a recent link still says 'already used', not 'invalid'."""
@@ -62,5 +64,14 @@ class Command(BaseCommand):
                 links += dropped
                 break
         sent = storage.purge_sent(cutoff)
+        windows = 0
+        limiter = service.rate_limiter
+        if isinstance(limiter, DjangoRateLimiter):
+            # A window that started more than the longest window in use ago has ended.
+            rate_limits = service.settings.rate_limits
+            longest = max(getattr(rate_limits, f.name).window
+                          for f in attrs.fields(type(rate_limits)))
+            windows = limiter.purge(now - longest)
         self.stdout.write(f"links purged: {links} (accounts: {accounts}); "
-                          f"delivered messages deleted: {sent}")
+                          f"delivered messages deleted: {sent}; "
+                          f"ended rate-limit windows deleted: {windows}")
