@@ -8,6 +8,7 @@ the one docs/ports.md shows.
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import shutil
@@ -26,7 +27,12 @@ from cegema_onboarding.testing import StorageContract
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "custom_storage"
 # The contract's tests, and the example's own file test.
-EXPECTED_PASSED = len([n for n in dir(StorageContract) if n.startswith("test_")]) + 1
+# The optional ports' tests (retention, the funnel's counts) are skipped for an adapter
+# that does not offer them, as this small one does not.
+_OPTIONAL = [n for n in dir(StorageContract) if n.startswith("test_")
+             and "optional_port(" in inspect.getsource(getattr(StorageContract, n))]
+EXPECTED_PASSED = len([n for n in dir(StorageContract) if n.startswith("test_")]) + 1 - len(
+    _OPTIONAL)
 
 
 def ports_example() -> str:

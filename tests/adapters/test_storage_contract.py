@@ -21,6 +21,10 @@ sql = sql_adapter()
 class TestMemoryStorage(StorageContract):
     """The reference adapter."""
 
+    # The package's own adapters offer every optional port (retention, stats).
+    require_optional_ports = True
+
+
     @pytest.fixture
     def storage(self) -> MemoryStorage:
         return MemoryStorage()
@@ -28,6 +32,10 @@ class TestMemoryStorage(StorageContract):
 
 class TestSqliteStorage(StorageContract):
     """SqlStorage on a SQLite file."""
+
+    # The package's own adapters offer every optional port (retention, stats).
+    require_optional_ports = True
+
 
     @pytest.fixture
     def storage(self, tmp_path: Path) -> Iterator[object]:
@@ -40,6 +48,10 @@ class TestSqliteStorage(StorageContract):
 @pytest.mark.postgres
 class TestPostgresStorage(StorageContract):
     """SqlStorage on PostgreSQL."""
+
+    # The package's own adapters offer every optional port (retention, stats).
+    require_optional_ports = True
+
 
     @pytest.fixture
     def storage(self, pg_url: str) -> Iterator[object]:

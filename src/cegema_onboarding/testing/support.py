@@ -36,3 +36,18 @@ def link_token(mailer: MemoryMailer, index: int = -1) -> str:
     if match is None:
         raise LookupError("no link in the mail")
     return match.group(1)
+
+
+def optional_port(contract: object, storage: object, port: type) -> None:
+    """Skip an optional port's tests when ``storage`` does not offer it.
+
+    A contract class that sets ``require_optional_ports = True`` (the package's own
+    adapters) fails instead: there, a missing optional port is a bug.
+    """
+    import pytest
+
+    if isinstance(storage, port):
+        return
+    if getattr(contract, "require_optional_ports", False):
+        pytest.fail(f"{type(storage).__name__} does not implement {port.__name__}")
+    pytest.skip(f"optional port {port.__name__} not implemented")

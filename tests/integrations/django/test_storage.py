@@ -13,6 +13,10 @@ from ...storage_contract import StorageContract
 class TestDjangoSqliteStorage(StorageContract):
     """DjangoStorage on the SQLite ``default`` database, inside pytest-django's transaction."""
 
+    # The package's own adapters offer every optional port (retention, stats).
+    require_optional_ports = True
+
+
     @pytest.fixture
     def storage(self) -> DjangoStorage:
         return DjangoStorage()
@@ -21,6 +25,10 @@ class TestDjangoSqliteStorage(StorageContract):
 @pytest.mark.postgres
 class TestDjangoPostgresStorage(StorageContract):
     """DjangoStorage on PostgreSQL, committing for real (no wrapping test transaction)."""
+
+    # The package's own adapters offer every optional port (retention, stats).
+    require_optional_ports = True
+
 
     @pytest.fixture
     def storage(self, pg_db: str) -> DjangoStorage:
