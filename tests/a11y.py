@@ -1,0 +1,138 @@
+"""Accessibility checks shared by both frameworks' browser walks (RGAA / WCAG 2.1 AA).
+
+* :func:`check_axe` runs axe-core (axe-playwright-python) on the page: a serious or
+  critical violation fails the test with rule id, impact, target and help URL; moderate
+  and minor ones are printed (``pytest -s`` or the captured output of a failure).
+* :func:`tab_to` moves the focus with Tab only and checks that every element it reaches
+  shows a visible focus indicator and comes later in the page than the previous one.
+* :class:`Artefacts` saves one screenshot per screen, only when ``CEGEMA_TEST_ARTEFACTS``
+  names a folder: the CI keeps nothing by default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+#: The WCAG 2.1 A and AA rules, the ones RGAA 4 follows.
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+               "resultTypes": ["violations"]}
+BLOCKING = frozenset({"serious", "critical"})
+
+
+def format_violations(violations: list[dict[str, Any]]) -> str:
+    """One line per violation and element: rule id, impact, target, help URL."""
+    lines = []
+    for violation in violations:
+        for node in violation["nodes"]:
+            target = " ".join(str(t) for t in node["target"])
+            lines.append(f"  {violation['id']} ({violation['impact']}) at {target}: "
+                         f"{violation['help']} <{violation['helpUrl']}>")
+    return "\n".join(lines)
+
+
+def check_axe(page: Any, screen: str) -> list[dict[str, Any]]:
+    """Run axe on the page; fail on serious or critical violations, print the others."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations: list[dict[str, Any]] = Axe().run(page, options=AXE_OPTIONS).response["violations"]
+    blocking = [v for v in violations if v["impact"] in BLOCKING]
+    others = [v for v in violations if v["impact"] not in BLOCKING]
+    if others:
+        print(f"axe, {screen} ({page.url}): moderate or minor\n{format_violations(others)}")
+    assert not blocking, (f"axe, {screen} ({page.url}): serious or critical violations\n"
+                          f"{format_violations(blocking)}")
+    return violations
+
+
+# What the focused element shows: an outline, or a box-shadow, wider than nothing.
+_FOCUS_STYLE = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const style = getComputedStyle(el);
+  const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
+  const shadow = style.boxShadow && style.boxShadow !== 'none';
+  const all = Array.from(document.querySelectorAll('*'));
+  return {id: el.id, tag: el.tagName.toLowerCase(), name: el.getAttribute('name'),
+          text: (el.innerText || el.value || '').trim().slice(0, 60),
+          visible: outline || !!shadow, matches: el.matches(':focus-visible'),
+          position: all.indexOf(el)};
+}"""
+
+
+@attrs.frozen
+class Focused:
+    """The element that has the focus, as the keyboard walk sees it."""
+
+    id: str
+    tag: str
+    name: str | None
+    text: str
+    position: int
+
+
+def focused(page: Any) -> Focused:
+    """The focused element; it must show a visible indicator on ``:focus-visible``."""
+    state = page.evaluate(_FOCUS_STYLE)
+    assert state is not None, f"nothing has the focus on {page.url}"
+    assert state["matches"] and state["visible"], (
+        f"no visible focus on <{state['tag']} id={state['id']!r}> at {page.url}")
+    return Focused(state["id"] or "", state["tag"], state["name"], state["text"],
+                   state["position"])
+
+
+def tab_to(page: Any, wanted: str, *, limit: int = 25) -> Focused:
+    """Press Tab until an element matching ``wanted`` has the focus.
+
+    ``wanted`` is an element id, or ``text:<words>`` for a link or button by its text.
+    Every element passed on the way shows a visible focus, each later in the page than the
+    one before (the order follows the page).
+    """
+    previous: Focused | None = None
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        now = focused(page)
+        if previous is not None:
+            assert now.position > previous.position, (
+                f"Tab went back from {previous} to {now} on {page.url}")
+        if _matches(now, wanted):
+            return now
+        previous = now
+    raise AssertionError(f"Tab never reached {wanted!r} on {page.url}")
+
+
+def _matches(element: Focused, wanted: str) -> bool:
+    if wanted.startswith("text:"):
+        return wanted[5:].casefold() in element.text.casefold()
+    return element.id == wanted
+
+
+class Artefacts:
+    """Numbered screenshots of a walk, saved only when ``CEGEMA_TEST_ARTEFACTS`` is set.
+
+    They go to ``$CEGEMA_TEST_ARTEFACTS/<group>/<walk>/NN-<label>.png``; the folder is
+    printed, so that pytest shows it with the test's output.
+    """
+
+    def __init__(self, walk: str, group: str = "a11y") -> None:
+        root = os.environ.get("CEGEMA_TEST_ARTEFACTS", "")
+        name = re.sub(r"[^A-Za-z0-9_-]+", "_", walk)
+        self.folder = Path(root) / group / name if root else None
+        self.count = 0
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for old in self.folder.glob("*.png"):
+                old.unlink()
+            print(f"screenshots of {walk}: {self.folder}")
+
+    def __call__(self, page: Any, label: str) -> Path | None:
+        if self.folder is None:
+            return None
+        self.count += 1
+        path = self.folder / f"{self.count:02d}-{label}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
