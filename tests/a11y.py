@@ -18,8 +18,9 @@ from typing import Any
 
 import attrs
 
-#: The WCAG 2.1 A and AA rules, the ones RGAA 4 follows.
-AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+#: The WCAG 2.1 A and AA rules (RGAA 4 follows them), and axe's best practices.
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa",
+                                                      "best-practice"]},
                "resultTypes": ["violations"]}
 BLOCKING = frozenset({"serious", "critical"})
 
@@ -103,6 +104,34 @@ def tab_to(page: Any, wanted: str, *, limit: int = 25) -> Focused:
             return now
         previous = now
     raise AssertionError(f"Tab never reached {wanted!r} on {page.url}")
+
+
+def type_into(page: Any, wanted: str, text: str) -> None:
+    """Tab to a field (unless it has the focus already), clear it and type."""
+    if page.evaluate("document.activeElement.id") != wanted:
+        tab_to(page, wanted)
+    else:
+        focused(page)
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+
+
+def press(page: Any, wanted: str, key: str = "Enter") -> None:
+    """Tab to a button or link (by id or ``text:...``) and press it."""
+    tab_to(page, wanted)
+    with page.expect_navigation():
+        page.keyboard.press(key)
+
+
+def assert_tied_error(page: Any, field_id: str) -> None:
+    """A refused field is invalid, described by its message, and the page announces it
+    (``role="alert"``)."""
+    field = page.locator(f"#{field_id}")
+    assert field.get_attribute("aria-invalid") == "true"
+    described = (field.get_attribute("aria-describedby") or "").split()
+    assert described, f"#{field_id} has no aria-describedby"
+    assert any(page.locator(f"#{ref}").inner_text().strip() for ref in described)
+    assert page.locator("[role=alert]").count() >= 1
 
 
 def _matches(element: Focused, wanted: str) -> bool:

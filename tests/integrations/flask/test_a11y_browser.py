@@ -22,7 +22,7 @@ pytest.importorskip("axe_playwright_python")
 from cegema_onboarding.adapters.mailbox import text_part
 from cegema_onboarding.model import LinkPurpose
 
-from ...a11y import Artefacts, check_axe, focused, tab_to
+from ...a11y import Artefacts, assert_tied_error, check_axe, press, tab_to, type_into
 from ...conftest import GOOD_PASSWORD
 from .browser_support import STAFF_PASSWORD, Portal, launch_chromium, serve_portal
 
@@ -39,33 +39,6 @@ def portal(tmp_path: Path) -> Iterator[Portal]:
     running = serve_portal(tmp_path)
     yield running
     running.shutdown()
-
-
-def type_into(page: Any, wanted: str, text: str) -> None:
-    """Tab to a field (unless it has the focus already), clear it and type."""
-    if page.evaluate("document.activeElement.id") != wanted:
-        tab_to(page, wanted)
-    else:
-        focused(page)
-    page.keyboard.press("Control+A")
-    page.keyboard.type(text)
-
-
-def press(page: Any, wanted: str, key: str = "Enter") -> None:
-    """Tab to a button or link (by id or ``text:...``) and press it."""
-    tab_to(page, wanted)
-    with page.expect_navigation():
-        page.keyboard.press(key)
-
-
-def assert_tied_error(page: Any, field_id: str) -> None:
-    """A refused field is invalid, described by its message, and the page announces it."""
-    field = page.locator(f"#{field_id}")
-    assert field.get_attribute("aria-invalid") == "true"
-    described = (field.get_attribute("aria-describedby") or "").split()
-    assert described, f"#{field_id} has no aria-describedby"
-    assert any(page.locator(f"#{ref}").inner_text().strip() for ref in described)
-    assert page.locator("[role=alert]").count() >= 1
 
 
 def link(portal: Portal, purpose: LinkPurpose, token: str | None = None) -> str:

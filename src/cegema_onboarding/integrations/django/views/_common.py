@@ -8,8 +8,8 @@ its result to :func:`after` or :func:`page`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from django.conf import settings
 from django.contrib import messages
@@ -58,6 +58,10 @@ def form_field(request: HttpRequest, name: str) -> str:
     return str(request.POST.get(name, ""))[:MAX_FIELD]
 
 
+#: The login forms call the member number "identifier" (as the guide's label does).
+IDENTIFIER: Final[Mapping[str, str]] = {"member_number": "identifier"}
+
+
 def url(name: str) -> str:
     """The path of one of the app's routes."""
     return reverse(f"cegema_onboarding:{name}")
@@ -89,8 +93,10 @@ def page(request: HttpRequest, template: str, context: dict[str, Any] | None = N
     }
     base.update(context or {})
     response = render(request, template, base, status=status)
-    # Pages that may carry a token in their URL must not leak it to other sites.
-    response["Referrer-Policy"] = "no-referrer"
+    # A Referer never carries a page's path or query, only the site's origin. Not
+    # no-referrer: browsers then send "Origin: null" with every POST, which Django's CSRF
+    # check refuses (pages' URLs hold no token: links move it out with a 303 first).
+    response["Referrer-Policy"] = "strict-origin"
     return response
 
 
@@ -147,7 +153,7 @@ def after(request: HttpRequest, result: Ok | Refused,
             return to_login(request, result)
         context = dict(error_context or {})
         context["error"] = describe(result, current_lang())
-        context["error_field"] = refusal_field(result)
+        context["error_field"] = refusal_field(result, IDENTIFIER)
         return show_screen(request, member, context)
     if result.session is not None:
         store_session(request, result.session)

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from ....flow import Reason, Refused
 from ....model import Step
 from ....service import Ok, describe
-from ..._web import REMEMBER_COOKIE_NAME, host_cookie
+from ..._web import REMEMBER_COOKIE_NAME, host_cookie, refusal_field
 from ..backends import OnboardingBackend
 from ..conf import cookies_secure, get_service, option
 from ..session import (
@@ -33,6 +33,7 @@ from ..session import (
     user_agent,
 )
 from ._common import (
+    IDENTIFIER,
     MAX_FIELD,
     View,
     complete,
@@ -145,7 +146,7 @@ def login(request: HttpRequest) -> HttpResponse:
         # echoed in both cases, and the reason text is the generic one.
         return page(request, "cegema_onboarding/login.html",
                     {"error": describe(reason, current_lang()), "member_number": member_number,
-                     "next": next_url})
+                     "error_field": refusal_field(reason, IDENTIFIER), "next": next_url})
     if user is not None:
         auth_login(request, user, backend=BACKEND_PATH)
     else:

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from ....flow import Reason, Refused
 from ....model import LinkPurpose
 from ....service import describe
+from ..._web import refusal_field
 from ..conf import get_service
 from ..session import client_ip, load_session
 from ._common import (
@@ -107,7 +108,8 @@ def submit_code(request: HttpRequest) -> HttpResponse:
     result = get_service().submit_code(member, form_field(request, "code"), ip=client_ip(request))
     if isinstance(result, Refused) and result.reason is not Reason.SESSION_EXPIRED:
         return page(request, "cegema_onboarding/code.html",
-                    {"error": describe(result, current_lang())})
+                    {"error": describe(result, current_lang()),
+                     "error_field": refusal_field(result)})
     return after(request, result)
 
 

@@ -18,9 +18,10 @@ from .... import texts
 from ....flow import Refused, reset_checks_answer
 from ....model import LinkPurpose
 from ....service import describe
+from ..._web import refusal_field
 from ..conf import get_service
 from ..session import clear_session, client_ip, user_agent
-from ._common import current_lang, form_field, page, t, url
+from ._common import IDENTIFIER, current_lang, form_field, page, t, url
 from ._links import link_page, link_view, posted_token
 
 
@@ -36,7 +37,8 @@ def forgotten_password(request: HttpRequest) -> HttpResponse:
                                            ip=client_ip(request),
                                            user_agent=user_agent(request))
     if isinstance(result, Refused):
-        return page(request, template, {"error": describe(result, current_lang())})
+        return page(request, template, {"error": describe(result, current_lang()),
+                                        "error_field": refusal_field(result, IDENTIFIER)})
     return page(request, template, {"done": t(result.notice or
                                               "notice.forgotten_password_sent")})
 
@@ -52,7 +54,8 @@ def forgotten_identifier(request: HttpRequest) -> HttpResponse:
     result = get_service().forgot_identifier(form_field(request, "email"), ip=client_ip(request),
                                              user_agent=user_agent(request))
     if isinstance(result, Refused):
-        return page(request, template, {"error": describe(result, current_lang())})
+        return page(request, template, {"error": describe(result, current_lang()),
+                                        "error_field": refusal_field(result)})
     return page(request, template, {"done": t(result.notice or
                                               "notice.forgotten_identifier_sent")})
 
@@ -83,6 +86,7 @@ def reset_link(request: HttpRequest) -> HttpResponse:
         # The form stays usable while the link is: a wrong answer or a weak password.
         still = service.open_link(token, LinkPurpose.RESET_PASSWORD).valid
         return page(request, template, {"error": describe(result, current_lang()),
+                                        "error_field": refusal_field(result),
                                         "token": token if still else "", **extra})
     # Every session ended with the reset, this one included: the member logs in again.
     auth_logout(request)
