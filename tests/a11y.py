@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +166,64 @@ class Artefacts:
         path = self.folder / f"{self.count:02d}-{label}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
+
+
+# ---------------------------------------------------------------------- refusals in HTML
+
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+                   "source", "track", "wbr"})
+
+
+class _Scan(HTMLParser):
+    """Each id's text, the fields marked invalid, and the text of ``role="alert"`` regions."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.texts: dict[str, str] = {}
+        self.invalid: dict[str, list[str]] = {}
+        self.alerts: list[str] = []
+        self._open: list[tuple[str, str | None, bool]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag in ("input", "select", "textarea") and found.get("aria-invalid") == "true":
+            self.invalid[found.get("name") or ""] = (found.get("aria-describedby") or "").split()
+        if tag in _VOID:
+            return
+        ident = found.get("id")
+        if ident is not None:
+            self.texts.setdefault(ident, "")
+        alert = found.get("role") == "alert"
+        if alert:
+            self.alerts.append("")
+        self._open.append((tag, ident, alert))
+
+    def handle_endtag(self, tag: str) -> None:
+        if all(open_tag != tag for open_tag, _, _ in self._open):
+            return  # a void element's "/>", or a stray end tag
+        while self._open:
+            if self._open.pop()[0] == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        for _, ident, alert in self._open:
+            if ident is not None:
+                self.texts[ident] += data
+            if alert:
+                self.alerts[-1] += data
+
+
+def refused_fields(page: str) -> dict[str, str]:
+    """The fields of ``page`` marked ``aria-invalid="true"``, each with the text of the
+    elements its ``aria-describedby`` names (which must exist); and the page must have a
+    non-empty ``role="alert"`` region, so that the refusal is announced."""
+    scan = _Scan()
+    scan.feed(page)
+    described: dict[str, str] = {}
+    for name, refs in scan.invalid.items():
+        assert refs, f"the refused field {name!r} has no aria-describedby"
+        missing = [ref for ref in refs if ref not in scan.texts]
+        assert not missing, f"{name!r} is described by missing elements {missing}"
+        described[name] = " ".join(" ".join(scan.texts[ref].split()) for ref in refs)
+    assert any(text.strip() for text in scan.alerts), "no role=alert region announces it"
+    return described
