@@ -188,3 +188,38 @@ def test_every_screen_by_keyboard_with_axe(page: Any, served: tuple[str, Onboard
     screen("no-email")
     press(page, "text:" + page.locator("main form button[type=submit]").first.inner_text())
     screen("awaiting")
+
+
+def test_the_admins_staff_pages_with_axe(page: Any,
+                                         served: tuple[str, OnboardingService]) -> None:
+    """The no-email queue and the library's own admin page (the reason for a rejection)."""
+    from django.contrib.auth import get_user_model
+
+    base, service = served
+    shots = Artefacts("django-admin")
+    get_user_model().objects.create_superuser("staff", "staff@example.org", "staff-pass-2026")
+    member = service.staff.provision("100234592", "Jean Martin")
+    result = service.login("100234592", member.initial_password)
+    assert result.session is not None
+    service.declare_no_email(result.session)
+
+    page.goto(f"{base}/admin/login/?next=/admin/cegema_onboarding/noemailqueue/")
+    page.get_by_label("Nom d’utilisateur").fill("staff")
+    page.get_by_label("Mot de passe").fill("staff-pass-2026")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    check_axe(page, "django admin no-email queue")
+    shots(page, "queue")
+    page.locator("input.action-select").first.check()
+    page.locator("select[name=action]").select_option("reject")
+    with page.expect_navigation():
+        page.locator("button[name=index]").click()
+    check_axe(page, "django admin reject")
+    shots(page, "reject")
+    # Sent with blanks for a reason: the field is refused, tied to its message, announced.
+    page.locator("#id_reason").fill("   ")
+    with page.expect_navigation():
+        page.locator("main input[type=submit], #content input[type=submit]").last.click()
+    assert_tied_error(page, "id_reason")
+    check_axe(page, "django admin reject refused")
+    shots(page, "reject-refused")
