@@ -107,8 +107,21 @@ def tab_to(page: Any, wanted: str, *, limit: int = 25) -> Focused:
     raise AssertionError(f"Tab never reached {wanted!r} on {page.url}")
 
 
+def tab_back(page: Any) -> Focused:
+    """Shift+Tab: the focus, still visible, moves to an element earlier in the page."""
+    before = focused(page)
+    page.keyboard.press("Shift+Tab")
+    now = focused(page)
+    assert now.position < before.position, f"Shift+Tab went on from {before} to {now}"
+    return now
+
+
 def type_into(page: Any, wanted: str, text: str) -> None:
     """Tab to a field (unless it has the focus already), clear it and type."""
+    # Browsers apply autofocus a moment after the page loads: wait for it, or a Tab
+    # pressed meanwhile starts from the top and the autofocus then moves the focus.
+    page.wait_for_function("""() => !document.querySelector('[autofocus]')
+        || document.activeElement !== document.body""")
     if page.evaluate("document.activeElement.id") != wanted:
         tab_to(page, wanted)
     else:

@@ -26,7 +26,7 @@ from cegema_onboarding.integrations.django.conf import get_service
 from cegema_onboarding.model import LinkPurpose
 from cegema_onboarding.service import OnboardingService
 
-from ...a11y import Artefacts, assert_tied_error, check_axe, press, tab_to, type_into
+from ...a11y import Artefacts, assert_tied_error, check_axe, press, tab_back, tab_to, type_into
 from ...conftest import GOOD_PASSWORD
 from ..flask.browser_support import launch_chromium
 from .conftest import onboarding_config
@@ -118,6 +118,8 @@ def test_every_screen_by_keyboard_with_axe(page: Any, served: tuple[str, Onboard
     screen("login")
     type_into(page, "id_member_number", "100234590")
     type_into(page, "id_password", member.initial_password)
+    assert tab_back(page).id == "id_member_number"  # Shift+Tab goes back up the page
+    tab_to(page, "id_password")
     submit(page)
 
     screen("email")

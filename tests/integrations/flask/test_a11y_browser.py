@@ -22,7 +22,7 @@ pytest.importorskip("axe_playwright_python")
 from cegema_onboarding.adapters.mailbox import text_part
 from cegema_onboarding.model import LinkPurpose
 
-from ...a11y import Artefacts, assert_tied_error, check_axe, press, tab_to, type_into
+from ...a11y import Artefacts, assert_tied_error, check_axe, press, tab_back, tab_to, type_into
 from ...conftest import GOOD_PASSWORD
 from .browser_support import STAFF_PASSWORD, Portal, launch_chromium, serve_portal
 
@@ -71,6 +71,8 @@ def test_every_screen_by_keyboard_with_axe(browser: Any, portal: Portal, lang: s
     screen("login")
     type_into(page, "identifier", "100234580")
     type_into(page, "password", member.initial_password)
+    assert tab_back(page).id == "identifier"  # Shift+Tab goes back up the page
+    tab_to(page, "password")
     with page.expect_navigation():
         page.keyboard.press("Enter")
 
