@@ -156,6 +156,7 @@ class OutboxContract:
 
     def test_old_audit_rows_are_purged_in_batches(self, storage: Storage) -> None:
         optional_port(self, storage, RetentionStore)
+        assert isinstance(storage, RetentionStore)  # for the type checker: checked above
         storage.commit(Changes(audit=tuple(record(n) for n in range(1, 8))))
         # Before record 6: five rows, in batches of two (2 + 2 + 1).
         assert storage.purge_audit(record(6).at, batch=2) == 5
@@ -167,6 +168,7 @@ class OutboxContract:
 
     def test_sent_mail_is_purged_by_its_sending_time(self, storage: Storage) -> None:
         optional_port(self, storage, RetentionStore)
+        assert isinstance(storage, RetentionStore)  # for the type checker: checked above
         storage.commit(Changes(outbox=tuple(message(n) for n in range(1, 6))))
         for n in (1, 2, 3):
             storage.mark_sent(message(n).message_id, T0 + timedelta(days=n))

@@ -17,9 +17,11 @@ class StatsContract:
 
     def test_implements_the_stats_port(self, storage: Storage) -> None:
         optional_port(self, storage, StatsReader)
+        assert isinstance(storage, StatsReader)  # for the type checker: checked above
 
     def test_counts_accounts_by_stage(self, storage: Storage) -> None:
         optional_port(self, storage, StatsReader)
+        assert isinstance(storage, StatsReader)  # for the type checker: checked above
         assert dict(storage.count_by_stage()) == {}
         insert(storage, account(1), account(2), account(3, stage=Stage.ACTIVE),
                account(4, stage=Stage.AWAITING_ACTIVATION))
@@ -28,6 +30,7 @@ class StatsContract:
 
     def test_counts_members_waiting_since(self, storage: Storage) -> None:
         optional_port(self, storage, StatsReader)
+        assert isinstance(storage, StatsReader)  # for the type checker: checked above
         waiting = Stage.AWAITING_ACTIVATION
         insert(storage,
                account(1, stage=waiting, activation_requested_at=T0 + timedelta(days=1)),
@@ -41,6 +44,7 @@ class StatsContract:
 
     def test_outbox_depth_counts_what_waits(self, storage: Storage) -> None:
         optional_port(self, storage, StatsReader)
+        assert isinstance(storage, StatsReader)  # for the type checker: checked above
         assert storage.outbox_depth() == OutboxDepth(0, None)
         storage.commit(Changes(outbox=(
             message(1), message(2), message(3, status=OutboxStatus.SENDING),
@@ -50,6 +54,7 @@ class StatsContract:
 
     def test_median_wait_between_two_steps(self, storage: Storage) -> None:
         optional_port(self, storage, StatsReader)
+        assert isinstance(storage, StatsReader)  # for the type checker: checked above
         rec = AuditRecord
         hour = timedelta(hours=1)
         storage.commit(Changes(audit=(

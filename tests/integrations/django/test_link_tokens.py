@@ -98,7 +98,7 @@ def test_runserver_never_logs_a_links_token_and_the_link_still_works(
     for path, query, referer in seen.requests[first + 1:]:
         assert token not in path + query + referer, (path, query, referer)
     # (2) The page the member lands on has no token in its URL, and tells the browser to
-    # send no Referer from it; so does the redirect.
+    # send no more than the site's origin from it; the redirect sends no Referer at all.
     assert len(replies) == 2 and replies[0].status == 303
     assert replies[0].location == "/premiere-connexion/valider"
     # The page keeps its address (no token in it) to the site itself, so that its form's

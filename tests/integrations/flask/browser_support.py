@@ -23,6 +23,7 @@ from cegema_onboarding.adapters.mailbox import FileMailbox, text_part
 from cegema_onboarding.adapters.memory import ManualClock, MemoryNotifier, MemoryStorage
 from cegema_onboarding.service import Ok, OnboardingService, Provisioned
 
+from ...a11y import Artefacts
 from ...conftest import GOOD_PASSWORD, START, make_settings
 
 CHROMIUM = os.environ.get("CEGEMA_CHROMIUM", "/usr/bin/chromium")
@@ -34,7 +35,6 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
 STAFF_PASSWORD = "staff-demo-password-123"
 SESSION_KEY = "browser-tests-session-key-0123456789abcdef"
 
@@ -175,19 +175,9 @@ def launch_chromium() -> Iterator[Any]:
             browser.close()
 
 
-class Shots:
-    """Numbered full-page screenshots of one test, under test-artifacts/screenshots/."""
+class Shots(Artefacts):
+    """Numbered full-page screenshots of one test, under
+    ``$CEGEMA_TEST_ARTEFACTS/screenshots/<test>/``; none when the variable is unset."""
 
     def __init__(self, test_name: str) -> None:
-        self.prefix = re.sub(r"[^A-Za-z0-9_-]+", "_", test_name)
-        self.count = 0
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        for old in SCREENSHOTS.glob(f"{self.prefix}-*.png"):
-            old.unlink()
-
-    def __call__(self, page: Any, label: str) -> Path:
-        """Save the page as ``<test>-<nn>-<label>.png`` and return the path."""
-        self.count += 1
-        path = SCREENSHOTS / f"{self.prefix}-{self.count:02d}-{label}.png"
-        page.screenshot(path=str(path), full_page=True)
-        return path
+        super().__init__(test_name, group="screenshots")

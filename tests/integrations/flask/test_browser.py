@@ -1,7 +1,8 @@
 """A real headless Chromium walks the guide through the demo portal.
 
-Each step saves a screenshot under test-artifacts/screenshots/ and asserts what the page
-shows: titles, labels, messages next to their fields, the mail in the mailbox.
+Each step saves a screenshot (when ``CEGEMA_TEST_ARTEFACTS`` names a folder, see
+docs/development.md) and asserts what the page shows: titles, labels, messages next to
+their fields, the mail in the mailbox.
 Runs only with Debian's Chromium (scripts/ensure-chromium installs it); skipped without
 it, except in CI (env CI set), where a missing browser fails the run.
 """

@@ -8,8 +8,8 @@ its result to :func:`after` or :func:`page`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from django.conf import settings as django_settings
 from django.contrib import messages
@@ -85,6 +85,10 @@ def t(key: str, **params: Any) -> str:
 def form_field(request: HttpRequest, name: str) -> str:
     """A posted field, bounded; missing fields read as empty."""
     return str(request.POST.get(name, ""))[:MAX_FIELD]
+
+
+#: The login forms call the member number "identifier" (as the guide's label does).
+IDENTIFIER: Final[Mapping[str, str]] = {"member_number": "identifier"}
 
 
 def url(name: str) -> str:
@@ -180,7 +184,7 @@ def kept_form(request: HttpRequest, view_name: str) -> dict[str, Any]:
         refused = Refused(_REASONS[names[0]], field=field if isinstance(field, str) else None,
                           others=tuple(_REASONS[n] for n in names[1:]), params=params)
         context["error"] = describe(refused, current_lang())
-        context["error_field"] = refusal_field(refused)
+        context["error_field"] = refusal_field(refused, IDENTIFIER)
     return context
 
 
