@@ -21,10 +21,15 @@ from cegema_onboarding.service import OnboardingService
 
 from ...a11y import refused_fields
 from ...conftest import GOOD_PASSWORD
-from .helpers import body, csrf_client, last_link, path_of, post_form
+from .helpers import body, csrf_client, last_link, path_of, post_form, shown
 from .test_views import JOURNEY, log_in, start
 
 pytestmark = pytest.mark.django_db
+
+
+def refused(client: Client, form_url: str, action: str, data: dict[str, str]) -> Any:
+    """POST a form that is refused: Post/Redirect/Get, so the page the redirect leads to."""
+    return shown(client, post_form(client, form_url, action, data))
 
 
 def fr(key: str) -> str:
@@ -60,7 +65,8 @@ def active(client: Client, service: OnboardingService) -> None:
 
 
 def test_login(dj_service: OnboardingService) -> None:
-    response = log_in(csrf_client(), "100234567", "not the password")
+    client = csrf_client()
+    response = shown(client, log_in(client, "100234567", "not the password"))
     assert tied(response, "password") == fr("reason.bad_credentials")
     message = str(escape(fr("reason.bad_credentials")))
     assert f'role="alert" id="cegema-error">{message}' in body(response)
@@ -69,7 +75,7 @@ def test_login(dj_service: OnboardingService) -> None:
 def test_email_step(dj_service: OnboardingService) -> None:
     client = csrf_client()
     start(client, dj_service)
-    response = post_form(client, JOURNEY, "/premiere-connexion/email/",
+    response = refused(client, JOURNEY, "/premiere-connexion/email/",
                          {"email": "marie@example.org", "confirmation": "other@example.org"})
     assert tied(response, "confirmation") == fr("reason.emails_differ")
 
@@ -79,7 +85,7 @@ def test_code_step(dj_service: OnboardingService) -> None:
     start(client, dj_service)
     post_form(client, JOURNEY, "/premiere-connexion/email/",
               {"email": "marie@example.org", "confirmation": "marie@example.org"})
-    response = post_form(client, "/premiere-connexion/code/", "/premiere-connexion/code/",
+    response = refused(client, "/premiere-connexion/code/", "/premiere-connexion/code/",
                          {"code": "ZZZZZZ"})
     assert tied(response, "code")
 
@@ -87,7 +93,7 @@ def test_code_step(dj_service: OnboardingService) -> None:
 def test_password_step(dj_service: OnboardingService) -> None:
     client = csrf_client()
     at_password_step(client, dj_service)
-    response = post_form(client, JOURNEY, "/premiere-connexion/mot-de-passe/",
+    response = refused(client, JOURNEY, "/premiere-connexion/mot-de-passe/",
                          {"password": "qwerty123456", "confirmation": "qwerty123456"})
     assert tied(response, "password") == fr("reason.password_common")
 
@@ -98,20 +104,20 @@ def test_question_step(dj_service: OnboardingService) -> None:
     post_form(client, JOURNEY, "/premiere-connexion/mot-de-passe/",
               {"password": GOOD_PASSWORD, "confirmation": GOOD_PASSWORD})
     question = next(iter(dj_service.settings.questions)).id
-    response = post_form(client, JOURNEY, "/premiere-connexion/question/",
+    response = refused(client, JOURNEY, "/premiere-connexion/question/",
                          {"question": question, "answer": "Lefebvre",
                           "confirmation": "Lefebre"})
     assert tied(response, "confirmation") == fr("reason.answers_differ")
 
 
 def test_forgotten_identifier(dj_service: OnboardingService) -> None:
-    response = post_form(csrf_client(), "/identifiant-oublie/", "/identifiant-oublie/",
+    response = refused(csrf_client(), "/identifiant-oublie/", "/identifiant-oublie/",
                          {"email": "not an address"})
     assert tied(response, "email") == fr("reason.email_invalid")
 
 
 def test_forgotten_password(dj_service: OnboardingService) -> None:
-    response = post_form(csrf_client(), "/mot-de-passe-oublie/", "/mot-de-passe-oublie/",
+    response = refused(csrf_client(), "/mot-de-passe-oublie/", "/mot-de-passe-oublie/",
                          {"identifier": "<>"})
     assert tied(response, "identifier")
 
@@ -127,7 +133,7 @@ def test_reset_link(dj_service: OnboardingService) -> None:
     page = body(client.get(link, follow=True))
     token = re.search(r'name="token" value="([^"]*)"', page)
     assert token is not None
-    response = post_form(client, link, link.split("?")[0], {
+    response = refused(client, link, link.split("?")[0], {
         "token": html.unescape(token.group(1)), "answer": "Mauvaise réponse",
         "password": "Une autre phrase de passe 2026",
         "confirmation": "Une autre phrase de passe 2026"})

@@ -22,6 +22,13 @@ from ...conftest import GOOD_PASSWORD
 from .test_views import Env, fr, post
 
 
+def refused(client: Any, path: str, data: dict[str, str], **kwargs: Any) -> Any:
+    """POST a form that is refused: Post/Redirect/Get, so the page the redirect leads to."""
+    response = post(client, path, data, **kwargs)
+    assert response.status_code == 303, response.status_code
+    return client.get(response.location)
+
+
 def page_of(response: Any) -> str:
     return str(response.get_data(as_text=True))
 
@@ -57,7 +64,7 @@ def at_password_step(env: Env, number: str) -> tuple[Any, Provisioned]:
 
 
 def test_login(env: Env) -> None:
-    response = post(env.client(), "/connexion",
+    response = refused(env.client(), "/connexion",
                     {"identifier": "100234567", "password": "not the password"})
     assert tied(response, "password") == fr("reason.bad_credentials")
 
@@ -65,7 +72,7 @@ def test_login(env: Env) -> None:
 def test_email_step(env: Env) -> None:
     member = env.service.staff.provision("100234567", "Marie Dupont")
     client = logged_in(env, "100234567", member.initial_password)
-    response = post(client, "/premiere-connexion",
+    response = refused(client, "/premiere-connexion",
                     {"email": "marie@example.com", "confirmation": "marie@example.org"})
     assert tied(response, "confirmation") == fr("reason.emails_differ")
 
@@ -75,13 +82,13 @@ def test_code_step(env: Env) -> None:
     client = logged_in(env, "100234567", member.initial_password)
     post(client, "/premiere-connexion",
          {"email": "marie@example.com", "confirmation": "marie@example.com"})
-    response = post(client, "/premiere-connexion/code", {"code": "ZZZZZZ"})
+    response = refused(client, "/premiere-connexion/code", {"code": "ZZZZZZ"})
     assert tied(response, "code")
 
 
 def test_password_step(env: Env) -> None:
     client, _ = at_password_step(env, "100234567")
-    response = post(client, "/mot-de-passe",
+    response = refused(client, "/mot-de-passe",
                     {"password": "qwerty123456", "confirmation": "qwerty123456"})
     assert tied(response, "password").endswith(fr("reason.password_common"))
 
@@ -90,18 +97,18 @@ def test_question_step(env: Env) -> None:
     client, _ = at_password_step(env, "100234567")
     post(client, "/mot-de-passe", {"password": GOOD_PASSWORD, "confirmation": GOOD_PASSWORD})
     question = next(iter(env.service.settings.questions)).id
-    response = post(client, "/question-secrete",
+    response = refused(client, "/question-secrete",
                     {"question": question, "answer": "Lefebvre", "confirmation": "Lefebre"})
     assert tied(response, "confirmation") == fr("reason.answers_differ")
 
 
 def test_forgotten_identifier(env: Env) -> None:
-    response = post(env.client(), "/identifiant-oublie", {"email": "not an address"})
+    response = refused(env.client(), "/identifiant-oublie", {"email": "not an address"})
     assert tied(response, "email") == fr("reason.email_invalid")
 
 
 def test_forgotten_password(env: Env) -> None:
-    response = post(env.client(), "/mot-de-passe-oublie", {"identifier": "<>"})
+    response = refused(env.client(), "/mot-de-passe-oublie", {"identifier": "<>"})
     assert tied(response, "identifier")
 
 
@@ -114,7 +121,7 @@ def test_reset_link(env: Env) -> None:
     form = page_of(client.get(link, follow_redirects=True))
     token = re.search(r'name="token" value="([^"]+)"', form)
     assert token is not None
-    response = post(client, link.split("?")[0], {
+    response = refused(client, link.split("?")[0], {
         "token": html.unescape(token.group(1)), "answer": "Mauvaise réponse",
         "password": "Une autre phrase de passe 2026",
         "confirmation": "Une autre phrase de passe 2026"}, token_from=link)
@@ -132,4 +139,4 @@ def test_reset_link(env: Env) -> None:
 def test_account_forms(env: Env, path: str, data: dict[str, str], field: str) -> None:
     env.active_member("100234567")
     client = logged_in(env, "100234567", GOOD_PASSWORD)
-    assert tied(post(client, path, data), field)
+    assert tied(refused(client, path, data), field)
