@@ -17,7 +17,7 @@ from ...config import DEFAULT_LINK_PATHS
 from ...model import LinkPurpose
 from . import views
 from .conf import library_settings
-from .views._common import asked_language
+from .views._common import member_language
 
 app_name = "cegema_onboarding"
 
@@ -59,4 +59,4 @@ urlpatterns: list[URLPattern] = [
 
 # Every page answers ?lang=fr / ?lang=en (the language switch of the pages' context).
 for _pattern in urlpatterns:
-    _pattern.callback = asked_language(_pattern.callback)
+    _pattern.callback = member_language(_pattern.callback)

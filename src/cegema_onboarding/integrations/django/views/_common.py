@@ -56,6 +56,9 @@ def member_language(view: View) -> View:
     language cookie, so ``set_language`` and this switch agree.
     """
 
+    if getattr(view, "cegema_member_language", False):
+        return view
+
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         cookie_name = django_settings.LANGUAGE_COOKIE_NAME
@@ -67,12 +70,20 @@ def member_language(view: View) -> View:
         with translation.override(lang):
             response = view(request, *args, **kwargs)
         if chosen is not None:
-            response.set_cookie(cookie_name, chosen, max_age=365 * 24 * 3600,
-                                path=django_settings.LANGUAGE_COOKIE_PATH, samesite="Lax",
-                                secure=request.is_secure(), httponly=True)
+            # As Django's set_language writes it, Secure too whenever the app's cookies are.
+            response.set_cookie(cookie_name, chosen,
+                                max_age=django_settings.LANGUAGE_COOKIE_AGE or 365 * 24 * 3600,
+                                path=django_settings.LANGUAGE_COOKIE_PATH,
+                                domain=django_settings.LANGUAGE_COOKIE_DOMAIN,
+                                samesite=django_settings.LANGUAGE_COOKIE_SAMESITE or "Lax",
+                                secure=(django_settings.LANGUAGE_COOKIE_SECURE
+                                        or cookies_secure() or request.is_secure()),
+                                httponly=True)
         response["Content-Language"] = lang
         return response
 
+    # Applied once per view, whether by its decorator or by the app's URLconf.
+    wrapper.cegema_member_language = True  # type: ignore[attr-defined]
     return wrapper
 
 
@@ -298,30 +309,3 @@ def _step_context(service: OnboardingService, screen: Screen) -> dict[str, Any]:
         context["channel_text"] = texts.text(
             f"screen.awaiting_activation.channel.{screen.notice_channel.value}", lang)
     return context
-
-
-def asked_language(view: View) -> View:
-    """Serve ``view`` in the language of ``?lang=`` (``fr``, ``en``) and remember it.
-
-    The language switch of every page (``other_lang_url``) links here. The choice goes into
-    Django's language cookie, which ``LocaleMiddleware`` reads on the next requests.
-    """
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        asked = request.GET.get("lang")
-        if asked not in texts.LANGS:
-            return view(request, *args, **kwargs)
-        with translation.override(asked):
-            response = view(request, *args, **kwargs)
-        # As Django's set_language writes it, Secure too whenever the app's cookies are.
-        response.set_cookie(django_settings.LANGUAGE_COOKIE_NAME, asked,
-                            max_age=django_settings.LANGUAGE_COOKIE_AGE,
-                            path=django_settings.LANGUAGE_COOKIE_PATH,
-                            domain=django_settings.LANGUAGE_COOKIE_DOMAIN,
-                            samesite=django_settings.LANGUAGE_COOKIE_SAMESITE,
-                            secure=django_settings.LANGUAGE_COOKIE_SECURE or cookies_secure(),
-                            httponly=django_settings.LANGUAGE_COOKIE_HTTPONLY)
-        return response
-
-    return wrapper
