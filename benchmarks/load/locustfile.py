@@ -106,8 +106,9 @@ class Member(HttpUser):
         if not self._post("/mot-de-passe", {"password": PASSWORD, "confirmation": PASSWORD},
                           "4 new password", "/question-secrete"):
             return
-        if not self._post("/question-secrete", {"question": "mother_maiden_name", "answer": "Lefebvre",
-                                                "confirmation": "Lefebvre"},
+        answer = {"question": "mother_maiden_name", "answer": "Lefebvre",
+                  "confirmation": "Lefebvre"}
+        if not self._post("/question-secrete", answer,
                           "5 secret question", "/profil"):
             return
         if not self._post("/deconnexion", {}, "6 logout", "/connexion", page="/profil"):

@@ -38,12 +38,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.pg import ThrowAwayServer, _free_port
+
 from benchmarks.load import page as load_page
 from cegema_onboarding.adapters.memory import MemoryMailer
 from cegema_onboarding.adapters.sql import SqlStorage, create_schema, postgres_engine
 from cegema_onboarding.hashing import PasswordHasher
 from cegema_onboarding.service import OnboardingService
-from tests.pg import ThrowAwayServer, _free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -119,7 +120,7 @@ def gunicorn(environment: dict[str, str], workers: int, port: int) -> Iterator[i
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/connexion",  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/connexion",
                                             timeout=5) as answer:
                     if answer.status == 200 and len(_children(process.pid)) >= workers:
                         break
@@ -185,13 +186,18 @@ def locust(environment: dict[str, str], port: int, *, mode: str, users: int,
     return rows, wall, cpu
 
 
-def run(out: Path, *, smoke: bool = False) -> dict[str, Any]:
+def run(out: Path, *, smoke: bool = False, cheap: bool = False,
+        login_seconds: int | None = None) -> dict[str, Any]:
     """The whole run; returns the figures (also written to ``out/load.json``)."""
-    from cegema_onboarding.hashing import PRODUCTION_PARAMS
+    from cegema_onboarding.hashing import FAST_TEST_PARAMS, PRODUCTION_PARAMS
+
+    # cheap: near-free Argon2id, to see the work beside the hash on its own (development).
+    params = FAST_TEST_PARAMS if cheap else PRODUCTION_PARAMS
 
     cores = os.cpu_count() or 1
     login_users, journey_users = (2, 2) if smoke else (4 * cores, 8 * cores)
-    login_seconds, journey_seconds = (3, 10) if smoke else (45, 60)
+    default_login, journey_seconds = (3, 10) if smoke else (45, 60)
+    login_seconds = login_seconds or default_login
     journeys = 4 if smoke else 600
     load_start = os.getloadavg()
     server = ThrowAwayServer()
@@ -209,13 +215,15 @@ def run(out: Path, *, smoke: bool = False) -> dict[str, Any]:
             "LOAD_MEMBERS": str(folder / "members.csv"),
         }
         environment.pop("LOAD_CHEAP_HASH", None)
+        if cheap:
+            environment["LOAD_CHEAP_HASH"] = "1"
         try:
             engine = postgres_engine(server.url)
             create_schema(engine)
             engine.dispose()
-            hash_before = time_hash(7 if smoke else 40, PRODUCTION_PARAMS)
+            hash_before = time_hash(7 if smoke else 40, params)
             members = provision(server.url, login_users + journeys, environment)
-            figures: dict[str, Any] = {"cores": cores, "smoke": smoke}
+            figures: dict[str, Any] = {"cores": cores, "smoke": smoke, "cheap": cheap}
             with gunicorn(environment, cores, port := _free_port()) as master:
                 # Login phase: each user logs one member in, again and again.
                 (folder / "members.csv").write_text(
@@ -238,7 +246,7 @@ def run(out: Path, *, smoke: bool = False) -> dict[str, Any]:
                                                 seconds=journey_seconds, folder=folder)
                 figures["journey"] = {"rows": rows, "wall": wall, "locust_cpu": locust_cpu,
                                       "users": journey_users, "members": journeys}
-            hash_after = time_hash(7 if smoke else 40, PRODUCTION_PARAMS)
+            hash_after = time_hash(7 if smoke else 40, params)
         finally:
             server.stop()
     figures["hash_ms"] = 1000 * statistics.median([hash_before, hash_after])
@@ -254,6 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run, then write the figures (and the page's section unless told not to)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a tiny run of a few seconds")
+    parser.add_argument("--cheap-hash", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--login-seconds", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for load.json (default: a temporary one)")
     parser.add_argument("--no-write", action="store_true",
@@ -261,10 +271,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as default:
         out = args.out or Path(default)
-        figures = run(out, smoke=args.smoke)
+        figures = run(out, smoke=args.smoke, cheap=args.cheap_hash,
+                      login_seconds=args.login_seconds)
         summary = load_page.summary(figures)
         print("\n".join(summary))
-        if not args.no_write:
+        if not args.no_write and not args.cheap_hash:
             load_page.write(figures, ROOT / "docs" / "performance.md", ROOT / "docs" / "img")
     return 0
 

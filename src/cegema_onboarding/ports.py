@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -157,6 +158,14 @@ class Storage(AccountStore, ThrottleStore, OutboxStore, AuditLog, Protocol):
 
     def commit(self, changes: Changes) -> None:
         """Apply all of ``changes`` or none; ConcurrentUpdate if a version moved."""
+
+
+@runtime_checkable
+class HeldConnection(Protocol):
+    """A storage that can keep one database connection for a whole request (optional)."""
+
+    def held(self) -> AbstractContextManager[None]:
+        """Every call inside the block shares one connection, checked out once."""
 
 
 @runtime_checkable
