@@ -36,6 +36,7 @@ import attrs
 
 from benchmarks.before import BASELINE_LABEL, headline
 from benchmarks.before import run as before_run
+from benchmarks.load import page as load_page
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "performance.md"
@@ -730,7 +731,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         target: Path = args.page
         images = plots(results, target.parent / "img")
-        target.write_text(page(results, images, command), encoding="utf-8")
+        # make load's section (benchmarks/load/page.py) is kept as it is.
+        under_load = load_page.kept(target)
+        text = page(results, images, command)
+        if under_load:
+            text = text.rstrip("\n") + "\n\n" + under_load
+        target.write_text(text, encoding="utf-8")
         print(f"written: {target.name} and {len(images)} plots in img/")
     if results.failed():
         print("some benchmarks failed; see the page and the errors above", file=sys.stderr)

@@ -16,8 +16,9 @@ END = "<!-- make load: end -->"
 IMAGE = "perf-load.png"
 LOGIN_GOAL = 0.7
 BESIDE_GOAL_MS = 5.0
-#: Argon2id computations in one whole journey (see docs/performance.md).
-JOURNEY_HASHES = 5
+#: Argon2id computations in one whole journey, as benchmarks.flask_bench counts them on
+#: the same journey (the hasher's calls).
+JOURNEY_HASHES = 6
 
 
 def derived(figures: dict[str, Any]) -> dict[str, Any]:

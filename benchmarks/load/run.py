@@ -26,6 +26,7 @@ import os
 import resource
 import secrets
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -38,7 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.pg import ThrowAwayServer, _free_port
+from tests.pg import ThrowAwayServer
 
 from benchmarks.load import page as load_page
 from cegema_onboarding.adapters.memory import MemoryMailer
@@ -49,6 +50,12 @@ from cegema_onboarding.service import OnboardingService
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 _TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _children(pid: int) -> list[int]:
@@ -198,7 +205,7 @@ def run(out: Path, *, smoke: bool = False, cheap: bool = False,
     login_users, journey_users = (2, 2) if smoke else (4 * cores, 8 * cores)
     default_login, journey_seconds = (3, 10) if smoke else (45, 60)
     login_seconds = login_seconds or default_login
-    journeys = 4 if smoke else 600
+    journeys = 4 if smoke else 400
     load_start = os.getloadavg()
     server = ThrowAwayServer()
     server.start()
