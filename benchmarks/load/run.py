@@ -193,6 +193,27 @@ def locust(environment: dict[str, str], port: int, *, mode: str, users: int,
     return rows, wall, cpu
 
 
+def login_phase(environment: dict[str, str], port: int, master: int,
+                members: Sequence[tuple[str, str]], seconds: int, folder: Path, *,
+                warm_up: int = 0) -> dict[str, Any]:
+    """Each locust user logs one of ``members`` in, again and again; the workers' CPU.
+
+    ``warm_up`` seconds of the same logins first, not counted: a worker's first requests
+    compile templates and import modules, which no later request pays.
+    """
+    (folder / "members.csv").write_text("\n".join(f"{n},{p}" for n, p in members),
+                                        encoding="utf-8")
+    if warm_up:
+        locust(environment, port, mode="login", users=len(members), seconds=warm_up,
+               folder=folder)
+    workers = _children(master)
+    cpu_before = _cpu_seconds(workers)
+    rows, wall, locust_cpu = locust(environment, port, mode="login", users=len(members),
+                                    seconds=seconds, folder=folder)
+    return {"rows": rows, "wall": wall, "locust_cpu": locust_cpu,
+            "worker_cpu": _cpu_seconds(workers) - cpu_before, "users": len(members)}
+
+
 def run(out: Path, *, smoke: bool = False, cheap: bool = False,
         login_seconds: int | None = None) -> dict[str, Any]:
     """The whole run; returns the figures (also written to ``out/load.json``)."""
@@ -203,8 +224,9 @@ def run(out: Path, *, smoke: bool = False, cheap: bool = False,
 
     cores = os.cpu_count() or 1
     login_users, journey_users = (2, 2) if smoke else (4 * cores, 8 * cores)
-    default_login, journey_seconds = (3, 10) if smoke else (45, 60)
+    default_login, journey_seconds = (3, 10) if smoke else (40, 50)
     login_seconds = login_seconds or default_login
+    warm_up = 0 if smoke else 4
     journeys = 4 if smoke else 400
     load_start = os.getloadavg()
     server = ThrowAwayServer()
@@ -233,17 +255,8 @@ def run(out: Path, *, smoke: bool = False, cheap: bool = False,
             figures: dict[str, Any] = {"cores": cores, "smoke": smoke, "cheap": cheap}
             with gunicorn(environment, cores, port := _free_port()) as master:
                 # Login phase: each user logs one member in, again and again.
-                (folder / "members.csv").write_text(
-                    "\n".join(f"{n},{p}" for n, p in members[:login_users]),
-                    encoding="utf-8")
-                workers = _children(master)
-                cpu_before = _cpu_seconds(workers)
-                rows, wall, locust_cpu = locust(environment, port, mode="login",
-                                                users=login_users, seconds=login_seconds,
-                                                folder=folder)
-                worker_cpu = _cpu_seconds(workers) - cpu_before
-                figures["login"] = {"rows": rows, "wall": wall, "locust_cpu": locust_cpu,
-                                    "worker_cpu": worker_cpu, "users": login_users}
+                figures["login"] = login_phase(environment, port, master, members[:login_users],
+                                               login_seconds, folder, warm_up=warm_up)
                 # Journey phase: fresh members, each walked through once.
                 (folder / "members.csv").write_text(
                     "\n".join(f"{n},{p}" for n, p in members[login_users:]),
@@ -254,6 +267,16 @@ def run(out: Path, *, smoke: bool = False, cheap: bool = False,
                 figures["journey"] = {"rows": rows, "wall": wall, "locust_cpu": locust_cpu,
                                       "users": journey_users, "members": journeys}
             hash_after = time_hash(7 if smoke else 40, params)
+            if not cheap:
+                # The same logins with near-free Argon2id: the work beside the hash on its
+                # own, without the hashes' effect on the caches and the scheduler.
+                cheap_environment = {**environment, "LOAD_CHEAP_HASH": "1"}
+                cheap_members = provision(server.url, login_users, cheap_environment)
+                with gunicorn(cheap_environment, cores, port := _free_port()) as master:
+                    figures["cheap_login"] = login_phase(
+                        cheap_environment, port, master, cheap_members,
+                        3 if smoke else 20, folder, warm_up=warm_up)
+                figures["cheap_hash_ms"] = 1000 * time_hash(40, FAST_TEST_PARAMS)
         finally:
             server.stop()
     figures["hash_ms"] = 1000 * statistics.median([hash_before, hash_after])
