@@ -127,6 +127,10 @@ def section(figures: dict[str, Any], image: str | None) -> str:
         f"{d['journey_bound']:.2f} ({JOURNEY_HASHES} Argon2id each) |",
         f"| ... errors (every request of the journeys) | {d['journey_errors']} | 0 |",
         "",
+        "Before one connection per request (issue #16's trial, the same setup): 0.53 of the "
+        "bound, and about 11 ms of worker CPU beside the hash per login, with 6 pool "
+        "checkouts, each pre-pinged, per login POST.",
+        "",
         "*Worker CPU* is the gunicorn workers' user and system time over the login run "
         "(from `/proc`), divided by the logins; *beside the hash* subtracts the Argon2id "
         "time measured alone. *On its own*: a second, shorter login run on workers whose "
