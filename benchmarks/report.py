@@ -695,6 +695,12 @@ def before_and_after(results: Results) -> list[str]:
     return [*out, ""]
 
 
+def keeping_load(text: str, target: Path) -> str:
+    """The new page with ``make load``'s section of the current one (load/page.py) kept."""
+    under_load = load_page.kept(target)
+    return text.rstrip("\n") + "\n\n" + under_load if under_load else text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every benchmark, then write the page and its plots."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks --report",
@@ -731,12 +737,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         target: Path = args.page
         images = plots(results, target.parent / "img")
-        # make load's section (benchmarks/load/page.py) is kept as it is.
-        under_load = load_page.kept(target)
-        text = page(results, images, command)
-        if under_load:
-            text = text.rstrip("\n") + "\n\n" + under_load
-        target.write_text(text, encoding="utf-8")
+        target.write_text(keeping_load(page(results, images, command), target),
+                          encoding="utf-8")
         print(f"written: {target.name} and {len(images)} plots in img/")
     if results.failed():
         print("some benchmarks failed; see the page and the errors above", file=sys.stderr)

@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.tooling, pytest.mark.slow, pytest.mark.postgres]
+# Checks a tool of the project (the load run and its page), not the library.
+pytestmark = pytest.mark.tooling
 
 
+@pytest.mark.slow
+@pytest.mark.postgres
 def test_a_tiny_load_run_completes_its_journeys_and_writes_its_figures(tmp_path: Path) -> None:
     pytest.importorskip("locust")
     pytest.importorskip("matplotlib")
@@ -41,3 +44,17 @@ def test_a_tiny_load_run_completes_its_journeys_and_writes_its_figures(tmp_path:
     assert text.count(page.BEGIN) == 1 and "## Targets\n\nkept" in text
     assert "Right-password logins at saturation" in text
     assert (tmp_path / "img" / page.IMAGE).stat().st_size > 0
+
+
+def test_make_perf_keeps_the_load_section(tmp_path: Path) -> None:
+    from benchmarks import report
+    from benchmarks.load import page
+
+    target = tmp_path / "performance.md"
+    section = f"{page.BEGIN}\n## Under load\n\nfigures\n{page.END}\n"
+    target.write_text(f"# Old page\n\n{section}", encoding="utf-8")
+    text = report.keeping_load("# New page\n\n## Targets\n", target)
+    assert text.startswith("# New page") and "# Old page" not in text
+    assert text.endswith(section)
+    target.write_text("# Old page without the section\n", encoding="utf-8")
+    assert report.keeping_load("# New page\n", target) == "# New page\n"
