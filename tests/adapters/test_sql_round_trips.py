@@ -87,3 +87,35 @@ def test_postgres_engines_ping_only_connections_left_idle(
         assert len(pings) == 1
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_killed_while_idle_is_replaced_at_checkout(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    import types
+
+    import sqlalchemy as sa
+
+    from cegema_onboarding.adapters.sql import engine as engine_module
+
+    engine = sql.postgres_engine(pg_url, pool_size=1)
+    admin = sql.postgres_engine(pg_url, isolation_level="AUTOCOMMIT")
+    try:
+        sql.create_schema(engine)
+        with engine.connect() as conn:
+            pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        # The server (or a firewall) ends the pooled connection while it sits idle.
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        later = time.monotonic() + engine_module.IDLE_PING_SECONDS + 1
+        monkeypatch.setattr(engine_module, "time", types.SimpleNamespace(monotonic=lambda: later))
+        storage = sql.SqlStorage(engine)
+        with storage.held():
+            # Pinged at checkout, found dead, replaced: the member's request goes through.
+            assert storage.get("nobody") is None
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar() != pid
+    finally:
+        engine.dispose()
+        admin.dispose()
