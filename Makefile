@@ -17,7 +17,7 @@ LOWEST_MARKERS := not browser and not postgres and not tooling
 # Workers for `make mutate`: mutmut is CPU-bound and defaults to every core.
 MUTATE_JOBS ?= 2
 
-.PHONY: demo serve test test-lowest lint typecheck unit mutate bench perf docs i18n lock clean
+.PHONY: demo serve test test-lowest lint typecheck unit mutate bench perf load docs i18n lock clean
 
 $(STAMP): $(LOCKS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -94,6 +94,12 @@ bench: $(STAMP)
 ## `.venv/bin/python -m benchmarks --report --full` measures at 1,000,000 members
 perf: $(STAMP)
 	$(BIN)/python -m benchmarks --report
+
+## load: locust against gunicorn (sync workers = cores) on a throw-away PostgreSQL, on
+## loopback, with production Argon2id (about 3 minutes); writes the "Under load" section
+## of docs/performance.md and its plot (needs PostgreSQL's initdb and pg_ctl)
+load: $(STAMP)
+	$(BIN)/python -m benchmarks.load.run
 
 ## i18n: extract the text keys, merge them into the .po catalogues, compile the .mo files
 i18n: $(STAMP)

@@ -36,6 +36,7 @@ import attrs
 
 from benchmarks.before import BASELINE_LABEL, headline
 from benchmarks.before import run as before_run
+from benchmarks.load import page as load_page
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "performance.md"
@@ -694,6 +695,12 @@ def before_and_after(results: Results) -> list[str]:
     return [*out, ""]
 
 
+def keeping_load(text: str, target: Path) -> str:
+    """The new page with ``make load``'s section of the current one (load/page.py) kept."""
+    under_load = load_page.kept(target)
+    return text.rstrip("\n") + "\n\n" + under_load if under_load else text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every benchmark, then write the page and its plots."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks --report",
@@ -730,7 +737,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         target: Path = args.page
         images = plots(results, target.parent / "img")
-        target.write_text(page(results, images, command), encoding="utf-8")
+        target.write_text(keeping_load(page(results, images, command), target),
+                          encoding="utf-8")
         print(f"written: {target.name} and {len(images)} plots in img/")
     if results.failed():
         print("some benchmarks failed; see the page and the errors above", file=sys.stderr)

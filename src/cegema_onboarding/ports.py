@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -170,6 +171,14 @@ class RetentionStore(Protocol):
 
     def purge_audit(self, before: datetime, *, batch: int = 1000) -> int:
         """Delete audit records written before ``before``; returns how many."""
+
+
+@runtime_checkable
+class HeldConnection(Protocol):
+    """A storage that can keep one database connection for a whole request (optional)."""
+
+    def held(self) -> AbstractContextManager[None]:
+        """Every call inside the block shares one connection, checked out once."""
 
 
 @runtime_checkable

@@ -17,6 +17,7 @@ sends nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 
 from .. import flow, normalize
 from ..adapters.system import SystemClock, SystemRandom
@@ -25,7 +26,16 @@ from ..errors import InvalidInput
 from ..flow import Env, Origin, Reason, Refused
 from ..journey.screens import notice_channel
 from ..model import Account, Channel, LinkPurpose, Session, Step
-from ..ports import Clock, Mailer, Notifier, Observer, Random, RateLimiter, Storage
+from ..ports import (
+    Clock,
+    HeldConnection,
+    Mailer,
+    Notifier,
+    Observer,
+    Random,
+    RateLimiter,
+    Storage,
+)
 from ..profile import completion, missing
 from ..ratelimit import MemoryRateLimiter
 from ._moved import StaffShims
@@ -102,6 +112,17 @@ class OnboardingService(RecoveryActions, StaffShims):
     @mailer.setter
     def mailer(self, mailer: Mailer) -> None:
         self.outbox.mailer = mailer
+
+    def request(self) -> AbstractContextManager[None]:
+        """Around one member request: its storage calls share one database connection.
+
+        With ``SqlStorage`` on PostgreSQL (and a ``SqlRateLimiter`` on the same engine),
+        one checkout per request instead of one per call; elsewhere it does nothing. The
+        Flask extension uses it around every request.
+        """
+        if isinstance(self.storage, HeldConnection):
+            return self.storage.held()
+        return nullcontext()
 
     # ------------------------------------------------------------------ first connection
 

@@ -6,8 +6,8 @@ translate database errors into :class:`~cegema_onboarding.errors.StorageError` a
 boundary (``diagnose.translate``: typed when the database is unreachable or not migrated,
 class names only, since a driver's message may quote a row).
 
-PostgreSQL checks a connection out of the engine's pool for each operation, as any
-SQLAlchemy application does: the round trip to the server dwarfs the checkout.
+PostgreSQL uses the engine's pool: one connection held for a whole request, or one per
+call (see ``pooled``).
 
 On SQLite a checkout and check-in around every statement is a large share of the work
 (about a millisecond per journey, measured), so each thread keeps one Connection. It is
@@ -42,6 +42,7 @@ from sqlalchemy.engine import Connection, Engine
 from ...errors import StorageError
 from .diagnose import error_kind, translate
 from .engine import BEGIN_OPTION
+from .pooled import PooledConnections
 
 __all__ = ["KeptConnections", "PooledConnections", "error_kind"]
 
@@ -55,46 +56,6 @@ _INHERITED: list[Connection] = []
 # Errors after which a connection is not used again.
 _UNUSABLE = (sa.exc.ProgrammingError, sa.exc.InterfaceError, sa.exc.ResourceClosedError,
              sa.exc.PendingRollbackError)
-
-
-class PooledConnections:
-    """A connection from the engine's pool for each read and each write transaction."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        # Every read is one statement, which runs in its own snapshot: no explicit
-        # transaction (on SQLite engines this also means no write lock).
-        self._reader = engine.execution_options(**{BEGIN_OPTION: "NONE"})
-        self._postgres = engine.dialect.name == "postgresql"
-
-    @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A connection for one statement."""
-        try:
-            with self._reader.connect() as conn:
-                yield conn
-        except sa.exc.SQLAlchemyError as exc:
-            raise translate(exc, "read") from exc
-
-    @contextmanager
-    def write(self, durable: bool = True, *, lock_first: bool = False
-              ) -> Iterator[Connection]:
-        """A connection inside one transaction, committed when the block ends without error.
-
-        ``lock_first`` is for SQLite: the engine's begin hook already does it.
-        """
-        try:
-            with self.engine.begin() as conn:
-                if not durable and self._postgres:
-                    # Acknowledged before the WAL flush; a later synchronous commit
-                    # flushes it too, since PostgreSQL's WAL is written in order.
-                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-                yield conn
-        except sa.exc.SQLAlchemyError as exc:
-            raise translate(exc, "write") from exc
-
-    def dispose(self) -> None:
-        """Nothing is kept: the pool is the engine's to dispose."""
 
 
 class _Kept:

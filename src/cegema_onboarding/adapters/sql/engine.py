@@ -28,6 +28,7 @@ from .schema import VERSION_TABLE, metadata
 
 __all__ = [
     "BEGIN_OPTION",
+    "IDLE_PING_SECONDS",
     "SCHEMA_LOCK_KEY",
     "alembic_config",
     "create_engine_from_url",
@@ -35,6 +36,7 @@ __all__ = [
     "current_revision",
     "migrate",
     "missing_tables",
+    "ping_after_idle",
     "postgres_engine",
     "sqlite_engine",
     "upgrade",
@@ -48,6 +50,12 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 BEGIN_OPTION = "cegema_sqlite_begin"
 
 _BUSY_TIMEOUT_S = 10.0
+
+#: A pooled PostgreSQL connection idle for longer than this is pinged before use.
+IDLE_PING_SECONDS = 10.0
+# Connections are replaced after this many seconds, under common idle timeouts.
+_RECYCLE_S = 1800
+_CHECKED_IN = "cegema_checked_in"
 
 #: The PostgreSQL advisory lock that create_schema and upgrade hold while they work: a
 #: fixed 64-bit number, the same in every process and version ("cegemaSC" in ASCII), and
@@ -150,9 +158,43 @@ def postgres_engine(url: str | URL, **engine_options: Any) -> Engine:
     else:
         raise ConfigurationError("postgres_engine supports the psycopg (3) driver only")
     # hide_parameters: rows hold hashes and sealed payloads; keep them out of errors and logs.
-    options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    # No pool_pre_ping: its round trip at every checkout was a large share of a login's
+    # work; idle connections are pinged instead (ping_after_idle), and pool_recycle
+    # replaces connections before a server or firewall idle timeout would cut them.
+    options: dict[str, Any] = {"pool_pre_ping": False, "pool_recycle": _RECYCLE_S,
+                               "hide_parameters": True}
     options.update(engine_options)
-    return sa.create_engine(parsed, **options)
+    engine = sa.create_engine(parsed, **options)
+    if not options["pool_pre_ping"]:
+        ping_after_idle(engine)
+    return engine
+
+
+def ping_after_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> None:
+    """Ping a connection at checkout only when it sat in the pool for ``idle_seconds``.
+
+    A busy pool never pings; a connection idle long enough for a firewall or a server
+    restart to have cut it is checked first. SQLAlchemy's documented way for a checkout
+    hook to refuse a dead connection: raising ``DisconnectionError`` makes the pool
+    discard it and try another (up to three times).
+    """
+
+    def checkin(_dbapi: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    def checkout(dbapi: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_CHECKED_IN)
+        if since is None or time.monotonic() - since < idle_seconds:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi)
+        except Exception as exc:
+            raise sa.exc.DisconnectionError("idle connection found closed") from exc
+        if not alive:
+            raise sa.exc.DisconnectionError("idle connection found closed")
+
+    event.listen(engine.pool, "checkin", checkin)
+    event.listen(engine.pool, "checkout", checkout)
 
 
 def create_engine_from_url(url: str | URL, **engine_options: Any) -> Engine:

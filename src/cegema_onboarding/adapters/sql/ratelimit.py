@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from ...errors import ConfigurationError
 from .diagnose import translate
 from .engine import BEGIN_OPTION
+from .pooled import held_connection
 from .schema import rate_limits
 
 __all__ = ["SqlRateLimiter"]
@@ -43,6 +44,9 @@ class SqlRateLimiter:
                 f"SqlRateLimiter supports SQLite and PostgreSQL, not {name}")
         self.engine = engine
         self._reader = engine.execution_options(**{BEGIN_OPTION: "DEFERRED"})
+        self._postgres = name == "postgresql"
+        # One statement is its own transaction: no BEGIN nor COMMIT round trips on it.
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         insert = postgresql.insert if name == "postgresql" else sqlite.insert
         statement = insert(rate_limits).values(
             key=sa.bindparam("key"), window_start=sa.bindparam("now"), count=1)
@@ -68,8 +72,15 @@ class SqlRateLimiter:
             return False
         params = {"key": key, "now": now, "cutoff": now - window, "limit": limit}
         try:
-            with self.engine.begin() as conn:
-                row = conn.execute(self._hit, params).first()
+            if not self._postgres:
+                with self.engine.begin() as conn:
+                    row = conn.execute(self._hit, params).first()
+            elif (held := held_connection(self.engine)) is not None:
+                # The request's connection (SqlStorage.held), in autocommit mode.
+                row = held.execute(self._hit, params).first()
+            else:
+                with self._autocommit.connect() as conn:
+                    row = conn.execute(self._hit, params).first()
         except sa.exc.SQLAlchemyError as exc:
             raise translate(exc, "rate limit update") from exc
         return row is not None

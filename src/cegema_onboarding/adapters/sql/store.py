@@ -5,13 +5,15 @@ stored version (compare-and-set): a save whose version moved matches no row, and
 commit is rolled back with :class:`~cegema_onboarding.errors.ConcurrentUpdate`.
 
 The statements are the same on both databases; only how a connection is reached differs
-(see ``connections``): on SQLite each thread keeps one, on PostgreSQL the engine's pool
-lends one per operation. The one exception is the bulk insert of provisioning (``bulk``).
+(see ``connections``): on SQLite each thread keeps one; on PostgreSQL the engine's pool
+lends one for a whole request inside :meth:`SqlStorage.held`, else one per operation.
+The one exception is the bulk insert of provisioning (``bulk``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +29,7 @@ from ...ports import AuditRecord, Changes, OutboxDepth, OutboxMessage, OutboxSta
 from . import bulk, stats
 from .connections import KeptConnections, PooledConnections
 from .diagnose import check
+from .pooled import held
 from .rows import (
     account_changes,
     account_from_row,
@@ -104,6 +107,15 @@ class SqlStorage:
 
     def __repr__(self) -> str:
         return f"SqlStorage({self.engine.dialect.name})"
+
+    def held(self) -> AbstractContextManager[None]:
+        """One connection for every call in the block (PostgreSQL; SQLite keeps one already).
+
+        A member request's calls, and those of a ``SqlRateLimiter`` on the same engine,
+        then share one checkout instead of one each. ``OnboardingService.request`` holds
+        it; the Flask extension does so around each request.
+        """
+        return held(self.engine)
 
     def dispose(self) -> None:
         """Close the connections this storage keeps (SQLite: one per thread).

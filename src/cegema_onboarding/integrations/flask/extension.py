@@ -15,6 +15,7 @@ names, for hosts that imported them from this module.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any, cast
 
@@ -113,6 +114,10 @@ class Onboarding:
         app.register_blueprint(_build_blueprint(service.settings, root),
                                url_prefix=prefix or None)
         app.after_request(_save_state)
+        # One database connection per request (SqlStorage on PostgreSQL), checked out at
+        # the first storage call and given back at the end: see OnboardingService.request.
+        app.before_request(_hold_connection)
+        app.teardown_request(_release_connection)
         # current_member in the host's templates too, so a layout can greet the member.
         app.context_processor(template_context)
         # Werkzeug's server logs each request line, the first GET of a link included.
@@ -151,6 +156,18 @@ class Onboarding:
             abort(400)
 
 # ---------------------------------------------------------------------- per-request hooks
+
+def _hold_connection() -> None:
+    held = ExitStack()
+    held.enter_context(config().service.request())
+    g.cegema_held = held
+
+
+def _release_connection(_error: BaseException | None) -> None:
+    held = g.pop("cegema_held", None)
+    if isinstance(held, ExitStack):
+        held.close()
+
 
 def _save_state(response: Response) -> Response:
     current = g.get("cegema_state")
