@@ -19,7 +19,6 @@ from typing import Any
 
 import attrs
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from ...errors import ConcurrentUpdate, ConfigurationError, DuplicateAccount
@@ -27,6 +26,7 @@ from ...health import Probe
 from ...model import Account, Stage, Throttle
 from ...ports import AuditRecord, Changes, OutboxDepth, OutboxMessage, OutboxStatus
 from . import bulk, stats
+from . import statements as q
 from .connections import KeptConnections, PooledConnections
 from .diagnose import check
 from .pooled import held
@@ -39,7 +39,7 @@ from .rows import (
     message_from_row,
     message_values,
 )
-from .schema import accounts, audit, decoys, outbox, throttles
+from .schema import accounts, audit, outbox
 
 __all__ = ["SqlStorage"]
 
@@ -50,45 +50,6 @@ _DISCARDED = OutboxStatus.DISCARDED.value
 _SENT = OutboxStatus.SENT.value
 #: Rows a purge deletes per transaction.
 PURGE_BATCH = 1000
-
-# The statements every request runs, built once: on SQLite, building a statement costs
-# about as much as running it, and a statement built once is compiled once (SQLAlchemy
-# caches the compiled form under the statement's key, which it also computes once).
-_ACCOUNT = sa.select(accounts.c.version, accounts.c.data)
-_BY_ID = _ACCOUNT.where(accounts.c.account_id == sa.bindparam("value"))
-_BY_NUMBER = _ACCOUNT.where(accounts.c.member_number == sa.bindparam("value"))
-_THROTTLE = sa.select(throttles).where(throttles.c.key == sa.bindparam("key"))
-# Compare-and-set saves; the SET values come from the parameters, named like the columns
-# (hence the "b_" names of the WHERE's parameters).
-_INSERT_ACCOUNT = sa.insert(accounts)
-_UPDATE_ACCOUNT = (sa.update(accounts)
-                   .where(accounts.c.account_id == sa.bindparam("b_account_id"),
-                          accounts.c.version == sa.bindparam("b_expected"))
-                   .values(version=accounts.c.version + 1))
-_INSERT_THROTTLE = sa.insert(throttles)
-_UPDATE_THROTTLE = (sa.update(throttles)
-                    .where(throttles.c.key == sa.bindparam("b_key"),
-                           throttles.c.version == sa.bindparam("b_expected")))
-# A stand-in row: the account update without its version condition, and an insert the
-# first time a slot is used (racing first inserts: one wins, none fails).
-_UPDATE_DECOY = (sa.update(decoys)
-                 .where(decoys.c.account_id == sa.bindparam("b_account_id"))
-                 .values(version=decoys.c.version + 1))
-_INSERT_DECOY = {name: insert(decoys).on_conflict_do_nothing()
-                 for name, insert in (("sqlite", sqlite.insert),
-                                      ("postgresql", postgresql.insert))}
-_INSERT_OUTBOX = sa.insert(outbox)
-_INSERT_AUDIT = sa.insert(audit)
-# One statement (RETURNING: SQLite 3.35+, PostgreSQL): the inline delivery of each mail.
-_CLAIM = (sa.update(outbox)
-          .where(outbox.c.message_id == sa.bindparam("b_message_id"),
-                 outbox.c.status == _PENDING)
-          .returning(*outbox.c))
-_FINISH = (sa.update(outbox)
-           .where(outbox.c.message_id == sa.bindparam("b_message_id"))
-           .values(attempts=outbox.c.attempts + 1))
-_MESSAGE = sa.select(outbox).where(outbox.c.message_id == sa.bindparam("value"))
-
 
 class SqlStorage:
     """Every storage port in four SQL tables; create them with ``create_schema``/``upgrade``."""
@@ -139,19 +100,19 @@ class SqlStorage:
     def get(self, account_id: str) -> Account | None:
         """The account with this id, or None."""
         with self._read() as conn:
-            row = conn.execute(_BY_ID, {"value": account_id}).first()
+            row = conn.execute(q.BY_ID, {"value": account_id}).first()
         return None if row is None else account_from_row(row)
 
     def find_by_member_number(self, member_number: str) -> Account | None:
         """The account with this normalised member number, or None."""
         with self._read() as conn:
-            row = conn.execute(_BY_NUMBER, {"value": member_number}).first()
+            row = conn.execute(q.BY_NUMBER, {"value": member_number}).first()
         return None if row is None else account_from_row(row)
 
     def find_by_email(self, email_key_: str) -> Sequence[Account]:
         """Accounts whose verified address has this casefolded key (families share some)."""
         with self._read() as conn:
-            rows = conn.execute(_ACCOUNT.where(
+            rows = conn.execute(q.ACCOUNT.where(
                 accounts.c.email_key == email_key_).order_by(accounts.c.account_id)).all()
         return [account_from_row(r) for r in rows]
 
@@ -159,7 +120,7 @@ class SqlStorage:
         self, stage: Stage, *, limit: int = 100, offset: int = 0
     ) -> Sequence[Account]:
         """Accounts in one stage, oldest request first (the staff activation queue)."""
-        query = (_ACCOUNT.where(accounts.c.stage == stage.value)
+        query = (q.ACCOUNT.where(accounts.c.stage == stage.value)
                  .order_by(accounts.c.queue_at, accounts.c.account_id)
                  .limit(limit).offset(offset))
         with self._read() as conn:
@@ -184,7 +145,7 @@ class SqlStorage:
     def get_throttle(self, key: str) -> Throttle:
         """The counter for this key; a fresh one at version 0 when none is stored."""
         with self._read() as conn:
-            row = conn.execute(_THROTTLE, {"key": key}).first()
+            row = conn.execute(q.THROTTLE, {"key": key}).first()
         if row is None:
             return Throttle(key=key)
         return Throttle(key=row.key, failures=row.failures,
@@ -211,23 +172,23 @@ class SqlStorage:
             for throttle, expected_t in changes.throttles:
                 self._save_throttle(conn, throttle, expected_t)
             if changes.outbox:
-                conn.execute(_INSERT_OUTBOX, [message_values(m) for m in changes.outbox])
+                conn.execute(q.INSERT_OUTBOX, [message_values(m) for m in changes.outbox])
             if changes.audit:
-                conn.execute(_INSERT_AUDIT, [audit_values(r) for r in changes.audit])
+                conn.execute(q.INSERT_AUDIT, [audit_values(r) for r in changes.audit])
 
     def _save_decoy(self, conn: Connection, decoy: Account) -> None:
         # The account update's statement without its version condition; an insert the
         # first time a slot is used (racing first inserts: one wins, none fails).
         values = account_changes(decoy)
-        result = conn.execute(_UPDATE_DECOY, {**values, "b_account_id": decoy.account_id})
+        result = conn.execute(q.UPDATE_DECOY, {**values, "b_account_id": decoy.account_id})
         if result.rowcount == 0:
-            conn.execute(_INSERT_DECOY[conn.dialect.name], account_values(decoy, version=1))
+            conn.execute(q.INSERT_DECOY[conn.dialect.name], account_values(decoy, version=1))
 
     @staticmethod
     def _save_account(conn: Connection, account: Account, expected: int | None) -> None:
         if expected is None:
             try:
-                conn.execute(_INSERT_ACCOUNT, account_values(account, version=1))
+                conn.execute(q.INSERT_ACCOUNT, account_values(account, version=1))
             except sa.exc.IntegrityError:
                 # from None: the driver's message would quote the row.
                 raise DuplicateAccount(
@@ -235,7 +196,7 @@ class SqlStorage:
             return
         values = account_changes(account)
         try:
-            result = conn.execute(_UPDATE_ACCOUNT, {
+            result = conn.execute(q.UPDATE_ACCOUNT, {
                 **values, "b_account_id": account.account_id, "b_expected": expected})
         except sa.exc.IntegrityError:
             raise DuplicateAccount("another account has this member number") from None
@@ -249,12 +210,12 @@ class SqlStorage:
                   "version": expected + 1}
         if expected == 0:
             try:
-                conn.execute(_INSERT_THROTTLE, {"key": throttle.key, **values})
+                conn.execute(q.INSERT_THROTTLE, {"key": throttle.key, **values})
             except sa.exc.IntegrityError:
                 # Another request stored the first failure for this key first.
                 raise ConcurrentUpdate("throttle changed since it was loaded") from None
             return
-        result = conn.execute(_UPDATE_THROTTLE,
+        result = conn.execute(q.UPDATE_THROTTLE,
                               {**values, "b_key": throttle.key, "b_expected": expected})
         if result.rowcount != 1:
             raise ConcurrentUpdate("throttle changed since it was loaded")
@@ -293,7 +254,7 @@ class SqlStorage:
         """Claim one pending message by id, or None if it is not pending any more."""
         lease = now + _CLAIM_LEASE
         with self._write() as conn:
-            row = conn.execute(_CLAIM, {"b_message_id": message_id, "status": _SENDING,
+            row = conn.execute(q.CLAIM, {"b_message_id": message_id, "status": _SENDING,
                                         "next_attempt_at": lease}).first()
         return None if row is None else message_from_row(row)
 
@@ -315,7 +276,7 @@ class SqlStorage:
 
     def _finish(self, message_id: str, **values: Any) -> None:
         with self._write(durable=False) as conn:
-            result = conn.execute(_FINISH, {"b_message_id": message_id, **values})
+            result = conn.execute(q.FINISH, {"b_message_id": message_id, **values})
         if result.rowcount != 1:
             # The memory adapter raises KeyError for an unknown id too.
             raise KeyError(message_id)
@@ -323,7 +284,7 @@ class SqlStorage:
     def get_message(self, message_id: str) -> OutboxMessage | None:
         """One message by id, whatever its status."""
         with self._read() as conn:
-            row = conn.execute(_MESSAGE, {"value": message_id}).first()
+            row = conn.execute(q.MESSAGE, {"value": message_id}).first()
         return None if row is None else message_from_row(row)
 
     def list_messages(self, status: OutboxStatus | None = None,
