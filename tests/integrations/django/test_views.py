@@ -118,6 +118,41 @@ def test_the_whole_guide_through_the_views(dj_service: OnboardingService) -> Non
     assert other.session["_auth_user_id"] == client.session["_auth_user_id"]
 
 
+def test_the_journey_completed_signal_goes_once_per_account(
+        dj_service: OnboardingService) -> None:
+    from cegema_onboarding.integrations.django.signals import journey_completed
+
+    heard: list[object] = []
+
+    def receiver(sender: object, request: object, member: object, **kwargs: object) -> None:
+        heard.append(member)
+
+    journey_completed.connect(receiver)
+    try:
+        client = csrf_client()
+        account_id = start(client, dj_service)
+        submit_email(client)
+        link = last_link()
+        post_form(client, path_of(link), "/premiere-connexion/valider",
+                  {"token": link.split("token=")[1]})
+        post_form(client, JOURNEY, "/premiere-connexion/mot-de-passe/",
+                  {"password": GOOD_PASSWORD, "confirmation": GOOD_PASSWORD})
+        assert heard == []  # not before the last step
+        question = next(iter(dj_service.settings.questions))
+        post_form(client, JOURNEY, "/premiere-connexion/question/",
+                  {"question": question.id, "answer": "Martin", "confirmation": "Martin"})
+        # Coming back to the journey or the profile, or logging in again, sends nothing.
+        client.get(JOURNEY)
+        client.get("/profil/")
+        log_in(csrf_client(), "100234567", GOOD_PASSWORD)
+    finally:
+        journey_completed.disconnect(receiver)
+    assert len(heard) == 1
+    member = heard[0]
+    assert getattr(member, "account_id", None) == account_id
+    assert getattr(member, "onboarded", None) is True
+
+
 def test_every_form_refuses_a_post_without_the_csrf_token(
         dj_service: OnboardingService) -> None:
     client = csrf_client()

@@ -29,6 +29,7 @@ from ..backends import user_for_account
 from ..conf import cookies_secure, get_service, option
 from ..member import current_member as member_of
 from ..session import BACKEND_PATH, clear_session, load_session, store_session
+from ..signals import journey_completed
 
 _TEMPLATES: dict[Step, str] = {
     Step.EMAIL: "cegema_onboarding/email.html",
@@ -255,8 +256,12 @@ def after(request: HttpRequest, result: Ok | Refused,
         return keep_form(request, "journey", result, **(error_context or {}))
     if result.session is not None:
         store_session(request, result.session)
-        if result.step is Step.PROFILE:
-            complete(request, result.session)
+    session = result.session or load_session(request)
+    if result.step is Step.PROFILE and session is not None:
+        complete(request, session)
+        # Only the journey's last step (password or question) leads here, once per
+        # account: the host's hook.
+        journey_completed.send(sender=after, request=request, member=member_of(request))
     if result.notice == "notice.link_sent" and result.step is Step.CHECK_MAILBOX:
         # The guide's step 4 is a pop-up over the screen: the page shows it as a <dialog>.
         request.session[DIALOG_KEY] = result.notice
