@@ -62,3 +62,30 @@ def test_a_member_in_the_journey_goes_on_with_it(dj_service: OnboardingService) 
                          {"identifier": "100234567", "password": member.initial_password,
                           "next": "/members/"})
     assert response["Location"] == "/premiere-connexion/"  # type: ignore[index]
+
+
+def test_the_page_next_asked_for_comes_once_the_journey_is_done(
+        dj_service: OnboardingService) -> None:
+    from .helpers import last_link, path_of
+
+    member = dj_service.staff.provision("100234567", "Marie Dupont")
+    client = csrf_client()
+    post_form(client, "/connexion/?next=/members/?tab=2", "/connexion/",
+              {"identifier": "100234567", "password": member.initial_password,
+               "next": "/members/?tab=2"})
+    journey = "/premiere-connexion/"
+    post_form(client, journey, "/premiere-connexion/email/",
+              {"email": "marie@example.com", "confirmation": "marie@example.com"})
+    link = last_link()
+    post_form(client, path_of(link), "/premiere-connexion/valider",
+              {"token": link.split("token=")[1]})
+    response = post_form(client, journey, "/premiere-connexion/mot-de-passe/",
+                         {"password": GOOD_PASSWORD, "confirmation": GOOD_PASSWORD})
+    assert response["Location"] == journey  # type: ignore[index]  (not done yet)
+    question = next(iter(dj_service.settings.questions)).id
+    response = post_form(client, journey, "/premiere-connexion/question/",
+                         {"question": question, "answer": "Martin", "confirmation": "Martin"})
+    assert response["Location"] == "/members/?tab=2"  # type: ignore[index]
+    # Once only: the next time the journey's end is not reached again anyway.
+    assert "cegema_onboarding.next" not in client.session
+

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 
 from .... import texts
@@ -146,6 +147,8 @@ def page(request: HttpRequest, template: str, context: dict[str, Any] | None = N
 DIALOG_KEY = "cegema_onboarding.dialog"
 #: Where a refused form waits for the page its redirect shows (Post/Redirect/Get).
 FORM_KEY = "cegema_onboarding.form"
+#: Where a login's safe ``next`` waits for the end of the journey.
+NEXT_KEY = "cegema_onboarding.next"
 # Bounds on what a refused form keeps in the session: a few values, each address-sized.
 _MAX_KEPT_VALUES = 4
 _MAX_KEPT_VALUE = 320
@@ -262,6 +265,10 @@ def after(request: HttpRequest, result: Ok | Refused,
         # Only the journey's last step (password or question) leads here, once per
         # account: the host's hook.
         journey_completed.send(sender=after, request=request, member=member_of(request))
+        # The page a login's ``next`` asked for, kept through the journey (checked then).
+        kept_next = safe_next(request.session.pop(NEXT_KEY, None))
+        if kept_next:
+            return HttpResponseRedirect(kept_next)
     if result.notice == "notice.link_sent" and result.step is Step.CHECK_MAILBOX:
         # The guide's step 4 is a pop-up over the screen: the page shows it as a <dialog>.
         request.session[DIALOG_KEY] = result.notice
@@ -314,3 +321,18 @@ def _step_context(service: OnboardingService, screen: Screen) -> dict[str, Any]:
         context["channel_text"] = texts.text(
             f"screen.awaiting_activation.channel.{screen.notice_channel.value}", lang)
     return context
+
+
+def safe_next(value: object) -> str:
+    """``value`` when it is a path on this site (``next`` after login); else ``""``.
+
+    No set of allowed hosts: only relative URLs pass, never ``//evil.example``,
+    ``https://evil.example`` or ``/\\evil``, which browsers read as another site.
+    """
+    # A path from the root: "members/" would depend on the login page's own path, and
+    # redirect() would even read "app:name" as a URL name.
+    if not isinstance(value, str) or not value.startswith("/") or len(value) > MAX_FIELD:
+        return ""
+    if not url_has_allowed_host_and_scheme(value, allowed_hosts=set(), require_https=True):
+        return ""
+    return value

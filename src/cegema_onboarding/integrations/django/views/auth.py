@@ -13,7 +13,6 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
@@ -34,6 +33,7 @@ from ..session import (
 )
 from ._common import (
     MAX_FIELD,
+    NEXT_KEY,
     View,
     complete,
     current_member,
@@ -43,6 +43,7 @@ from ._common import (
     kept_form,
     member_language,
     page,
+    safe_next,
     url,
 )
 
@@ -128,7 +129,8 @@ def login(request: HttpRequest) -> HttpResponse:
     """Initial login: member number and the initial (or chosen) password.
 
     A safe ``next`` (a path on this site, as ``@login_required`` adds) is where a member
-    whose journey is complete goes; a member still in the journey goes on with it.
+    whose journey is complete goes; a member still in the journey goes on with it, and
+    there once it is done.
     """
     if request.method == "GET":
         if load_session(request) is not None:
@@ -159,25 +161,13 @@ def login(request: HttpRequest) -> HttpResponse:
         response = (HttpResponseRedirect(next_url) if next_url
                     else redirect(option("LOGIN_REDIRECT_URL") or url("profile")))
     else:
+        # Kept for when the journey is done: the page asked for comes after it.
+        if next_url:
+            request.session[NEXT_KEY] = next_url
         response = redirect(url("journey"))
     if result.remember_token:
         set_remember_cookie(request, response, result.remember_token)
     return response
-
-
-def safe_next(value: object) -> str:
-    """``value`` when it is a path on this site (``next`` after login); else ``""``.
-
-    No set of allowed hosts: only relative URLs pass, never ``//evil.example``,
-    ``https://evil.example`` or ``/\\evil``, which browsers read as another site.
-    """
-    # A path from the root: "members/" would depend on the login page's own path, and
-    # redirect() would even read "app:name" as a URL name.
-    if not isinstance(value, str) or not value.startswith("/") or len(value) > MAX_FIELD:
-        return ""
-    if not url_has_allowed_host_and_scheme(value, allowed_hosts=set(), require_https=True):
-        return ""
-    return value
 
 
 @member_language
