@@ -103,6 +103,7 @@ def test_the_funnel_counts_shares_medians_and_stuck_members(tmp_path: Path) -> N
 
 
 def test_the_command_prints_and_plots(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")  # the plot's optional dependency (bench extra)
     url, _ = _populated(tmp_path)
     png = tmp_path / "funnel.png"
     code, out = _stats("--database", url, "--plot", str(png))
