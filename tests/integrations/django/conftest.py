@@ -12,7 +12,11 @@ between threads, whose table locks never wait).
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,6 +49,11 @@ else:
         }
         config.update(overrides)
         return config
+
+    # A folder of this run's own for the sqlite_file alias, removed when the run ends.
+    _SQLITE_FILE_DIR = tempfile.mkdtemp(prefix="cegema-django-")
+    atexit.register(shutil.rmtree, _SQLITE_FILE_DIR, ignore_errors=True)
+    _SQLITE_FILE_DEFAULT = os.path.join(_SQLITE_FILE_DIR, "unused.sqlite3")
 
     if not django_settings.configured:
         django_settings.configure(
@@ -96,8 +105,11 @@ else:
                        "HOST": "127.0.0.1", "PORT": "1", "USER": "test",
                        "TEST": {"NAME": "cegema_django_test", "DEPENDENCIES": []}},
                 # Its file is placed in a temporary folder by sqlite_file_alias below.
-                "sqlite_file": {"ENGINE": "django.db.backends.sqlite3", "NAME": "unset",
-                                "TEST": {"NAME": "unset", "DEPENDENCIES": []}},
+                # Never a file in the working tree: whatever opens the alias before that
+                # fixture (a system check of every database) finds it in a folder of its own.
+                "sqlite_file": {"ENGINE": "django.db.backends.sqlite3",
+                                "NAME": _SQLITE_FILE_DEFAULT,
+                                "TEST": {"NAME": _SQLITE_FILE_DEFAULT, "DEPENDENCIES": []}},
             },
             PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
             EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
