@@ -26,6 +26,7 @@ from ....flow import Reason, Refused
 from ....model import Session, Step
 from ....service import Ok, OnboardingService, Screen, describe
 from ..._web import query_without_token, refusal_field
+from ..._web import safe_next as web_safe_next
 from ..backends import user_for_account
 from ..conf import cookies_secure, get_service, option
 from ..member import current_member as member_of
@@ -326,13 +327,12 @@ def _step_context(service: OnboardingService, screen: Screen) -> dict[str, Any]:
 def safe_next(value: object) -> str:
     """``value`` when it is a path on this site (``next`` after login); else ``""``.
 
-    No set of allowed hosts: only relative URLs pass, never ``//evil.example``,
-    ``https://evil.example`` or ``/\\evil``, which browsers read as another site.
+    The rule both integrations share (:func:`cegema_onboarding.integrations._web.safe_next`):
+    only paths from the root, never ``//evil.example``, ``https://evil.example`` or
+    ``/\\evil``, which browsers read as another site; then Django's own check too.
     """
-    # A path from the root: "members/" would depend on the login page's own path, and
-    # redirect() would even read "app:name" as a URL name.
-    if not isinstance(value, str) or not value.startswith("/") or len(value) > MAX_FIELD:
+    path = web_safe_next(value) if isinstance(value, str) else None
+    if path is None or not url_has_allowed_host_and_scheme(path, allowed_hosts=set(),
+                                                           require_https=True):
         return ""
-    if not url_has_allowed_host_and_scheme(value, allowed_hosts=set(), require_https=True):
-        return ""
-    return value
+    return path
