@@ -48,8 +48,10 @@ serve: $(STAMP)
 	$(BIN)/python scripts/serve.py $(if $(PORT),--port $(PORT))
 
 ## test: lint, type-check and run the whole suite, then the core, SQLite, Flask and Django
-## suites again at the lowest declared versions of the dependencies
+## suites again at the lowest declared versions of the dependencies; fails if the run
+## left anything behind in the working tree
 test: $(STAMP)
+	bash scripts/tree-state save $(VENV)/tree-before
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/mypy --strict src
 	$(BIN)/lint-imports --no-cache
@@ -58,6 +60,7 @@ test: $(STAMP)
 	sh scripts/ensure-chromium
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory test-lowest
+	bash scripts/tree-state check $(VENV)/tree-before
 
 ## test-lowest: the suites that do not need a browser or PostgreSQL, at the lowest versions
 ## of attrs, cryptography, itsdangerous, email-validator, SQLAlchemy, alembic, Flask and Django
