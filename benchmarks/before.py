@@ -32,8 +32,9 @@ BASELINE_LABEL = "80dced3"
 _REPO = Path(__file__).resolve().parents[1]
 
 # Runs inside the exported baseline, against that commit's own benchmarks, so it may only
-# use what both trees have: flow_bench.run, sql_journey.run and flask_bench.run, whose
-# results keep the same fields in both.
+# use what both trees have: flow_bench.time_transitions and time_journey, sql_journey.run
+# and flask_bench.run, whose results keep the same fields in both. One call is one round:
+# the in-memory journey always; the transitions, SQLite and Flask only in a full round.
 _DRIVER = """
 import json, statistics, sys
 from pathlib import Path
@@ -42,18 +43,17 @@ if not Path(cegema_onboarding.__file__).resolve().is_relative_to(Path.cwd().reso
     raise SystemExit("the baseline run imported the working tree's package: "
                      + cegema_onboarding.__file__)
 from benchmarks import flask_bench, flow_bench, sql_journey
-quick = sys.argv[1] == "quick"
-repeat = 3 if quick else 15
-flow = flow_bench.run(quick)
+quick, repeat, memory_repeat = sys.argv[1] == "quick", int(sys.argv[2]), int(sys.argv[3])
 def pct(f):
     return [f.other_work / f.hashes_alone * 100, f.paired_overhead / f.hashes_alone * 100]
-journey, hashes, count, other = flask_bench.run(repeat)["SQLite"]
-print(json.dumps({
-    "transition_us": statistics.median(flow.transitions.values()),
-    "memory": pct(flow.journey),
-    "sqlite": pct(sql_journey.run(repeat)),
-    "flask": [other / hashes * 100, (journey - hashes) / hashes * 100],
-}))
+out = {"memory": pct(flow_bench.time_journey(memory_repeat))}
+if repeat:
+    kinds = flow_bench.time_transitions(*((3, 200) if quick else (9, 2000)))
+    out["transition_us"] = statistics.median(kinds.values())
+    out["sqlite"] = pct(sql_journey.run(repeat))
+    journey, hashes, count, other = flask_bench.run(repeat)["SQLite"]
+    out["flask"] = [other / hashes * 100, (journey - hashes) / hashes * 100]
+print(json.dumps(out))
 """
 
 
@@ -72,8 +72,14 @@ def headline(flow: Any, sql: Any, flask: Any) -> dict[str, Any]:
     }
 
 
-def run(quick: bool, ref: str = BASELINE) -> dict[str, Any]:
-    """Export ``ref`` and run its benchmarks; its headline figures."""
+def run(quick: bool, ref: str = BASELINE, *, full: bool = True) -> dict[str, Any]:
+    """Export ``ref`` and run one round of its benchmarks; its headline figures.
+
+    A full round is the whole :func:`headline`; otherwise only the in-memory journey
+    (``memory``), the figure that swings most between runs and the cheapest to repeat.
+    """
+    repeat = (3 if quick else 15) if full else 0
+    memory_repeat = 3 if quick else 11
     git = shutil.which("git")
     if git is None:
         raise RuntimeError("git is not installed: the baseline cannot be exported")
@@ -86,7 +92,8 @@ def run(quick: bool, ref: str = BASELINE) -> dict[str, Any]:
             tar.extractall(folder, filter="data")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([f"{folder}/src", folder])}
         done = subprocess.run([sys.executable, "-c", _DRIVER,  # noqa: S603
-                               "quick" if quick else "full"],
+                               "quick" if quick else "full", str(repeat),
+                               str(memory_repeat)],
                               cwd=folder, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"the baseline's benchmarks failed: {done.stderr.strip()[-400:]}")

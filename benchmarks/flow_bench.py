@@ -300,10 +300,11 @@ class FlowResults:
     journey: JourneyFigures
 
 
-def run(quick: bool = False) -> FlowResults:
+def run(quick: bool = False, journeys: int | None = None) -> FlowResults:
     """Measure the pure transitions, then the in-memory journey against its hashes."""
-    repeat, number, journeys = (3, 200, 3) if quick else (9, 2000, 11)
-    return FlowResults(time_transitions(repeat, number), time_journey(journeys))
+    repeat, number, default_journeys = (3, 200, 3) if quick else (9, 2000, 11)
+    return FlowResults(time_transitions(repeat, number),
+                       time_journey(journeys or default_journeys))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

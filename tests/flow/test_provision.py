@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from cegema_onboarding.journey.provision import build_account, provisioned_audit
-from cegema_onboarding.model import Account, Stage
+from cegema_onboarding.model import Account, Adviser, Profile, Stage
 
 NOW = datetime(2026, 3, 2, 9, 39, tzinfo=UTC)
 
@@ -48,3 +48,11 @@ def test_the_provisioning_audit_names_the_staff_member_and_the_account() -> None
     assert record.outcome == "ok"
     assert record.actor == "staff:agent-7"
     assert record.account_id == "a1"
+
+
+def test_the_hosts_adviser_is_on_the_new_account_from_the_start() -> None:
+    adviser = Adviser(name="Agence Nord", orias="07001234")
+    account = build_account(account_id="a1", member_number="100234567", name="Marie Dupont",
+                            now=NOW, initial_digest="digest", adviser=adviser)
+    assert account.profile == Profile(adviser=adviser)
+    assert _account().profile == Profile()

@@ -15,7 +15,7 @@ from ..model import Account, Adviser, AuditRecord, Profile
 def build_account(*, account_id: str, member_number: str, name: str, now: datetime,
                   initial_digest: str, email: str | None = None,
                   postal_address: str | None = None, phone: str | None = None,
-                  lang: str = "fr", adviser: Adviser | None = None) -> Account:
+                  lang: str = texts.DEFAULT_LANG, adviser: Adviser | None = None) -> Account:
     """A freshly provisioned account from already normalised values (pure).
 
     ``adviser`` is the host's data shown under MON CONSEILLER, as ``SetAdviser`` records it.

@@ -27,7 +27,7 @@ from django.db.models import F
 
 from ...errors import StorageError
 from .models import OnboardingRateLimit
-from .storage import _from_db, _to_db
+from .rows import from_db, to_db
 
 __all__ = ["DjangoRateLimiter"]
 
@@ -80,14 +80,14 @@ class DjangoRateLimiter:
                 try:
                     with transaction.atomic(using=self.using):
                         OnboardingRateLimit.objects.using(self.using).create(
-                            key=key, window_start=_to_db(now), count=1)
+                            key=key, window_start=to_db(now), count=1)
                 except IntegrityError:
                     return None
                 return True
-            start, count = _from_db(found[0]), found[1]
+            start, count = from_db(found[0]), found[1]
             assert start is not None  # the column is not nullable
             if now >= start + window or now < start:
-                rows.update(window_start=_to_db(now), count=1)
+                rows.update(window_start=to_db(now), count=1)
                 return True
             if count >= limit:
                 return False
@@ -112,7 +112,7 @@ class DjangoRateLimiter:
         """
         try:
             deleted, _ = (OnboardingRateLimit.objects.using(self.using)
-                          .filter(window_start__lt=_to_db(before)).delete())
+                          .filter(window_start__lt=to_db(before)).delete())
         except DatabaseError as exc:
             raise StorageError(f"rate limit purge failed ({type(exc).__name__})") from exc
         return int(deleted)

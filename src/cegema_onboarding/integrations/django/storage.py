@@ -10,18 +10,15 @@ writes nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, connections, transaction
 from django.db.models import Count, F, Min
 
-from ... import codec
 from ...errors import ConcurrentUpdate, DuplicateAccount
 from ...funnel import lower_median_wait
-from ...model import Account, Channel, Stage, Throttle
-from ...normalize import email_key
+from ...model import Account, Stage, Throttle
 from ...ports import AuditRecord, Changes, OutboxDepth, OutboxMessage, OutboxStatus
 from .models import (
     OnboardingAccount,
@@ -30,27 +27,18 @@ from .models import (
     OnboardingOutbox,
     OnboardingThrottle,
 )
+from .rows import (
+    account_from_row,
+    account_row,
+    from_db,
+    message_from_row,
+    outbox_row,
+    required,
+    to_db,
+)
 
 _LEASE = timedelta(minutes=5)
 
-
-def _to_db(value: datetime | None) -> datetime | None:
-    # Django refuses aware datetimes when USE_TZ is off: store UTC wall time then.
-    if value is None or settings.USE_TZ:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
-def _from_db(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _required(value: datetime | None) -> datetime:
-    out = _from_db(value)
-    assert out is not None
-    return out
 
 
 class DjangoStorage:
@@ -67,17 +55,17 @@ class DjangoStorage:
     def get(self, account_id: str) -> Account | None:
         """The account with this id, or None."""
         row = self._accounts().filter(account_id=account_id).first()
-        return None if row is None else _decode(row)
+        return None if row is None else account_from_row(row)
 
     def find_by_member_number(self, member_number: str) -> Account | None:
         """The account with this normalised member number, or None."""
         row = self._accounts().filter(member_number=member_number).first()
-        return None if row is None else _decode(row)
+        return None if row is None else account_from_row(row)
 
     def find_by_email(self, email_key_: str) -> Sequence[Account]:
         """Accounts whose verified address has this casefolded key."""
         rows = self._accounts().filter(email_key=email_key_).order_by("account_id")
-        return [_decode(r) for r in rows]
+        return [account_from_row(r) for r in rows]
 
     def list_by_stage(
         self, stage: Stage, *, limit: int = 100, offset: int = 0
@@ -85,7 +73,7 @@ class DjangoStorage:
         """Accounts in one stage, oldest request first."""
         rows = (self._accounts().filter(stage=stage.value)
                 .order_by("queue_at", "account_id")[offset:offset + limit])
-        return [_decode(r) for r in rows]
+        return [account_from_row(r) for r in rows]
 
     def get_user_id(self, account_id: str) -> Any:
         """The primary key of the Django user linked to an account, or None."""
@@ -104,8 +92,8 @@ class DjangoStorage:
         if row is None:
             return Throttle(key=key)
         return Throttle(key=row.key, failures=row.failures,
-                        last_failure_at=_from_db(row.last_failure_at), version=row.version,
-                        in_flight=row.in_flight, in_flight_at=_from_db(row.in_flight_at))
+                        last_failure_at=from_db(row.last_failure_at), version=row.version,
+                        in_flight=row.in_flight, in_flight_at=from_db(row.in_flight_at))
 
     # ------------------------------------------------------------------ the one write
 
@@ -130,7 +118,7 @@ class DjangoStorage:
                     self._save_throttle(throttle, expected_t)
                 if changes.outbox:
                     OnboardingOutbox.objects.using(self.using).bulk_create(
-                        [_outbox_row(m) for m in changes.outbox])
+                        [outbox_row(m) for m in changes.outbox])
                 self._write_audit(changes.audit)
         except IntegrityError:
             # Only inserts can collide; which one is not worth a second query.
@@ -162,16 +150,16 @@ class DjangoStorage:
                     skipped_ids.add(account.account_id)
                     continue
                 seen.add(account.member_number)
-                fresh.append(_account_row(account, version=1))
+                fresh.append(account_row(account, version=1))
             self._accounts().bulk_create(fresh, batch_size=500)
             self._write_audit([r for r in audit if r.account_id not in skipped_ids])
             return skipped
 
     def _save_account(self, account: Account, expected: int | None) -> None:
         if expected is None:
-            _account_row(account, version=1).save(using=self.using, force_insert=True)
+            account_row(account, version=1).save(using=self.using, force_insert=True)
             return
-        row = _account_row(account, version=expected + 1)
+        row = account_row(account, version=expected + 1)
         updated = self._accounts().filter(account_id=account.account_id,
                                           version=expected).update(
             member_number=row.member_number, name=row.name, email_key=row.email_key,
@@ -183,7 +171,7 @@ class DjangoStorage:
     def _save_decoy(self, decoy: Account) -> None:
         # The account update without its version condition; an insert the first time a
         # slot is used (racing first inserts: one wins, none fails).
-        row = _account_row(decoy, version=1)
+        row = account_row(decoy, version=1)
         objects = OnboardingDecoy.objects.using(self.using)
         updated = objects.filter(account_id=decoy.account_id).update(
             member_number=row.member_number, name=row.name, email_key=row.email_key,
@@ -199,9 +187,9 @@ class DjangoStorage:
     def _save_throttle(self, throttle: Throttle, expected: int) -> None:
         objects = OnboardingThrottle.objects.using(self.using)
         fields = {"failures": throttle.failures,
-                  "last_failure_at": _to_db(throttle.last_failure_at),
+                  "last_failure_at": to_db(throttle.last_failure_at),
                   "in_flight": throttle.in_flight,
-                  "in_flight_at": _to_db(throttle.in_flight_at),
+                  "in_flight_at": to_db(throttle.in_flight_at),
                   "version": expected + 1}
         if expected == 0:
             # A concurrent first insert raises IntegrityError, turned into ConcurrentUpdate.
@@ -211,7 +199,7 @@ class DjangoStorage:
             raise ConcurrentUpdate("throttle changed since it was loaded")
 
     def _write_audit(self, records: Iterable[AuditRecord]) -> None:
-        rows = [OnboardingAudit(at=_to_db(r.at), action=r.action, outcome=r.outcome,
+        rows = [OnboardingAudit(at=to_db(r.at), action=r.action, outcome=r.outcome,
                                 actor=r.actor, account_id=r.account_id, ip=r.ip,
                                 detail=r.detail) for r in records]
         if rows:
@@ -222,8 +210,8 @@ class DjangoStorage:
     def claim_due(self, now: datetime, *, limit: int = 50,
                   lease_until: datetime | None = None) -> Sequence[OutboxMessage]:
         """Mark due messages SENDING and return them; no two relays share one."""
-        lease = _to_db(lease_until or now + _LEASE)
-        db_now = _to_db(now)
+        lease = to_db(lease_until or now + _LEASE)
+        db_now = to_db(now)
         objects = self._outbox()
         pending = objects.filter(status=OutboxStatus.PENDING.value).filter(
             next_attempt_at__isnull=True) | objects.filter(
@@ -240,22 +228,22 @@ class DjangoStorage:
                 status=OutboxStatus.SENDING.value, next_attempt_at=lease)
             if won == 1:
                 row = objects.get(message_id=message_id)
-                claimed.append(_message(row))
+                claimed.append(message_from_row(row))
         return claimed
 
     def claim(self, message_id: str, now: datetime) -> OutboxMessage | None:
         """Claim one pending message by id, or None if it is not pending any more."""
         objects = self._outbox()
         won = objects.filter(message_id=message_id, status=OutboxStatus.PENDING.value).update(
-            status=OutboxStatus.SENDING.value, next_attempt_at=_to_db(now + _LEASE))
+            status=OutboxStatus.SENDING.value, next_attempt_at=to_db(now + _LEASE))
         if won != 1:
             return None
-        return _message(objects.get(message_id=message_id))
+        return message_from_row(objects.get(message_id=message_id))
 
     def mark_sent(self, message_id: str, now: datetime) -> None:
         """Record a delivery and drop the payload, which holds a live token."""
         self._outbox().filter(message_id=message_id).update(
-            status=OutboxStatus.SENT.value, sent_at=_to_db(now), payload=b"",
+            status=OutboxStatus.SENT.value, sent_at=to_db(now), payload=b"",
             attempts=F("attempts") + 1, next_attempt_at=None, last_error=None)
 
     def mark_failed(self, message_id: str, error: str, retry_at: datetime | None) -> None:
@@ -263,12 +251,12 @@ class DjangoStorage:
         status = OutboxStatus.PENDING if retry_at is not None else OutboxStatus.PARKED
         self._outbox().filter(message_id=message_id).update(
             status=status.value, attempts=F("attempts") + 1,
-            next_attempt_at=_to_db(retry_at), last_error=error[:500])
+            next_attempt_at=to_db(retry_at), last_error=error[:500])
 
     def get_message(self, message_id: str) -> OutboxMessage | None:
         """One message by id, whatever its status."""
         row = self._outbox().filter(message_id=message_id).first()
-        return None if row is None else _message(row)
+        return None if row is None else message_from_row(row)
 
     def list_messages(self, status: OutboxStatus | None = None,
                       *, limit: int = 100) -> Sequence[OutboxMessage]:
@@ -279,7 +267,7 @@ class DjangoStorage:
         else:
             # Stand-ins are no mail: only listed when asked for by their status.
             rows = rows.exclude(status=OutboxStatus.DISCARDED.value)
-        return [_message(r) for r in rows.order_by("-created_at", "-message_id")[:limit]]
+        return [message_from_row(r) for r in rows.order_by("-created_at", "-message_id")[:limit]]
 
     def purge_sent(self, before: datetime, *, batch: int = 1000) -> int:
         """Delete messages sent before ``before``, ``batch`` per transaction; returns how
@@ -290,19 +278,19 @@ class DjangoStorage:
         """
         self.purge_discarded(before)
         rows = self._outbox().filter(status=OutboxStatus.SENT.value,
-                                     sent_at__lt=_to_db(before)).order_by("sent_at")
+                                     sent_at__lt=to_db(before)).order_by("sent_at")
         return _delete_in_batches(rows, "message_id", batch)
 
     def purge_audit(self, before: datetime, *, batch: int = 1000) -> int:
         """Delete audit rows written before ``before``, ``batch`` per transaction; returns
         how many went."""
-        rows = OnboardingAudit.objects.using(self.using).filter(at__lt=_to_db(before))
+        rows = OnboardingAudit.objects.using(self.using).filter(at__lt=to_db(before))
         return _delete_in_batches(rows.order_by("id"), "id", batch)
 
     def purge_discarded(self, before: datetime) -> int:
         """Delete the DISCARDED stand-ins created before ``before``; returns how many."""
         deleted, _ = self._outbox().filter(status=OutboxStatus.DISCARDED.value,
-                                           created_at__lt=_to_db(before)).delete()
+                                           created_at__lt=to_db(before)).delete()
         return int(deleted)
 
     # ------------------------------------------------------------------ audit
@@ -313,7 +301,7 @@ class DjangoStorage:
         rows = OnboardingAudit.objects.using(self.using).all()
         if account_id is not None:
             rows = rows.filter(account_id=account_id)
-        return [AuditRecord(at=_required(r.at), action=r.action, outcome=r.outcome,
+        return [AuditRecord(at=required(r.at), action=r.action, outcome=r.outcome,
                             actor=r.actor, account_id=r.account_id, ip=r.ip, detail=r.detail)
                 for r in rows.order_by("-id")[:limit]]
 
@@ -327,14 +315,14 @@ class DjangoStorage:
     def count_waiting_since(self, stage: Stage, before: datetime) -> int:
         """Accounts in ``stage`` queued (activation asked, else created) before ``before``."""
         return int(self._accounts().filter(stage=stage.value,
-                                           queue_at__lt=_to_db(before)).count())
+                                           queue_at__lt=to_db(before)).count())
 
     def outbox_depth(self) -> OutboxDepth:
         """The pending and sending messages and the creation time of the oldest."""
         found = self._outbox().filter(
             status__in=(OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
         ).aggregate(n=Count("pk"), oldest=Min("created_at"))
-        return OutboxDepth(int(found["n"]), _from_db(found["oldest"]))
+        return OutboxDepth(int(found["n"]), from_db(found["oldest"]))
 
     def median_wait(self, before: Sequence[str], after: Sequence[str]) -> timedelta | None:
         """The lower median wait from the first ``before`` record to the first ``after``."""
@@ -344,7 +332,7 @@ class DjangoStorage:
         rows = (OnboardingAudit.objects.using(self.using).order_by()
                 .filter(action__in=list(actions), outcome="ok", account_id__isnull=False)
                 .values("account_id").annotate(first=Min("at")))
-        return {r["account_id"]: _required(r["first"]) for r in rows}
+        return {r["account_id"]: required(r["first"]) for r in rows}
 
     # ------------------------------------------------------------------ helpers
 
@@ -367,44 +355,3 @@ def _delete_in_batches(rows: Any, key: str, batch: int) -> int:
         total += int(deleted)
         if len(keys) < batch:
             return total
-
-
-def _decode(row: OnboardingAccount) -> Account:
-    data = dict(row.data)
-    data["version"] = row.version
-    return codec.from_data(Account, data)
-
-
-def _account_row(account: Account, *, version: int) -> OnboardingAccount:
-    data = codec.to_data(account)
-    data.pop("version", None)
-    return OnboardingAccount(
-        account_id=account.account_id,
-        member_number=account.member_number,
-        name=account.name[:300],
-        email_key=email_key(account.email) if account.email else None,
-        stage=account.stage.value,
-        disabled=account.disabled,
-        queue_at=_to_db(account.activation_requested_at or account.created_at),
-        created_at=_to_db(account.created_at),
-        version=version,
-        data=data,
-    )
-
-
-def _outbox_row(m: OutboxMessage) -> OnboardingOutbox:
-    return OnboardingOutbox(
-        message_id=m.message_id, account_id=m.account_id, channel=m.channel.value,
-        kind=m.kind, created_at=_to_db(m.created_at), payload=m.payload,
-        recipient=m.recipient, status=m.status.value, attempts=m.attempts,
-        next_attempt_at=_to_db(m.next_attempt_at), last_error=m.last_error,
-        sent_at=_to_db(m.sent_at))
-
-
-def _message(row: OnboardingOutbox) -> OutboxMessage:
-    return OutboxMessage(
-        message_id=row.message_id, account_id=row.account_id, channel=Channel(row.channel),
-        kind=row.kind, created_at=_required(row.created_at), payload=bytes(row.payload),
-        recipient=row.recipient, status=OutboxStatus(row.status), attempts=row.attempts,
-        next_attempt_at=_from_db(row.next_attempt_at), last_error=row.last_error,
-        sent_at=_from_db(row.sent_at))
