@@ -17,7 +17,7 @@ LOWEST_MARKERS := not browser and not postgres and not tooling
 # Workers for `make mutate`: mutmut is CPU-bound and defaults to every core.
 MUTATE_JOBS ?= 2
 
-.PHONY: demo serve test test-lowest lint typecheck unit mutate bench perf load docs i18n lock clean
+.PHONY: demo serve test test-lowest lint typecheck unit mutate bench perf load funnel docs i18n lock clean
 
 $(STAMP): $(LOCKS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -103,6 +103,12 @@ perf: $(STAMP)
 ## of docs/performance.md and its plot (needs PostgreSQL's initdb and pg_ctl)
 load: $(STAMP)
 	$(BIN)/python -m benchmarks.load.run
+
+## funnel: time `cegema-onboarding stats` on 1,000,000 members in a throw-away PostgreSQL
+## and in SQLite, and print its query plans (MEMBERS=50000 for a quick run; needs
+## PostgreSQL's initdb and pg_ctl)
+funnel: $(STAMP)
+	$(BIN)/python -m benchmarks.funnel $(if $(MEMBERS),--members $(MEMBERS))
 
 ## i18n: extract the text keys, merge them into the .po catalogues, compile the .mo files
 i18n: $(STAMP)

@@ -9,7 +9,7 @@ The target: each case's median within 1.10 times the unknown member's, on both b
 
 The cases, through ``OnboardingService`` on one database per backend, with the library's
 engines (SQLite: a file in WAL mode, FULL flushes; PostgreSQL: a throw-away server started
-like the tests' in ``tests/pg.py``, or the server of ``CEGEMA_TEST_POSTGRES_URL``):
+like the tests' (``benchmarks/_pg.py``), or the server of ``CEGEMA_TEST_POSTGRES_URL``):
 
 - forgotten password: a member who is sent a link; a member with no address; a member
   whose link was sent moments ago (cooling down); a member number nobody has;
@@ -235,8 +235,8 @@ def sqlite_storage() -> Iterator[tuple[SqlStorage, Path]]:
 @contextmanager
 def postgres_storage() -> Iterator[SqlStorage]:
     """A SqlStorage on a throw-away server (or CEGEMA_TEST_POSTGRES_URL's), own schema."""
-    # The tests' helper starts and stops the server: one way to do it, in one place.
-    from tests.pg import URL_VARIABLE, ThrowAwayServer
+    # One throw-away server for the tests, the benchmarks and make serve: benchmarks/_pg.py.
+    from benchmarks._pg import URL_VARIABLE, ThrowAwayServer
 
     server = None
     base_url = os.environ.get(URL_VARIABLE)

@@ -14,7 +14,7 @@ code path (storage, codec, flow, mail rendering into an in-memory mailer).
 
 Argon2id runs with the fast TEST parameters here: this ratio is about storage lookups, and
 a 20 ms production hash in each login would only dilute it. The PostgreSQL server is a
-throw-away one started like the tests' (``tests/pg.py``: initdb in a temporary directory,
+throw-away one started like the tests' (``benchmarks/_pg.py``: initdb in a temporary directory,
 loopback, fsync off), or the server of ``CEGEMA_TEST_POSTGRES_URL``.
 
     python -m benchmarks.scale                       # 1,000,000 members, both backends
@@ -220,8 +220,8 @@ def sqlite_databases(sizes: Sequence[int], workdir: Path,
 @contextmanager
 def postgres_databases(sizes: Sequence[int]) -> Iterator[list[Engine]]:
     """One database per size on a throw-away server (or CEGEMA_TEST_POSTGRES_URL's)."""
-    # The tests' helper starts and stops the server: one way to do it, in one place.
-    from tests.pg import URL_VARIABLE, ThrowAwayServer
+    # One throw-away server for the tests, the benchmarks and make serve: benchmarks/_pg.py.
+    from benchmarks._pg import URL_VARIABLE, ThrowAwayServer
 
     server = None
     base_url = os.environ.get(URL_VARIABLE)

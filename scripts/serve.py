@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.pg import PostgresUnavailable, ThrowAwayServer  # noqa: E402
+from benchmarks._pg import PostgresUnavailable, ThrowAwayServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
 MEMBERS = ("member_number;name;postal_address\n"

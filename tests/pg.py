@@ -6,103 +6,28 @@ server of your own; otherwise the first test that needs PostgreSQL starts one wi
 gets its own empty schema (dropped afterwards), so nothing outside it is touched.
 
 When PostgreSQL cannot be started the tests are skipped, except under ``CI``, where they
-fail: no PostgreSQL test may be silently skipped there.
+fail: no PostgreSQL test may be silently skipped there. The server itself is
+``benchmarks/_pg.py``'s, shared with the benchmarks and ``make serve``.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import glob
 import importlib
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import tempfile
 import threading
 import types
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from benchmarks._pg import URL_VARIABLE, PostgresUnavailable, ThrowAwayServer, find_bin
 
-URL_VARIABLE = "CEGEMA_TEST_POSTGRES_URL"
-
-
-class PostgresUnavailable(Exception):
-    """The throw-away server could not be started."""
-
-
-class ThrowAwayServer:
-    """One ``initdb`` cluster in a temporary directory, run by ``pg_ctl``."""
-
-    def __init__(self) -> None:
-        self._bin = _find_bin()
-        self._as_postgres = os.geteuid() == 0
-        self.dir = Path(tempfile.mkdtemp(prefix="cegema-pg-"))
-        self.port = _free_port()
-        self._running = False
-
-    @property
-    def url(self) -> str:
-        """The URL of the ``postgres`` database as user ``test``."""
-        return f"postgresql+psycopg://test@127.0.0.1:{self.port}/postgres"
-
-    def _run(self, *args: str) -> None:
-        command = [str(self._bin / args[0]), *args[1:]]
-        if self._as_postgres:
-            # PostgreSQL refuses to run as root.
-            command = ["runuser", "-u", "postgres", "--", *command]
-        # The command is built from fixed arguments and the binaries found above.
-        done = subprocess.run(command, capture_output=True, text=True,  # noqa: S603
-                              timeout=120, check=False)
-        if done.returncode != 0:
-            raise PostgresUnavailable(f"{args[0]} failed: {done.stderr.strip()[-2000:]}")
-
-    def start(self) -> None:
-        """initdb, then pg_ctl start, waiting until the server accepts connections."""
-        if self._as_postgres:
-            shutil.chown(self.dir, user="postgres")
-        data = self.dir / "data"
-        self._run("initdb", "-D", str(data), "-A", "trust", "-U", "test", "-E", "UTF8",
-                  "--no-locale", "--no-sync")
-        # Durability is pointless for a throw-away server; speed is not.
-        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                   "-c max_connections=300")
-        self._run("pg_ctl", "-D", str(data), "-o", options, "-l", str(self.dir / "log"),
-                  "-w", "-t", "60", "start")
-        self._running = True
-
-    def stop(self) -> None:
-        """Stop the server (fast shutdown) and remove its directory; safe to call twice."""
-        if self._running:
-            self._running = False
-            with contextlib.suppress(PostgresUnavailable, subprocess.TimeoutExpired):
-                self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _find_bin() -> Path:
-    found = shutil.which("pg_ctl")
-    if found and shutil.which("initdb"):
-        return Path(found).parent
-    # Debian and Ubuntu keep the server binaries off PATH, one directory per version.
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
-                        key=lambda p: int(Path(p).parent.parent.name)
-                        if Path(p).parent.parent.name.isdigit() else 0)
-    if not candidates:
-        raise PostgresUnavailable("initdb and pg_ctl are not installed")
-    return Path(candidates[-1]).parent
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["URL_VARIABLE", "PostgresUnavailable", "ThrowAwayServer", "find_bin",
+           "fresh_schema", "pg_module_url", "pg_server_url", "pg_url", "sql_adapter"]
 
 
 def _stop_on_sigterm() -> None:

@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from .pg import PostgresUnavailable, _find_bin, _unavailable
+from .pg import PostgresUnavailable, _unavailable, find_bin
 
 ROOT = Path(__file__).resolve().parent.parent
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -73,7 +73,7 @@ def _free_port() -> int:
 def test_make_serve_runs_a_login_and_a_relayed_mail_over_http() -> None:
     pytest.importorskip("gunicorn")
     try:
-        _find_bin()
+        find_bin()
     except PostgresUnavailable as exc:
         _unavailable(str(exc))
     port = _free_port()

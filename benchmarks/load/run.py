@@ -39,8 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.pg import ThrowAwayServer
-
+from benchmarks._pg import ThrowAwayServer
 from benchmarks.load import page as load_page
 from cegema_onboarding.adapters.memory import MemoryMailer
 from cegema_onboarding.adapters.sql import SqlStorage, create_schema, postgres_engine

@@ -112,6 +112,14 @@ class Metrics:
 
     # ------------------------------------------------------------------ exposition
 
+    def serve(self, port: int, address: str = "127.0.0.1") -> tuple[Any, Any]:
+        """Serve these metrics over HTTP with prometheus-client's ``start_http_server``
+        (a daemon thread): for a process with no web app of its own, like the relay.
+        Returns the server and its thread; port 0 picks a free port."""
+        server, thread = self._prom.start_http_server(port, addr=address,
+                                                      registry=self.registry)
+        return server, thread
+
     def exposition(self) -> tuple[bytes, str]:
         """The text a scraper reads, and its content type."""
         with self._lock:

@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -168,29 +169,26 @@ def _queue(pg_url: str) -> Queued:
     return Queued(frozenset(ids), key, pepper)
 
 
-def _statuses(pg_url: str) -> dict[str, int]:
+def _rows(pg_url: str, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of one query, on an engine of its own disposed of at once."""
     from cegema_onboarding.adapters.sql import postgres_engine
 
     engine = postgres_engine(pg_url)
     try:
         with engine.connect() as conn:
-            rows = conn.exec_driver_sql(
-                "SELECT status, count(*) FROM cegema_outbox GROUP BY status").all()
+            return [tuple(row) for row in conn.exec_driver_sql(sql).all()]
     finally:
         engine.dispose()
+
+
+def _statuses(pg_url: str) -> dict[str, int]:
+    rows = _rows(pg_url, "SELECT status, count(*) FROM cegema_outbox GROUP BY status")
     return {str(status): int(count) for status, count in rows}
 
 
 def _parked(pg_url: str) -> dict[str, str]:
-    from cegema_onboarding.adapters.sql import postgres_engine
-
-    engine = postgres_engine(pg_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.exec_driver_sql(
-                "SELECT message_id, last_error FROM cegema_outbox WHERE status = 'parked'").all()
-    finally:
-        engine.dispose()
+    rows = _rows(pg_url,
+                 "SELECT message_id, last_error FROM cegema_outbox WHERE status = 'parked'")
     return {str(message_id): str(error) for message_id, error in rows}
 
 

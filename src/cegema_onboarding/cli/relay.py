@@ -29,6 +29,7 @@ from ..environment import duration
 from ..errors import ConfigurationError, OnboardingError, StorageError
 from ..ports import Storage
 from ..relay import DEFAULT_BATCH, DEFAULT_INTERVAL, HOUSEKEEPING_INTERVAL, Relay
+from ..service.outbox import Outbox
 from ._options import add_database, database_url
 
 
@@ -77,6 +78,14 @@ def add_subcommand(sub: Any) -> None:
                             "($CEGEMA_AUDIT_RETENTION, $CEGEMA_SENT_MAIL_RETENTION, "
                             "$CEGEMA_RATE_LIMIT_RETENTION) no longer keep; 0 turns "
                             f"housekeeping off (default {HOUSEKEEPING_INTERVAL / 60:g})")
+    relay.add_argument("--metrics-port", type=int, metavar="PORT",
+                       help="serve the Prometheus metrics (sends, retries, parks, outbox "
+                            "depth and oldest age...) on this port; needs the metrics extra "
+                            "(default: $CEGEMA_RELAY_METRICS_PORT, else no endpoint)")
+    relay.add_argument("--metrics-address", metavar="ADDRESS",
+                       help="address of the metrics endpoint (default: "
+                            "$CEGEMA_RELAY_METRICS_ADDRESS, else 127.0.0.1: the scraper "
+                            "only, not the world)")
     relay.add_argument("-v", "--verbose", action="store_true", help="log every pass")
     _add_smtp(relay)
     relay.set_defaults(handler=run_relay_command)
@@ -100,6 +109,35 @@ def _housekeeping(args: argparse.Namespace, storage: Storage,
     return housekeeping(storage, retention) if args.purge_every else None
 
 
+def _metrics_endpoint(args: argparse.Namespace, values: Mapping[str, str],
+                      storage: Storage, outbox: Outbox) -> Any | None:
+    """Start the opt-in metrics endpoint; its HTTP server, or None when off."""
+    port_text = (str(args.metrics_port) if args.metrics_port is not None
+                 else values.get("CEGEMA_RELAY_METRICS_PORT", ""))
+    if not port_text.strip():
+        return None
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ConfigurationError(
+            f"CEGEMA_RELAY_METRICS_PORT must be a port number, not {port_text!r}") from None
+    if not 0 <= port <= 65535:
+        raise ConfigurationError(f"the metrics port must be 0 to 65535, not {port}")
+    address = (args.metrics_address or values.get("CEGEMA_RELAY_METRICS_ADDRESS")
+               or "127.0.0.1")
+    # Imported only when asked for: prometheus-client is the optional metrics extra.
+    from ..metrics import Metrics
+
+    metrics = Metrics(storage, clock=outbox.clock)
+    outbox.observer = metrics
+    # prometheus-client's own server, in a daemon thread, on the metrics' registry only.
+    try:
+        server, _ = metrics.serve(port, address)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot serve metrics on {address}:{port}: {exc}") from None
+    return server
+
+
 def run_relay_command(args: argparse.Namespace, *, env: Mapping[str, str] | None = None,
                       out: TextIO | None = None) -> int:
     """``cegema-onboarding relay``: 0 when stopped cleanly, 2 on a configuration error."""
@@ -112,18 +150,26 @@ def run_relay_command(args: argparse.Namespace, *, env: Mapping[str, str] | None
         settings = settings_from_env(values)
         storage = storage_from_url(database_url(args, values))
         outbox = build_outbox(settings, storage, mailer_from(args.mailer, args, values))
+        endpoint = _metrics_endpoint(args, values, storage, outbox)
         relay = Relay(outbox, poll_interval=_interval(args, values), batch_size=args.batch,
                       housekeeping=_housekeeping(args, storage, values),
                       housekeeping_interval=max(args.purge_every, 0) * 60)
     except (ConfigurationError, StorageError) as exc:
         print(f"cegema-onboarding relay: {exc}", file=sys.stderr)
         return 2
+    if endpoint is not None:
+        host, port = endpoint.server_address[:2]
+        print(f"relay metrics on http://{host}:{port}/metrics", file=out, flush=True)
     with relay.stop_on_signals():
         try:
             totals = relay.run(once=args.once)
         except OnboardingError as exc:
             print(f"cegema-onboarding relay: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
+        finally:
+            if endpoint is not None:
+                endpoint.shutdown()
+                endpoint.server_close()
     print(f"relay stopped after {totals.passes} pass(es): {totals.sent} sent, "
           f"{totals.retried} to retry, {totals.parked} parked", file=out)
     return 0
