@@ -267,6 +267,18 @@ class RateLimiter(Protocol):
 
 
 @runtime_checkable
+class ReportsWait(Protocol):
+    """A rate limiter that can say when a refused key will be served again (optional).
+
+    The refusal then says the actual wait ("Merci de patienter 30 secondes") and answers
+    ``Retry-After``; a limiter without it is taken to need its whole window.
+    """
+
+    def retry_after(self, key: str, window: timedelta, now: datetime) -> timedelta | None:
+        """The time left in ``key``'s current window; None when it has none."""
+
+
+@runtime_checkable
 class Clock(Protocol):
     """Tells the time."""
 

@@ -97,6 +97,15 @@ class MemoryRateLimiter:
             self._windows[key] = (started, count + 1, window)
             return True
 
+    def retry_after(self, key: str, window: timedelta, now: datetime) -> timedelta | None:
+        """The time left in ``key``'s current window; None when it has none."""
+        with self._lock:
+            found = self._windows.get(key)
+        if found is None or now < found[0]:
+            return None
+        left = found[0] + found[2] - now
+        return left if left > timedelta(0) else None
+
     def count(self, key: str) -> int:
         """The hits counted in the key's current window (for tests and monitoring)."""
         with self._lock:

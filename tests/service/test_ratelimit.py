@@ -7,12 +7,18 @@ from datetime import timedelta
 
 import pytest
 
+from cegema_onboarding.adapters.memory import (
+    ManualClock,
+    MemoryMailer,
+    MemoryNotifier,
+    MemoryStorage,
+)
 from cegema_onboarding.config import LockoutPolicy
 from cegema_onboarding.errors import ConfigurationError
 from cegema_onboarding.flow import Reason, Refused
 from cegema_onboarding.ports import RateLimiter
 from cegema_onboarding.ratelimit import Action, Limit, MemoryRateLimiter, RateLimits, rate_keys
-from cegema_onboarding.service import Ok
+from cegema_onboarding.service import Ok, OnboardingService, describe, retry_after
 
 from ..conftest import GOOD_PASSWORD, START, make_settings
 from .test_recovery import make_service, onboard
@@ -90,6 +96,44 @@ def test_login_is_limited_per_ip() -> None:
     assert all(isinstance(r, Ok) for r in results[:3])
     assert isinstance(results[3], Refused) and results[3].reason is Reason.RATE_LIMITED
     assert isinstance(service.login(member.member_number, GOOD_PASSWORD, ip="192.0.2.2"), Ok)
+
+
+def test_a_limit_refusal_says_the_actual_wait() -> None:
+    """Not "quelques minutes": what is left of the window, rounded up (issue #15)."""
+    service, _storage, mailer, clock = make_service(
+        rate_limits=RateLimits(login_ip=Limit(1, timedelta(minutes=1))))
+    member, _ = onboard(service, mailer)
+    clock.advance(minutes=1)
+    assert isinstance(service.login(member.member_number, GOOD_PASSWORD, ip="192.0.2.1"), Ok)
+    clock.advance(seconds=30)
+    refused = service.login(member.member_number, GOOD_PASSWORD, ip="192.0.2.1")
+    assert isinstance(refused, Refused) and retry_after(refused) == 30
+    assert describe(refused) == (
+        "Trop de demandes. Merci de patienter 30 secondes avant de réessayer.")
+    assert describe(refused, "en") == (
+        "Too many requests. Please wait 30 seconds before trying again.")
+    clock.advance(seconds=29)
+    refused = service.login(member.member_number, GOOD_PASSWORD, ip="192.0.2.1")
+    assert isinstance(refused, Refused)
+    assert describe(refused) == (
+        "Trop de demandes. Merci de patienter une seconde avant de réessayer.")
+    # An unknown member number gets the same words: the wait is the address's.
+    refused = service.login("100239999", "whatever", ip="192.0.2.1")
+    assert isinstance(refused, Refused) and retry_after(refused) == 1
+
+
+def test_a_limiter_that_cannot_tell_names_its_whole_window() -> None:
+    class Counting:
+        def hit(self, key: str, limit: int, window: timedelta, now: object) -> bool:
+            return False
+
+    service = OnboardingService(
+        MemoryStorage(), MemoryMailer(), clock=ManualClock(), notifier=MemoryNotifier(),
+        rate_limiter=Counting(),
+        settings=make_settings(rate_limits=RateLimits(login_ip=Limit(5, timedelta(minutes=2)))))
+    refused = service.login("100234567", "whatever", ip="192.0.2.1")
+    assert isinstance(refused, Refused) and retry_after(refused) == 120
+    assert "2 minutes" in describe(refused)
 
 
 def test_concurrent_wrong_logins_are_counted_exactly() -> None:

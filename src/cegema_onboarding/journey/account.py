@@ -19,6 +19,7 @@ from .events import (
 )
 from .inputs import Ctx, clean_comments, clean_interests
 from .links import (
+    cooldown_params,
     cooling_down,
     find_link,
     inspect_link,
@@ -91,7 +92,8 @@ def request_email_change(account: Account, event: RequestEmailChange, ctx: Ctx) 
     live = live_link(account, LinkPurpose.CHANGE_EMAIL)
     if (live is not None and live.address is not None
             and normalize.email_key(live.address) == key and cooling_down(live, ctx)):
-        return Refused(Reason.RATE_LIMITED, secret_checked=True)
+        return Refused(Reason.RATE_LIMITED, secret_checked=True,
+                       params=cooldown_params(live, ctx))
     new, token, code = issue_link(account, LinkPurpose.CHANGE_EMAIL, address, ctx)
     effects: list[Effect] = [
         SendNotice(Notice.EMAIL_CHANGE, account.account_id, Channel.EMAIL, ctx.now, to=address,

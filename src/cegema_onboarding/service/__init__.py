@@ -21,6 +21,7 @@ from .results import Result as Result
 from .results import Screen as Screen
 from .results import describe as describe
 from .results import refusal_text as refusal_text
+from .results import retry_after as retry_after
 from .staff import StaffDesk as StaffDesk
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "StaffDesk",
     "describe",
     "refusal_text",
+    "retry_after",
 ]

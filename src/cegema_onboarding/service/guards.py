@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import re
 import secrets
 import time
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -28,7 +30,7 @@ from ..errors import ConcurrentUpdate, OnboardingError
 from ..flow import Accepted, Audit, Origin, Reason, Refused
 from ..lockout import Admission, Counter
 from ..model import Account, Session, Throttle
-from ..ports import Changes, RateLimiter
+from ..ports import Changes, RateLimiter, ReportsWait
 from ..ratelimit import request_keys
 from .observe import tell
 from .results import Result
@@ -46,6 +48,9 @@ PATIENCE = 10.0
 # processes: the first pause and the longest, in seconds (jittered).
 _FIRST_PAUSE = 0.002
 _LONGEST_PAUSE = 0.05
+#: The wait a "busy" refusal names (other attempts still checked after PATIENCE): by then
+#: they have ended or their lease has, so a member who waits that long is served.
+BUSY = (("retry_seconds", math.ceil(PATIENCE)),)
 
 
 class Guards:
@@ -66,8 +71,19 @@ class Guards:
         for key, limit in request_keys(request, self.settings, ip=ip_, identifier=identifier):
             if not self.rate_limiter.hit(key, limit.count, limit.window, now):
                 tell(self.unit.observer, lambda o: o.rate_limited(request))
-                return Refused(Reason.RATE_LIMITED)
+                return Refused(Reason.RATE_LIMITED,
+                               params=(("retry_seconds", self._wait(key, limit.window, now)),))
         return None
+
+    def _wait(self, key: str, window: timedelta, now: datetime) -> int:
+        """Whole seconds until ``key`` is served again, rounded up: what the refusal says
+        and ``Retry-After`` sends. The whole window when the limiter cannot tell."""
+        left: timedelta | None = None
+        if isinstance(self.rate_limiter, ReportsWait):
+            left = self.rate_limiter.retry_after(key, window, now)
+        if left is None or left > window:
+            left = window
+        return max(1, math.ceil(left.total_seconds()))
 
     # ------------------------------------------------------------------ counted attempts
 
@@ -132,7 +148,7 @@ class Guards:
             if time.monotonic() >= deadline:
                 unit.audit_only(Audit("login", "busy", unit.clock.now(), None,
                                       origin.actor, origin.ip))
-                return Refused(Reason.RATE_LIMITED), right, False
+                return Refused(Reason.RATE_LIMITED, params=BUSY), right, False
 
     def guarded(self, account: Account, event: flow.Event, origin: Origin,
                 notice: str | None, *, session: Session | None = None,
@@ -201,10 +217,10 @@ class Guards:
                     # Another attempt moved the counter: read it again at once.
                     if time.monotonic() < deadline:
                         continue
-                    return Refused(Reason.RATE_LIMITED)
+                    return Refused(Reason.RATE_LIMITED, params=BUSY)
                 return attrs.evolve(admitted, version=current.version + 1)
             if time.monotonic() >= deadline:
-                return Refused(Reason.RATE_LIMITED)
+                return Refused(Reason.RATE_LIMITED, params=BUSY)
             # Jittered, so that the waiting attempts do not all read at the same instant.
             time.sleep(pause * (0.5 + secrets.randbelow(1024) / 2048))
             pause = min(pause * 2, _LONGEST_PAUSE)

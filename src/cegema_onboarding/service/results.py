@@ -145,15 +145,34 @@ def refusal_text(refused: Refused, reason: Reason, lang: str | None = None
                  ) -> tuple[str, dict[str, object]]:
     """The text key and parameters of one reason of ``refused``.
 
-    A resend refused during the cool-down carries ``wait_seconds``: it says the actual
-    wait, rounded up ("Merci de patienter 45 secondes..."), not "quelques minutes".
+    A resend refused during the cool-down carries ``wait_seconds``, a rate limit
+    ``retry_seconds``: either says the actual wait, rounded up ("Merci de patienter 45
+    secondes..."), not "quelques minutes".
     """
     params: dict[str, object] = dict(refused.params)
-    wait = params.get("wait_seconds")
-    if reason is Reason.RATE_LIMITED and isinstance(wait, int) and wait > 0:
-        return "notice.resend_wait", {
-            "duration": texts.duration(timedelta(seconds=wait), lang, round_up=True)}
+    if reason is Reason.RATE_LIMITED:
+        for name, key in (("wait_seconds", "notice.resend_wait"),
+                          ("retry_seconds", "notice.rate_limited_wait")):
+            wait = params.get(name)
+            if isinstance(wait, int) and wait > 0:
+                return key, {"duration": texts.duration(timedelta(seconds=wait), lang,
+                                                        round_up=True)}
     return f"reason.{reason.value}", params
+
+
+def retry_after(refused: Refused) -> int | None:
+    """The whole seconds a rate-limit refusal asks the member to wait (``Retry-After``).
+
+    None for any other refusal, and for a limit refusal that names no wait.
+    """
+    if refused.reason is not Reason.RATE_LIMITED:
+        return None
+    params = dict(refused.params)
+    for name in ("wait_seconds", "retry_seconds"):
+        wait = params.get(name)
+        if isinstance(wait, int) and wait > 0:
+            return wait
+    return None
 
 
 def devices_of(account: Account) -> tuple[RememberedDevice, ...]:

@@ -11,7 +11,9 @@ a fresh, empty limiter::
         def limiter(self) -> Iterator[MyLimiter]:
             yield MyLimiter(...)
 
-Only the port's one method, ``hit``, is used, so any adapter can run it.
+The port's one method, ``hit``, is what every test but one uses, so any adapter can run
+them; the optional ``retry_after`` (:class:`~cegema_onboarding.ports.ReportsWait`) is
+checked only on the limiters that have it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 
-from ..ports import RateLimiter
+import pytest
+
+from ..ports import RateLimiter, ReportsWait
 from .records import T0
 
 MINUTE = timedelta(minutes=1)
@@ -115,3 +119,14 @@ class RateLimiterContract:
         results = race(16, lambda i: limiter.hit(f"new-{i % 4}", 3, MINUTE, T0))
         assert results.count(True) == 12
         assert [limiter.hit(f"new-{i}", 3, MINUTE, T0) for i in range(4)] == [False] * 4
+
+    def test_retry_after_is_what_is_left_of_the_window(self, limiter: RateLimiter) -> None:
+        if not isinstance(limiter, ReportsWait):
+            pytest.skip("this limiter does not report its wait (optional)")
+        assert limiter.retry_after("k", MINUTE, T0) is None
+        start = T0 + timedelta(seconds=17)
+        assert limiter.hit("k", 1, MINUTE, start)
+        assert not limiter.hit("k", 1, MINUTE, start + timedelta(seconds=20))
+        assert limiter.retry_after("k", MINUTE, start + timedelta(seconds=20)) == timedelta(
+            seconds=40)
+        assert limiter.retry_after("k", MINUTE, start + MINUTE) is None

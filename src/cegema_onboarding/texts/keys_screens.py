@@ -104,6 +104,9 @@ SCREEN_KEYS: Final[tuple[str, ...]] = (
     # TRANSLATORS: A resend asked for before the cool-down is over; {duration} is the wait
     # left, rounded up ("45 secondes", "une minute").
     N_("notice.resend_wait"),
+    # TRANSLATORS: Any rate-limited request (login, forgotten password...); {duration} is the
+    # wait left, rounded up ("30 secondes", "une minute"), never "quelques minutes".
+    N_("notice.rate_limited_wait"),
     N_("screen.code.title"),
     N_("screen.code.body"),
     N_("label.code"),

@@ -136,6 +136,23 @@ UI_KEYS: Final[tuple[str, ...]] = (
     N_("ui.demo.mailbox.text_message"),
     # TRANSLATORS: {date} is the day and time the letter was written.
     N_("ui.demo.mailbox.letter"),
+    N_("ui.demo.staff.title"),
+    N_("ui.demo.staff.queue"),
+    N_("ui.demo.staff.name"),
+    N_("ui.demo.staff.requested"),
+    N_("ui.demo.staff.actions"),
+    N_("ui.demo.staff.activate"),
+    # TRANSLATORS: Staff page: the accessible name of one row's button; {member_number} is
+    # the member's.
+    N_("ui.demo.staff.activate_member"),
+    N_("ui.demo.staff.reject_reason"),
+    N_("ui.demo.staff.reject"),
+    N_("ui.demo.staff.empty"),
+    # TRANSLATORS: Staff page: followed by the member number and the new initial password.
+    N_("ui.demo.staff.reissued"),
+    N_("ui.demo.staff.one_account"),
+    N_("ui.demo.staff.unlock"),
+    N_("ui.demo.staff.reissue"),
     # TRANSLATORS: Staff page: how the member will be told that the account is active.
     N_("ui.demo.staff.channel"),
     N_("ui.demo.staff.recipient"),

@@ -148,5 +148,32 @@ def test_profile_forms_refusals_are_announced(dj_service: OnboardingService) -> 
     response = post_form(client, "/profil/", "/profil/mot-de-passe/", {
         "current_password": "not the password", "password": "Une autre phrase de passe 2026",
         "confirmation": "Une autre phrase de passe 2026"}, follow=True)
-    alerts = re.findall(r'<li class="[^"]*error[^"]*" role="alert">([^<]+)</li>', body(response))
+    alerts = re.findall(r'role="alert" id="cegema-error">([^<]+)<', body(response))
     assert alerts, body(response)
+
+
+def test_profile_password_refusal_is_tied_to_its_field(dj_service: OnboardingService) -> None:
+    """Only the password form's field is marked, not the address form's of the same name."""
+    client = csrf_client()
+    active(client, dj_service)
+    response = refused(client, "/profil/", "/profil/mot-de-passe/", {
+        "current_password": "not the password", "password": "Une autre phrase de passe 2026",
+        "confirmation": "Une autre phrase de passe 2026"})
+    assert tied(response, "current_password") == fr("reason.bad_credentials")
+    page = body(response)
+    assert re.search(r'id="id_current_password"[^>]*aria-invalid="true"', page)
+    assert not re.search(r'id="id_email_password"[^>]*aria-invalid', page)
+
+
+def test_profile_email_refusal_is_tied_and_keeps_the_addresses(
+        dj_service: OnboardingService) -> None:
+    client = csrf_client()
+    active(client, dj_service)
+    response = refused(client, "/profil/", "/profil/email/", {
+        "current_password": GOOD_PASSWORD, "email": "new@example.org",
+        "confirmation": "neww@example.org"})
+    assert tied(response, "confirmation") == fr("reason.emails_differ")
+    page = body(response)
+    assert re.search(r'id="id_new_email_confirm"[^>]*aria-invalid="true"', page)
+    assert not re.search(r'id="id_new_password_confirm"[^>]*aria-invalid', page)
+    assert 'value="new@example.org"' in page and 'value="neww@example.org"' in page

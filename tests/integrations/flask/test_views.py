@@ -555,7 +555,9 @@ def test_rate_limited_requests_get_a_message(env: Env, client: FlaskClient) -> N
     for _ in range(limit):
         assert post(client, "/mot-de-passe-oublie", {"identifier": "100234567"}).status_code == 303
     r = post(client, "/mot-de-passe-oublie", {"identifier": "100234567"})
-    assert fr("reason.rate_limited") in text_of(refused(client, r, "/mot-de-passe-oublie"))
+    page = refused(client, r, "/mot-de-passe-oublie")
+    assert page.status_code == 429
+    assert fr("notice.rate_limited_wait", duration="5 minutes") in text_of(page)
 
 
 # ---------------------------------------------------------------------- language, templates

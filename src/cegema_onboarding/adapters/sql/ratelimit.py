@@ -85,6 +85,22 @@ class SqlRateLimiter:
             raise translate(exc, "rate limit update") from exc
         return row is not None
 
+    def retry_after(self, key: str, window: timedelta, now: datetime) -> timedelta | None:
+        """The time left in ``key``'s current window; None when it has none."""
+        try:
+            with self._reader.connect() as conn:
+                start = conn.execute(
+                    sa.select(_start).where(rate_limits.c.key == key)).scalar()
+        except sa.exc.SQLAlchemyError as exc:
+            raise translate(exc, "rate limit read") from exc
+        if start is None:
+            return None
+        if start.tzinfo is None:
+            # SQLite gives back naive UTC times.
+            start = start.replace(tzinfo=now.tzinfo)
+        left: timedelta = start + window - now
+        return left if timedelta(0) < left <= window else None
+
     def count(self, key: str) -> int:
         """The hits counted in the key's last window (for tests and monitoring)."""
         try:

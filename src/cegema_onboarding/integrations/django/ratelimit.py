@@ -94,6 +94,19 @@ class DjangoRateLimiter:
             rows.update(count=F("count") + 1)
             return True
 
+    def retry_after(self, key: str, window: timedelta, now: datetime) -> timedelta | None:
+        """The time left in ``key``'s current window; None when it has none."""
+        try:
+            found = (OnboardingRateLimit.objects.using(self.using).filter(key=key)
+                     .values_list("window_start", flat=True).first())
+        except DatabaseError as exc:
+            raise StorageError(f"rate limit read failed ({type(exc).__name__})") from exc
+        start = _from_db(found) if found is not None else None
+        if start is None:
+            return None
+        left: timedelta = start + window - now
+        return left if timedelta(0) < left <= window else None
+
     def count(self, key: str) -> int:
         """The hits counted in the key's last window (for tests and monitoring)."""
         try:

@@ -23,7 +23,7 @@ from ... import texts
 from ...errors import ConfigurationError
 from ...flow import Reason, Refused
 from ...model import Step
-from ...service import Ok, OnboardingService, Screen, refusal_text
+from ...service import Ok, OnboardingService, Screen, refusal_text, retry_after
 from .._web import (
     LANG_COOKIE_NAME,
     LINK_COOKIE_MAX_AGE,
@@ -190,6 +190,8 @@ class FormErrors:
 
     fields: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
     form: tuple[str, ...] = ()
+    #: A rate-limit refusal's wait in whole seconds: the page answers 429 with Retry-After.
+    retry_after: int | None = None
 
     def __bool__(self) -> bool:
         return bool(self.fields or self.form)
@@ -201,9 +203,10 @@ def form_errors(refused: Refused, field_map: Mapping[str, str] | None = None) ->
     messages = tuple(t(key, **params) for key, params in (
         refusal_text(refused, r, language) for r in (refused.reason, *refused.others)))
     name = refusal_field(refused, field_map)
+    wait = retry_after(refused)
     if name is None:
-        return FormErrors(form=messages)
-    return FormErrors(fields={name: messages})
+        return FormErrors(form=messages, retry_after=wait)
+    return FormErrors(fields={name: messages}, retry_after=wait)
 
 
 def render(template: str, status: int = 200, *, errors: FormErrors | None = None,
@@ -235,6 +238,12 @@ def render(template: str, status: int = 200, *, errors: FormErrors | None = None
         **context,
     )
     response = Response(body, status=status, mimetype="text/html")
+    if errors is not None and errors.retry_after is not None and status == 200:
+        # A limit refusal: 429 with the wait, on the GET that the refused POST's redirect
+        # leads to (Post/Redirect/Get kept): Back and reload land on a GET, never on a
+        # POST's response, and clients that read Retry-After know when to come back.
+        response.status_code = 429
+        response.headers["Retry-After"] = str(errors.retry_after)
     return response
 
 

@@ -102,8 +102,10 @@ def add_staff(app: Flask, service: OnboardingService, password: str) -> None:
         account = service.storage.find_by_member_number(number)
         return account.account_id if account is not None else None
 
-    @app.post("/staff/unlock")
-    def staff_unlock() -> Response | WerkzeugResponse:
+    def one_account() -> str | WerkzeugResponse:
+        """What unlock and re-issue check first: the CSRF token, a staff session, then the
+        member number typed; the member's account id, or the answer that ends the request
+        (an unknown number is refused like a malformed one)."""
         check_csrf()
         denied = staff_only()
         if denied is not None:
@@ -111,18 +113,21 @@ def add_staff(app: Flask, service: OnboardingService, password: str) -> None:
         account_id = member_from_form()
         if account_id is None:
             return _staff_done(service, Refused(Reason.INPUT_INVALID, field="member_number"))
+        return account_id
+
+    @app.post("/staff/unlock")
+    def staff_unlock() -> Response | WerkzeugResponse:
+        account_id = one_account()
+        if not isinstance(account_id, str):
+            return account_id
         return _staff_done(service, service.staff.unlock(account_id, staff_id=_STAFF_ID,
                                                          ip=request.remote_addr))
 
     @app.post("/staff/reissue")
     def staff_reissue() -> Response | WerkzeugResponse:
-        check_csrf()
-        denied = staff_only()
-        if denied is not None:
-            return denied
-        account_id = member_from_form()
-        if account_id is None:
-            return _staff_done(service, Refused(Reason.INPUT_INVALID, field="member_number"))
+        account_id = one_account()
+        if not isinstance(account_id, str):
+            return account_id
         issued = service.staff.reissue_credentials(account_id, staff_id=_STAFF_ID,
                                                    ip=request.remote_addr)
         if isinstance(issued, Refused):

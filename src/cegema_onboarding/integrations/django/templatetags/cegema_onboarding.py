@@ -22,13 +22,17 @@ def cegema_text(key: str, **params: Any) -> str:
 
 
 @register.simple_tag(takes_context=True)
-def cegema_invalid(context: template.Context, name: str) -> str:
+def cegema_invalid(context: template.Context, name: str, form: str | None = None) -> str:
     """`` aria-invalid="true" aria-describedby="cegema-error"`` on the field ``name`` when
     the page shows a refusal of that field (``error_field``); nothing otherwise.
 
-    The message is base.html's ``#cegema-error``, a ``role="alert"`` region: assistive
-    technologies announce it, and read it again on the field.
+    ``form`` names the field's form on a page with several that share field names (the
+    profile's): the field is marked only when that form was the one refused
+    (``error_form``). The message is base.html's ``#cegema-error``, a ``role="alert"``
+    region: assistive technologies announce it, and read it again on the field.
     """
+    if form is not None and context.get("error_form") != form:
+        return ""
     if context.get("error") and context.get("error_field") == name:
         return mark_safe(' aria-invalid="true" aria-describedby="cegema-error"')
     return ""

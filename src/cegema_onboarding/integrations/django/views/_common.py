@@ -24,7 +24,7 @@ from django.utils.translation import get_language
 from .... import texts
 from ....flow import Reason, Refused
 from ....model import Session, Step
-from ....service import Ok, OnboardingService, Screen, describe
+from ....service import Ok, OnboardingService, Screen, describe, retry_after
 from ..._web import query_without_token, refusal_field
 from ..._web import safe_next as web_safe_next
 from ..backends import user_for_account
@@ -135,7 +135,15 @@ def page(request: HttpRequest, template: str, context: dict[str, Any] | None = N
         "current_member": member_of(request),
     }
     base.update(context or {})
+    wait = base.get("retry_after")
+    if isinstance(wait, int) and status == 200:
+        # A limit refusal: 429 with the wait, on the GET that the refused POST's redirect
+        # leads to (Post/Redirect/Get kept): Back and reload land on a GET, never on a
+        # POST's response, and clients that read Retry-After know when to come back.
+        status = 429
     response = render(request, template, base, status=status)
+    if status == 429 and isinstance(wait, int):
+        response["Retry-After"] = str(wait)
     # Nothing of a page's address goes to other sites. Not "no-referrer": browsers then
     # send "Origin: null" with the page's own forms, which Django's CSRF check refuses
     # (every POST of a real browser failed with 403). The mailed links' token never
@@ -157,15 +165,18 @@ _REASONS = {r.value: r for r in Reason}
 
 
 def keep_form(request: HttpRequest, view_name: str, refused: Refused | None = None, *,
-              done: str | None = None, **values: str) -> HttpResponseRedirect:
+              done: str | None = None, form: str | None = None,
+              **values: str) -> HttpResponseRedirect:
     """Answer a POST with a redirect to ``view_name``, keeping what its next GET shows.
 
     A refusal is kept by its reasons (the page says them in its own language), with the
     typed values that are not secrets: passwords, answers and codes are never kept. ``done``
-    is a text key for a page that answers a request by replacing its form. Back then never
-    lands on a POST's response, so it never asks to send a form again.
+    is a text key for a page that answers a request by replacing its form. ``form`` names
+    which of a page's forms was refused (``error_form``), when it has several with the
+    same field names (the profile's password and address forms). Back then never lands
+    on a POST's response, so it never asks to send a form again.
     """
-    kept: dict[str, Any] = {"view": view_name, "done": done, "values": {
+    kept: dict[str, Any] = {"view": view_name, "done": done, "form": form, "values": {
         k: str(v)[:_MAX_KEPT_VALUE] for k, v in list(values.items())[:_MAX_KEPT_VALUES]}}
     if refused is not None:
         kept.update(reasons=[r.value for r in (refused.reason, *refused.others)],
@@ -201,6 +212,10 @@ def kept_form(request: HttpRequest, view_name: str) -> dict[str, Any]:
                           others=tuple(_REASONS[n] for n in names[1:]), params=params)
         context["error"] = describe(refused, current_lang())
         context["error_field"] = refusal_field(refused, IDENTIFIER)
+        form = kept.get("form")
+        context["error_form"] = form if isinstance(form, str) else None
+        if (wait := retry_after(refused)) is not None:
+            context["retry_after"] = wait
     return context
 
 

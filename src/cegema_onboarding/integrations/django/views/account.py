@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from .... import texts
 from ....flow import Reason, Refused
 from ....model import LinkPurpose, Session, Step
-from ....service import Ok, OnboardingService, ProfileView, describe
+from ....service import Ok, OnboardingService, ProfileView
 from ..._web import PROFILE_CHANNELS, local_time, parse_channels, parse_pets
 from ..conf import get_service
 from ..session import client_ip, load_session, store_session, user_agent
@@ -106,11 +106,13 @@ def profile(request: HttpRequest) -> HttpResponse:
     return page(request, "cegema_onboarding/profile.html", context)
 
 
-def _profile_refusal(request: HttpRequest, result: Refused) -> HttpResponse:
+def _profile_refusal(request: HttpRequest, result: Refused, form: str | None = None,
+                     **typed: str) -> HttpResponse:
+    """Back to the profile, whose ``form`` shows the refusal tied to its field (Post/
+    Redirect/Get), with the values typed that are not secrets."""
     if result.reason is Reason.SESSION_EXPIRED:
         return to_login(request, result)
-    messages.error(request, describe(result, current_lang()))
-    return redirect(url("profile"))
+    return keep_form(request, "profile", result, form=form, **typed)
 
 
 @member_language
@@ -127,7 +129,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
         form_field(request, "confirmation"), ip=client_ip(request),
         user_agent=user_agent(request))
     if isinstance(result, Refused):
-        return _profile_refusal(request, result)
+        return _profile_refusal(request, result, "password")
     if result.session is not None:
         # This browser keeps going with the new epoch; the others are logged out.
         request.session.cycle_key()
@@ -145,12 +147,14 @@ def request_email_change(request: HttpRequest) -> HttpResponse:
     member = member_posting(request)
     if isinstance(member, HttpResponse):
         return member
+    address, confirmation = form_field(request, "email"), form_field(request, "confirmation")
     result = get_service().request_email_change(
-        member, form_field(request, "current_password"), form_field(request, "email"),
-        form_field(request, "confirmation"), ip=client_ip(request),
-        user_agent=user_agent(request))
+        member, form_field(request, "current_password"), address, confirmation,
+        ip=client_ip(request), user_agent=user_agent(request))
     if isinstance(result, Refused):
-        return _profile_refusal(request, result)
+        # The page's own "email" is the member's address: the typed ones go under others.
+        return _profile_refusal(request, result, "email", new_email=address,
+                                new_email_confirm=confirmation)
     messages.success(request, t(result.notice or "notice.email_change_sent"))
     return redirect(url("profile"))
 
