@@ -19,7 +19,7 @@ pytest.importorskip("axe_playwright_python")
 
 from cegema_onboarding.adapters.mailbox import text_part
 
-from ...guide_walk import LOCAL_DATE, LOCAL_TIME, GuideWalk, Site, fr
+from ...guide_walk import LOCAL_DATE, LOCAL_TIME, UTC_TIME, GuideWalk, Site, fr
 from .browser_support import Portal, serve_demo
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -50,6 +50,9 @@ def demo_site(portal: Portal) -> Site:
         page.goto(f"{portal.url}/mailbox")
         page.get_by_role("link", name=subject).first.click()
         assert page.locator("h1").first.inner_text().strip() == subject
+        # The mail's date, as a webmail shows it: local, never the UTC of its header.
+        shown = page.locator("main").inner_text()
+        assert LOCAL_TIME in shown and f" {UTC_TIME}" not in shown, shown
         # The mail's HTML part, in a sandboxed frame, greets the member by name too.
         page.get_by_text("Version HTML").click()
         assert "Marie Dupont" in page.frame_locator("iframe").locator("body").inner_text()
@@ -110,7 +113,8 @@ def test_the_no_email_member_is_told_by_letter(
 
     # The letter, under the "Courrier" tab: the tabs are links, Tab reaches it, Enter opens it.
     page.goto(f"{portal.url}/mailbox")
-    walk.screen("mailbox", ("Courrier", "SMS"))
+    main = walk.screen("mailbox", ("Courrier", "SMS"))
+    assert f" {UTC_TIME}" not in main  # the mails' dates are local too
     for _ in range(40):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.textContent") == "Courrier":
