@@ -33,45 +33,91 @@ SUBJECT_VALIDATION = "CEGEMA : Vérification de l'adresse mail"
 SUBJECT_CHANGED = "CEGEMA : Votre mot de passe a été changé"
 
 # Each screen's words, as the guide prints them (step by step).
-LOGIN = ("SE CONNECTER À VOTRE COMPTE", "ENTREZ VOS IDENTIFIANTS CI-DESSOUS", "Identifiant",
-         "Mot de passe", "Se souvenir de moi", "Ouvrir une session", "Identifiant oublié ?",
-         "Mot de passe oublié ?")
-FIRST_CONNECTION = ("PREMIÈRE CONNEXION", "ENTREZ VOTRE ADRESSE MAIL", "Email",
-                    "Confirmer votre email", "Valider", "Vous n'avez pas d'adresse email ?")
+LOGIN = (
+    "SE CONNECTER À VOTRE COMPTE",
+    "ENTREZ VOS IDENTIFIANTS CI-DESSOUS",
+    "Identifiant",
+    "Mot de passe",
+    "Se souvenir de moi",
+    "Ouvrir une session",
+    "Identifiant oublié ?",
+    "Mot de passe oublié ?",
+)
+FIRST_CONNECTION = (
+    "PREMIÈRE CONNEXION",
+    "ENTREZ VOTRE ADRESSE MAIL",
+    "Email",
+    "Confirmer votre email",
+    "Valider",
+    "Vous n'avez pas d'adresse email ?",
+)
 NO_EMAIL_PARAGRAPH = (
     "En ne renseignant pas d'adresse e-mail, vous ne pourrez pas profiter de toutes les "
     "fonctionnalités du site. Votre compte sera activé dans les plus brefs délais par CEGEMA "
     "afin que vous puissiez vous connecter. Un conseiller vous tiendra informé du statut de "
-    "votre demande.")
-LINK_SENT = ("Un lien de validation vient de vous être envoyé sur votre adresse e-mail. Pour "
-             "valider votre compte, il vous suffit de cliquer sur le lien que vous avez reçu "
-             "dans l'e-mail de validation CEGEMA.")
-NEW_PASSWORD = ("Choisissez votre nouveau mot de passe",
-                "Merci de confirmer votre nouveau mot de passe", "Enregistrer")
-QUESTION = ("Mon profil", "Pour des raisons de sécurité, nous vous invitons à répondre à une "
-            "question secrète. La réponse vous permettra de réinitialiser votre mot de passe "
-            "en cas de perte ou d'oubli", "Choisissez votre question secrète",
-            "Choisissez votre réponse", "Merci de confirmer votre réponse", "Enregistrer")
-CONNECTED = ("Ça y est ! Vous êtes connecté !", "Mon profil et mes informations",
-             "Profil complété à", "MON CONSEILLER", "MON PROFIL",
-             "Mes préférences de communication", "Téléphone", "Email", "SMS", "Courrier",
-             "Avez-vous des animaux de compagnie ?", "Mes centres d'intérêt", "Commentaires")
+    "votre demande."
+)
+LINK_SENT = (
+    "Un lien de validation vient de vous être envoyé sur votre adresse e-mail. Pour "
+    "valider votre compte, il vous suffit de cliquer sur le lien que vous avez reçu "
+    "dans l'e-mail de validation CEGEMA."
+)
+NEW_PASSWORD = (
+    "Choisissez votre nouveau mot de passe",
+    "Merci de confirmer votre nouveau mot de passe",
+    "Enregistrer",
+)
+QUESTION = (
+    "Mon profil",
+    "Pour des raisons de sécurité, nous vous invitons à répondre à une "
+    "question secrète. La réponse vous permettra de réinitialiser votre mot de passe "
+    "en cas de perte ou d'oubli",
+    "Choisissez votre question secrète",
+    "Choisissez votre réponse",
+    "Merci de confirmer votre réponse",
+    "Enregistrer",
+)
+CONNECTED = (
+    "Ça y est ! Vous êtes connecté !",
+    "Mon profil et mes informations",
+    "Profil complété à",
+    "MON CONSEILLER",
+    "MON PROFIL",
+    "Mes préférences de communication",
+    "Téléphone",
+    "Email",
+    "SMS",
+    "Courrier",
+    "Avez-vous des animaux de compagnie ?",
+    "Mes centres d'intérêt",
+    "Commentaires",
+)
 # The legal footer of every mail (steps 5 and 8).
-FOOTER = ("Ceci est un message automatique généré par notre serveur ; merci de ne pas y "
-          "répondre.", "Cliquer sur ce lien : Mentions Légales",
-          "Ou copier cette URL dans votre navigateur : "
-          "https://www.cegema.com/mentionslegales_mail.php")
-VALIDATION_MAIL = ("Bonjour", "La validation de votre adresse email",
-                   "est nécessaire pour vous connecter à votre espace adhérent CEGEMA.",
-                   "A cette fin, vous pouvez cliquer sur le lien ci-dessous :",
-                   "Attention, ce lien n'est valable que 24 heures. Passé ce délai, il vous "
-                   "faudra recommencer la procédure depuis le site www.cegema.com", *FOOTER)
-CHANGED_MAIL = ("Bonjour", "Le mot de passe d'accès à votre espace adhérent CEGEMA a été "
-                "modifié.", "La demande a été faite depuis 127.0.0.1",
-                "Si vous n'êtes pas à l'origine de cette modification, merci de bien vouloir "
-                "contacter CEGEMA en cliquant ici : "
-                "https://www.cegema.com/web/guest/nous-contacter", LOCAL_DATE, LOCAL_TIME,
-                *FOOTER)
+FOOTER = (
+    "Ceci est un message automatique généré par notre serveur ; merci de ne pas y répondre.",
+    "Cliquer sur ce lien : Mentions Légales",
+    "Ou copier cette URL dans votre navigateur : https://www.cegema.com/mentionslegales_mail.php",
+)
+VALIDATION_MAIL = (
+    "Bonjour",
+    "La validation de votre adresse email",
+    "est nécessaire pour vous connecter à votre espace adhérent CEGEMA.",
+    "A cette fin, vous pouvez cliquer sur le lien ci-dessous :",
+    "Attention, ce lien n'est valable que 24 heures. Passé ce délai, il vous "
+    "faudra recommencer la procédure depuis le site www.cegema.com",
+    *FOOTER,
+)
+CHANGED_MAIL = (
+    "Bonjour",
+    "Le mot de passe d'accès à votre espace adhérent CEGEMA a été modifié.",
+    "La demande a été faite depuis 127.0.0.1",
+    "Si vous n'êtes pas à l'origine de cette modification, merci de bien vouloir "
+    "contacter CEGEMA en cliquant ici : "
+    "https://www.cegema.com/web/guest/nous-contacter",
+    LOCAL_DATE,
+    LOCAL_TIME,
+    *FOOTER,
+)
 RESET_MAIL = ("qu'une heure", "depuis le site www.cegema.com", *FOOTER)
 BROWSER_ERRORS = ("ERR_CACHE_MISS", "Confirm Form Resubmission", "ERR_", "This site can")
 
@@ -123,8 +169,10 @@ class GuideWalk:
         self.site = site
         self.shots = Artefacts(f"{site.name}-{walk}", group="guide")
         self.posts: list[str] = []
-        page.on("request", lambda request: self.posts.append(request.url)
-                if request.method == "POST" else None)
+        page.on(
+            "request",
+            lambda request: self.posts.append(request.url) if request.method == "POST" else None,
+        )
 
     # -------------------------------------------------------------- the checks
 
@@ -186,7 +234,8 @@ class GuideWalk:
         if self.site.autofocus:  # the member types at once
             page.wait_for_function("document.activeElement !== document.body")
             assert page.evaluate("document.activeElement.id") == (
-                page.get_by_label("Identifiant", exact=True).get_attribute("id"))
+                page.get_by_label("Identifiant", exact=True).get_attribute("id")
+            )
         self.fill("Identifiant", number)
         self.fill("Mot de passe", password)
         if remember:
@@ -195,8 +244,9 @@ class GuideWalk:
             self.page.get_by_role("button", name=re.compile("Ouvrir une session")).click()
         self.back_after_form()
 
-    def first_connection(self, number: str, initial_password: str, name: str, email: str,
-                         adviser: Sequence[str]) -> None:
+    def first_connection(
+        self, number: str, initial_password: str, name: str, email: str, adviser: Sequence[str]
+    ) -> None:
         """Steps 1 to 8 and the profile: the whole guide for a member with an email."""
         page = self.page
         # The initial password is printed in capitals; typed in lower case, it still works.
@@ -207,8 +257,9 @@ class GuideWalk:
         self.fill("Email", email)
         self.fill("Confirmer votre email", email.replace("@", "x@"))
         self.submit("Valider")
-        assert_tied_error(page, page.get_by_label("Confirmer votre email", exact=True)
-                          .get_attribute("id"))
+        assert_tied_error(
+            page, page.get_by_label("Confirmer votre email", exact=True).get_attribute("id")
+        )
         assert fr("reason.emails_differ") in self.main()
         assert page.get_by_label("Email", exact=True).input_value() == email
         self.screen("email-refused", FIRST_CONNECTION)
@@ -229,8 +280,7 @@ class GuideWalk:
         assert flat(email) in self.screen("check-mailbox", ("Connectez-vous à votre boîte mail",))
 
         # Step 5: the validation mail, its link followed.
-        text = self.mail(SUBJECT_VALIDATION, (*VALIDATION_MAIL, name, email),
-                         "validation-mail")
+        text = self.mail(SUBJECT_VALIDATION, (*VALIDATION_MAIL, name, email), "validation-mail")
         found = re.search(r"https?://\S+/premiere-connexion/valider/?\?token=[\w.\-]+", text)
         assert found is not None, text
         page.goto(found.group(0))
@@ -243,8 +293,12 @@ class GuideWalk:
         self.fill("Merci de confirmer votre nouveau mot de passe", "qwerty123456")
         self.submit("Enregistrer")
         assert fr("reason.password_common") in self.main()
-        assert_tied_error(page, page.get_by_label("Choisissez votre nouveau mot de passe",
-                                                  exact=True).get_attribute("id"))
+        assert_tied_error(
+            page,
+            page.get_by_label("Choisissez votre nouveau mot de passe", exact=True).get_attribute(
+                "id"
+            ),
+        )
         self.screen("password-refused", NEW_PASSWORD)
         self.back_after_form()
         self.fill("Choisissez votre nouveau mot de passe", GOOD_PASSWORD)
@@ -255,7 +309,8 @@ class GuideWalk:
         # Step 7: the secret question.
         self.screen("question", QUESTION)
         page.get_by_label("Choisissez votre question secrète").select_option(
-            label="Nom de jeune fille de votre mère ?")
+            label="Nom de jeune fille de votre mère ?"
+        )
         self.fill("Choisissez votre réponse", "Lefebvre")
         self.fill("Merci de confirmer votre réponse", "Lefebvre")
         self.submit("Enregistrer")
@@ -282,12 +337,14 @@ class GuideWalk:
         """Logged in again with "Se souvenir de moi": the profile dates the device locally."""
         self.page.context.clear_cookies()
         self.log_in(number, GOOD_PASSWORD, remember=True)
-        main = self.screen("profile-remembered", (
-            "Mon profil et mes informations", f"Dernière utilisation {LOCAL_DATE} {LOCAL_TIME}"))
+        main = self.screen(
+            "profile-remembered",
+            ("Mon profil et mes informations", f"Dernière utilisation {LOCAL_DATE} {LOCAL_TIME}"),
+        )
         assert f"{LOCAL_DATE} {UTC_TIME}" not in main  # never the stored UTC time
 
     def forgotten_password(self, number: str) -> None:
-        """"Mot de passe oublié ?": the reset mail says "qu'une heure" and where to start again."""
+        """ "Mot de passe oublié ?": the reset mail says "qu'une heure" and where to start again."""
         page = self.page
         page.context.clear_cookies()
         page.goto(self.site.url("/connexion"))
@@ -301,7 +358,7 @@ class GuideWalk:
         self.mail(fr("mail.reset.subject"), RESET_MAIL, "reset-mail")
 
     def declare_no_email(self, number: str, initial_password: str) -> str:
-        """"Vous n'avez pas d'adresse email ?": the member is told what happens next; the
+        """ "Vous n'avez pas d'adresse email ?": the member is told what happens next; the
         waiting page's text is returned."""
         self.log_in(number, initial_password)
         self.screen("email", (*FIRST_CONNECTION, NO_EMAIL_PARAGRAPH))

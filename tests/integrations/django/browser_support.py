@@ -33,12 +33,10 @@ def django_chromium() -> Iterator[Any]:
 def live_app(**config: Any) -> Iterator[tuple[str, OnboardingService]]:
     """The app on a live server thread, its address and service, with plain-http cookies;
     ``config`` adds to the tests' ``CEGEMA_ONBOARDING``. Needs a transactional database."""
-    shared = {c.alias: c for c in connections.all()
-              if c.vendor == "sqlite" and c.is_in_memory_db()}
+    shared = {c.alias: c for c in connections.all() if c.vendor == "sqlite" and c.is_in_memory_db()}
     # The test project serves no static files: give the live server's handlers the URLs
     # they expect, on paths no screen uses.
-    with override_settings(STATIC_URL="/static/", MEDIA_URL="/media/",
-                           ALLOWED_HOSTS=["127.0.0.1"]):
+    with override_settings(STATIC_URL="/static/", MEDIA_URL="/media/", ALLOWED_HOSTS=["127.0.0.1"]):
         thread = LiveServerThread("127.0.0.1", _StaticFilesHandler, shared)
         for connection in shared.values():
             connection.inc_thread_sharing()

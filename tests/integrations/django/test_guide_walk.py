@@ -39,8 +39,9 @@ def served(transactional_db: None, clock: ManualClock) -> Iterator[tuple[str, On
 
 
 @pytest.fixture
-def walk(browser: Any, served: tuple[str, OnboardingService],
-         request: pytest.FixtureRequest) -> Iterator[GuideWalk]:
+def walk(
+    browser: Any, served: tuple[str, OnboardingService], request: pytest.FixtureRequest
+) -> Iterator[GuideWalk]:
     base, service = served
 
     def mail_text(subject: str) -> str:
@@ -53,26 +54,35 @@ def walk(browser: Any, served: tuple[str, OnboardingService],
     # is closed before the server stops (the server's threads share the test's database).
     context = browser.new_context(locale="en-GB", viewport={"width": 1000, "height": 900})
     context.set_default_timeout(15_000)
-    yield GuideWalk(context.new_page(), Site("django", base, "/", mail_text),
-                    request.node.name.removeprefix("test_"))
+    yield GuideWalk(
+        context.new_page(),
+        Site("django", base, "/", mail_text),
+        request.node.name.removeprefix("test_"),
+    )
     context.close()
 
 
 def test_the_whole_guide(walk: GuideWalk, served: tuple[str, OnboardingService]) -> None:
     _, service = served
     member = service.staff.provision("100234567", "Marie Dupont", phone="+33 4 93 00 00 00")
-    walk.first_connection("100234567", member.initial_password, "Marie Dupont",
-                          "marie.dupont@example.com",
-                          adviser=("CEGEMA",))
+    walk.first_connection(
+        "100234567",
+        member.initial_password,
+        "Marie Dupont",
+        "marie.dupont@example.com",
+        adviser=("CEGEMA",),
+    )
     walk.remembered_device("100234567")
     walk.forgotten_password("100234567")
 
 
 def test_the_no_email_member_is_told_through_the_admin(
-        walk: GuideWalk, served: tuple[str, OnboardingService]) -> None:
+    walk: GuideWalk, served: tuple[str, OnboardingService]
+) -> None:
     base, service = served
-    member = service.staff.provision("100234568", "Jean Martin",
-                                     postal_address="12 rue des Lilas\n06270 Villeneuve-Loubet")
+    member = service.staff.provision(
+        "100234568", "Jean Martin", postal_address="12 rue des Lilas\n06270 Villeneuve-Loubet"
+    )
     walk.declare_no_email("100234568", member.initial_password)
 
     # Staff, in the admin: the request in the queue, activated with the admin's action.

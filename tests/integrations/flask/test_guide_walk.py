@@ -41,8 +41,11 @@ def demo(tmp_path: Path) -> Iterator[tuple[Portal, dict[str, str | None], str]]:
 def demo_site(portal: Portal) -> Site:
     def mail_text(subject: str) -> str:
         portal.service.deliver_due()  # what the mailbox page does
-        texts = [text_part(message) for _, message in portal.mailbox.messages()
-                 if str(message["Subject"]) == subject]
+        texts = [
+            text_part(message)
+            for _, message in portal.mailbox.messages()
+            if str(message["Subject"]) == subject
+        ]
         assert texts, f"no mail {subject!r}"
         return texts[-1]
 
@@ -74,15 +77,21 @@ def test_the_whole_guide(browser: Any, demo: tuple[Portal, dict[str, str | None]
     password = members[DEMO_MEMBER]
     assert password is not None
     walk = GuideWalk(new_page(browser), demo_site(portal), "guide")
-    walk.first_connection(DEMO_MEMBER, password, "Marie Dupont", "marie.dupont@example.com",
-                          adviser=("679 AVENUE DU DOCTEUR LEFEBVRE", "07001328"))
+    walk.first_connection(
+        DEMO_MEMBER,
+        password,
+        "Marie Dupont",
+        "marie.dupont@example.com",
+        adviser=("679 AVENUE DU DOCTEUR LEFEBVRE", "07001328"),
+    )
     walk.remembered_device(DEMO_MEMBER)
     walk.forgotten_password(DEMO_MEMBER)
     walk.page.context.close()
 
 
 def test_the_no_email_member_is_told_by_letter(
-        browser: Any, demo: tuple[Portal, dict[str, str | None], str]) -> None:
+    browser: Any, demo: tuple[Portal, dict[str, str | None], str]
+) -> None:
     from cegema_onboarding.integrations.flask.demo import DEMO_NO_EMAIL_MEMBER
 
     portal, members, staff_password = demo
@@ -107,7 +116,8 @@ def test_the_no_email_member_is_told_by_letter(
     walk.submit(f"Activer {DEMO_NO_EMAIL_MEMBER}")
     assert page.get_by_role("status").first.inner_text() == (
         "Compte activé ; le membre sera informé par courrier à "
-        "12 rue des Lilas, 06270 Villeneuve-Loubet.")
+        "12 rue des Lilas, 06270 Villeneuve-Loubet."
+    )
     walk.screen("staff-activated")
     walk.back_after_form()
 
