@@ -184,6 +184,13 @@ else:
             yield sqlite_file_alias
             _empty_tables(sqlite_file_alias)
 
+    @pytest.fixture(scope="module")
+    def browser() -> Iterator[Any]:
+        """The browser tests' Chromium, one per test module."""
+        from .browser_support import django_chromium
+
+        yield from django_chromium()
+
     @pytest.fixture
     def dj_service(clock: ManualClock) -> Iterator[Any]:
         """The app's service (DjangoStorage, DjangoMailer), configured for the test clock."""

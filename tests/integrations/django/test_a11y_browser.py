@@ -17,60 +17,23 @@ import pytest
 pytest.importorskip("axe_playwright_python")
 
 from django.core import mail
-from django.db import connections
-from django.test import override_settings
-from django.test.testcases import LiveServerThread, _StaticFilesHandler
 
 from cegema_onboarding.adapters.memory import ManualClock
-from cegema_onboarding.integrations.django.conf import get_service
 from cegema_onboarding.model import LinkPurpose
 from cegema_onboarding.service import OnboardingService
 
 from ...a11y import Artefacts, assert_tied_error, check_axe, press, tab_back, tab_to, type_into
 from ...conftest import GOOD_PASSWORD
-from ..flask.browser_support import launch_chromium
-from .conftest import onboarding_config
+from .browser_support import live_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    # Playwright's sync API keeps an event loop running in this thread, which Django takes
-    # for an async context: its database calls from the test itself would be refused.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield from launch_chromium()
-
-
 @pytest.fixture
 def served(transactional_db: None, clock: ManualClock) -> Iterator[tuple[str, OnboardingService]]:
-    """Django's live server thread on a free port (sharing the in-memory database), its
-    address and the app's service, with plain-http cookies."""
-    shared = {c.alias: c for c in connections.all()
-              if c.vendor == "sqlite" and c.is_in_memory_db()}
-    # The test project serves no static files: give the live server's handlers the URLs
-    # they expect, on paths no screen uses.
-    with override_settings(STATIC_URL="/static/", MEDIA_URL="/media/",
-                           ALLOWED_HOSTS=["127.0.0.1"]):
-        thread = LiveServerThread("127.0.0.1", _StaticFilesHandler, shared)
-        for connection in shared.values():
-            connection.inc_thread_sharing()
-        thread.daemon = True
-        thread.start()
-        thread.is_ready.wait()
-        if thread.error:
-            raise thread.error
-        base = f"http://127.0.0.1:{thread.port}"
-        config = onboarding_config(CLOCK=clock, COOKIE_SECURE=False, BASE_URL=base)
-        try:
-            with override_settings(CEGEMA_ONBOARDING=config):
-                mail.outbox = []
-                yield base, get_service()
-        finally:
-            thread.terminate()
-            for connection in shared.values():
-                connection.dec_thread_sharing()
+    """The live server's address and the app's service."""
+    with live_app(CLOCK=clock) as served:
+        yield served
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ tests/integrations/flask/browser_support.py); screenshots go to test-artifacts/s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from cegema_onboarding import texts
 from cegema_onboarding.service import OnboardingService
 
 from ...conftest import GOOD_PASSWORD
-from ..flask.browser_support import Shots, launch_chromium
+from ..flask.browser_support import Shots
 from .helpers import last_link, path_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -26,15 +25,6 @@ def fr(key: str, **params: object) -> str:
     if "brand" in texts.placeholders(key):
         params.setdefault("brand", "CEGEMA")
     return texts.text(key, "fr", **params)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    # Playwright's sync API runs an event loop in this thread, where Django then refuses
-    # database calls (the test's own, not the live server's) unless told they are safe.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield from launch_chromium()
 
 
 def test_back_after_a_refused_form_and_the_finished_journey(

@@ -24,14 +24,9 @@ from cegema_onboarding.model import LinkPurpose
 
 from ...a11y import Artefacts, assert_tied_error, check_axe, press, tab_back, tab_to, type_into
 from ...conftest import GOOD_PASSWORD
-from .browser_support import STAFF_PASSWORD, Portal, launch_chromium, serve_portal
+from .browser_support import STAFF_PASSWORD, Portal, serve_portal
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    yield from launch_chromium()
 
 
 @pytest.fixture

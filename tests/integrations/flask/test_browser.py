@@ -1,4 +1,6 @@
-"""A real headless Chromium walks the guide through the demo portal.
+"""A real headless Chromium walks the guide's other paths through the demo portal.
+
+The guide itself, step by step, is test_guide_walk.py (shared with Django).
 
 Each step saves a screenshot (when ``CEGEMA_TEST_ARTEFACTS`` names a folder, see
 docs/development.md) and asserts what the page shows: titles, labels, messages next to
@@ -25,8 +27,6 @@ from .browser_support import (
     STAFF_PASSWORD,
     Portal,
     Shots,
-    launch_chromium,
-    serve_demo,
     serve_portal,
 )
 
@@ -41,11 +41,6 @@ def fr(key: str, **params: object) -> str:
     if "brand" in texts.placeholders(key):
         params.setdefault("brand", "CEGEMA")
     return texts.text(key, "fr", **params)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    yield from launch_chromium()
 
 
 @pytest.fixture
@@ -88,124 +83,6 @@ def open_mail(page: Any, portal: Portal, subject: str) -> None:
     page.goto(f"{portal.url}/mailbox")
     page.get_by_role("link", name=subject).first.click()
     assert heading(page) == subject
-
-
-# ---------------------------------------------------------------------- steps 1 to 8
-
-
-def test_guide_steps_1_to_8(browser: Any, portal: Portal, shots: Shots) -> None:
-    member = portal.provision("100234567")
-    page = new_page(browser)
-
-    # Step 1: SE CONNECTER À VOTRE COMPTE, the initial password typed in lower case.
-    page.goto(f"{portal.url}/connexion")
-    assert heading(page) == "SE CONNECTER À VOTRE COMPTE"
-    body = page.locator("main").inner_text()
-    for label in ("ENTREZ VOS IDENTIFIANTS CI-DESSOUS", "Identifiant", "Mot de passe",
-                  "Se souvenir de moi", "Identifiant oublié ?", "Mot de passe oublié ?"):
-        assert label in body
-    shots(page, "login")
-    # Keyboard only: the identifier has the focus, Tab moves on, Enter submits.
-    assert page.evaluate("document.activeElement.id") == "identifier"
-    page.keyboard.type("100234567")
-    page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.id") == "password"
-    page.keyboard.type(member.initial_password.lower())
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{portal.url}/premiere-connexion")
-
-    # Step 2: PREMIÈRE CONNEXION; two different addresses are refused next to the field.
-    assert heading(page) == "PREMIÈRE CONNEXION"
-    assert "ENTREZ VOTRE ADRESSE MAIL" in page.locator("main").inner_text()
-    assert "Vous n'avez pas d'adresse email ?" in page.locator("main").inner_text()
-    page.get_by_label("Email", exact=True).fill("marie.dupont@example.com")
-    page.get_by_label("Confirmer votre email").fill("marie.dupond@example.com")
-    shots(page, "email")
-    page.get_by_role("button", name="Valider").click()
-    assert field_error(page, "confirmation") == fr("reason.emails_differ")
-    assert page.get_by_label("Email", exact=True).input_value() == "marie.dupont@example.com"
-    shots(page, "email-mismatch")
-    page.get_by_label("Confirmer votre email").fill("Marie.Dupont@example.com")
-    page.get_by_role("button", name="Valider").click()
-
-    # Step 4: the confirmation pop-up (a <dialog>, no script), over the mailbox screen.
-    dialog = page.get_by_role("dialog")
-    assert dialog.is_visible()
-    assert dialog.inner_text().startswith(
-        "Un lien de validation vient de vous être envoyé sur votre adresse e-mail.")
-    assert page.evaluate("document.activeElement.closest('dialog') !== null")
-    shots(page, "link-sent")
-    page.keyboard.press("Enter")  # its "Fermer" button has the focus
-    assert not dialog.is_visible()
-    assert heading(page) == "Connectez-vous à votre boîte mail"
-    assert "marie.dupont@example.com" in page.locator("main").inner_text()
-    shots(page, "link-sent-closed")
-
-    # Step 5: the validation mail, opened from the local mailbox.
-    subject = fr("mail.validation.subject")
-    assert subject == "CEGEMA : Vérification de l'adresse mail"
-    open_mail(page, portal, subject)
-    mail = page.locator("#mail-text").inner_text()
-    assert "Marie Dupont" in mail and "marie.dupont@example.com" in mail
-    assert "24 heures" in mail
-    shots(page, "validation-mail")
-    # The mail's HTML part, in a sandboxed frame, greets the member too.
-    page.get_by_text("Version HTML").click()
-    assert "Marie Dupont" in page.frame_locator("iframe").locator("body").inner_text()
-    shots(page, "validation-mail-html")
-    page.locator("#mail-text a[href*='/premiere-connexion/valider']").click()
-    assert heading(page) == "Vérification de l'adresse mail"
-    shots(page, "link-page")
-    page.get_by_role("button", name=fr("button.confirm_link")).click()
-
-    # Step 6: a common password is refused next to its field, then a good one is saved.
-    assert heading(page) == "Choisissez votre nouveau mot de passe"
-    assert "Merci de confirmer votre nouveau mot de passe" in page.locator("main").inner_text()
-    page.get_by_label("Choisissez votre nouveau mot de passe").fill("qwerty123456")
-    page.get_by_label("Merci de confirmer votre nouveau mot de passe").fill("qwerty123456")
-    page.get_by_role("button", name="Enregistrer").click()
-    assert field_error(page, "password") == fr("reason.password_common")
-    shots(page, "password-refused")
-    page.get_by_label("Choisissez votre nouveau mot de passe").fill(GOOD_PASSWORD)
-    page.get_by_label("Merci de confirmer votre nouveau mot de passe").fill(GOOD_PASSWORD)
-    shots(page, "password")
-    page.get_by_role("button", name="Enregistrer").click()
-
-    # Step 7: the secret question.
-    assert heading(page) == "Mon profil"
-    assert "Pour des raisons de sécurité" in page.locator("main").inner_text()
-    page.get_by_label("Choisissez votre question secrète").select_option(
-        label="Nom de jeune fille de votre mère ?")
-    page.get_by_label("Choisissez votre réponse").fill("Lefebvre")
-    page.get_by_label("Merci de confirmer votre réponse").fill("Lefebvre")
-    shots(page, "question")
-    page.get_by_role("button", name="Enregistrer").click()
-
-    # Connected: the profile, its completion meter and the communication preferences.
-    main = page.locator("main").inner_text()
-    assert "Ça y est ! Vous êtes connecté !" in main
-    assert "Mon profil et mes informations" in main
-    before = int(re.search(r"Profil complété à (\d+)%", main).group(1))  # type: ignore[union-attr]
-    for label in ("Téléphone", "SMS", "Courrier", "Avez-vous des animaux de compagnie ?",
-                  "Mes centres d'intérêt", "Commentaires"):
-        assert label in main
-    shots(page, "connected")
-    page.get_by_label("Email", exact=True).check()
-    page.get_by_label("SMS").check()
-    page.get_by_label("Oui").check()
-    page.get_by_label("Mes centres d'intérêt").fill("randonnée, lecture")
-    page.get_by_role("button", name="Enregistrer").click()
-    main = page.locator("main").inner_text()
-    after = int(re.search(r"Profil complété à (\d+)%", main).group(1))  # type: ignore[union-attr]
-    assert after > before
-    assert page.get_by_label("SMS").is_checked()
-    assert page.get_by_label("Mes centres d'intérêt").input_value() == "randonnée, lecture"
-    shots(page, "profile-saved")
-
-    # Step 8: the password-changed mail names the IP the request came from.
-    open_mail(page, portal, fr("mail.password_changed.subject"))
-    assert "127.0.0.1" in page.locator("#mail-text").inner_text()
-    shots(page, "password-changed-mail")
 
 
 # ---------------------------------------------------------------------- the other paths
@@ -358,35 +235,6 @@ def test_no_email_path_with_staff_activation(browser: Any, portal: Portal,
     page.goto(f"{portal.url}/")
     assert heading(page) == "Choisissez votre nouveau mot de passe"
     shots(page, "activated-password-step")
-
-
-def test_the_demo_as_make_demo_builds_it(browser: Any, tmp_path: Path, shots: Shots) -> None:
-    from cegema_onboarding.integrations.flask.demo import DEMO_MEMBER
-
-    portal, members = serve_demo(tmp_path / ".demo")
-    try:
-        password = members[DEMO_MEMBER]
-        assert password is not None
-        page = new_page(browser, DESKTOP)
-        log_in(page, portal, DEMO_MEMBER, password)
-        page.get_by_label("Email", exact=True).fill("demo@example.com")
-        page.get_by_label("Confirmer votre email").fill("demo@example.com")
-        page.get_by_role("button", name="Valider").click()
-        open_mail(page, portal, fr("mail.validation.subject"))
-        page.locator("#mail-text a[href*='/premiere-connexion/valider']").click()
-        page.get_by_role("button", name=fr("button.confirm_link")).click()
-        page.get_by_label("Choisissez votre nouveau mot de passe").fill(GOOD_PASSWORD)
-        page.get_by_label("Merci de confirmer votre nouveau mot de passe").fill(GOOD_PASSWORD)
-        page.get_by_role("button", name="Enregistrer").click()
-        page.get_by_label("Choisissez votre réponse").fill("Lefebvre")
-        page.get_by_label("Merci de confirmer votre réponse").fill("Lefebvre")
-        page.get_by_role("button", name="Enregistrer").click()
-        main = page.locator("main").inner_text()
-        assert "Ça y est ! Vous êtes connecté !" in main
-        assert "679 AVENUE DU DOCTEUR LEFEBVRE" in main and "07001328" in main
-        shots(page, "demo-profile")
-    finally:
-        portal.shutdown()
 
 
 def test_remember_me_keeps_the_member_logged_in(browser: Any, portal: Portal,

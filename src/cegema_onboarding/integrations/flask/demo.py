@@ -20,6 +20,7 @@ import secrets
 import sys
 import threading
 from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ from ...errors import DuplicateAccount
 from ...model import Adviser, Channel, Stage
 from ...ports import Clock
 from ...service import OnboardingService
+from .._web import local_time
+from ._context import lang
 from .demo_staff import add_staff, demo_headers
 from .extension import Onboarding, render
 
@@ -55,6 +58,19 @@ _URL = re.compile(r"https?://[^\s<>\"']+")
 
 
 # ---------------------------------------------------------------------- the app
+
+
+def _local_date(message: EmailMessage, service: OnboardingService) -> str:
+    """A mail's date as a webmail shows it: in the portal's time zone, with its
+    abbreviation, as the mails write times (its header says UTC, for machines)."""
+    header = str(message["Date"] or "")
+    try:
+        when = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return header
+    if when.tzinfo is None:
+        return header
+    return local_time(when, service.settings.mail.timezone, lang())
 
 
 def create_app(service: OnboardingService, mailbox: FileMailbox, *, secret_key: str,
@@ -96,7 +112,7 @@ def create_app(service: OnboardingService, mailbox: FileMailbox, *, secret_key: 
         service.deliver_due()
         messages = [
             {"name": name, "subject": str(m["Subject"] or ""), "to": str(m["To"] or ""),
-             "date": str(m["Date"] or "")}
+             "date": _local_date(m, service)}
             for name, m in reversed(mailbox.messages())
         ]
         return demo_headers(render("demo/mailbox.html", tab="emails", messages=messages))
@@ -121,7 +137,7 @@ def create_app(service: OnboardingService, mailbox: FileMailbox, *, secret_key: 
         return demo_headers(render(
             "demo/message.html", name=name, subject=str(message["Subject"] or ""),
             sender=str(message["From"] or ""), to=str(message["To"] or ""),
-            date=str(message["Date"] or ""), body=_linkify(text_part(message)),
+            date=_local_date(message, service), body=_linkify(text_part(message)),
             html_part=_html_part(message)))
 
     if staff_password:
