@@ -101,7 +101,7 @@ class DjangoRateLimiter:
                      .values_list("window_start", flat=True).first())
         except DatabaseError as exc:
             raise StorageError(f"rate limit read failed ({type(exc).__name__})") from exc
-        start = _from_db(found) if found is not None else None
+        start = from_db(found) if found is not None else None
         if start is None:
             return None
         left: timedelta = start + window - now
