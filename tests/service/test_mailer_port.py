@@ -68,7 +68,7 @@ def test_a_journey_in_memory_builds_no_mime_until_a_mail_is_read(
 
     # Wherever the library might assemble: the module, and the names imported from it.
     monkeypatch.setattr(assemble_module, "assemble", counting)
-    monkeypatch.setattr("cegema_onboarding.adapters.memory.assemble", counting)
+    monkeypatch.setattr("cegema_onboarding.adapters.doubles.assemble", counting)
     monkeypatch.setattr("cegema_onboarding.mail.legacy.assemble", counting)
     mailer = MemoryMailer()
     service, _ = _service(mailer)
