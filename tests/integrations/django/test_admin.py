@@ -56,6 +56,22 @@ def test_the_lists_show_members_and_the_queue(dj_service: OnboardingService,
     assert "initial_digest" not in detail.content.decode()
 
 
+def test_the_queue_shows_how_the_member_will_be_told_before_activation(
+        dj_service: OnboardingService, staff: Client) -> None:
+    member = dj_service.staff.provision("100234569", "Paul Durand",
+                                        postal_address="3 rue des Lilas\n75011 Paris")
+    result = dj_service.login("100234569", member.initial_password)
+    dj_service.declare_no_email(result.session)  # type: ignore[union-attr]
+    waiting(dj_service, "100234568")
+    queue = staff.get(QUEUE, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Informé par" in queue and "Adresse ou téléphone" in queue
+    assert queue.count("<td class=\"field-channel\">Courrier</td>") == 2
+    assert "3 rue des Lilas, 75011 Paris" in queue
+    assert "1 rue de la Paix" in queue
+    detail = staff.get(f"{QUEUE}{member.account_id}/change/").content.decode()
+    assert "3 rue des Lilas, 75011 Paris" in detail
+
+
 def test_activate_from_the_queue_is_audited_with_the_staff_user(
         dj_service: OnboardingService, staff: Client) -> None:
     account_id = waiting(dj_service, "100234568")

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from ...flow import Refused
 from ...service import describe
+from ...service.staff import activation_request
 from .admin_funnel import FunnelAdminMixin
 from .conf import get_service
 from .models import (
@@ -29,6 +30,7 @@ from .models import (
     OnboardingOutbox,
 )
 from .names import admin_message, admin_text
+from .rows import account_from_row
 from .session import client_ip
 
 _MAX_REASON = 500
@@ -191,19 +193,36 @@ class OnboardingAccountAdmin(FunnelAdminMixin, _ReadOnly):
 class NoEmailQueueAdmin(_ReadOnly):
     """The members waiting for staff activation, oldest request first."""
 
-    list_display = ("member_number", "name", "queue_at")
+    list_display = ("member_number", "name", "channel", "recipient", "queue_at")
     search_fields = ("member_number", "name")
     exclude = ("data",)
     actions = (activate, reject)
     ordering = ("queue_at", "account_id")
+
+    # Staff must see how the member will be told before they activate (issue #15): the
+    # service's own choice of channel and recipient, so the admin cannot drift from it.
+    @admin.display(description=admin_text("ui.demo.staff.channel"))
+    def channel(self, obj: NoEmailQueue) -> str:
+        """The channel the activation notice will take."""
+        request = activation_request(account_from_row(obj))
+        return admin_message(f"label.channel.{request.channel.value}")
+
+    @admin.display(description=admin_text("ui.demo.staff.recipient"))
+    def recipient(self, obj: NoEmailQueue) -> str:
+        """The postal address (on one line) or phone number the notice goes to."""
+        found = activation_request(account_from_row(obj)).recipient
+        if not found:
+            return admin_message("ui.demo.staff.unknown_recipient")
+        return ", ".join(line.strip() for line in found.splitlines() if line.strip())
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         """Only the accounts awaiting activation."""
         return super().get_queryset(request).filter(stage="awaiting_activation")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        """Every column but the JSON record."""
-        return [f.name for f in self.model._meta.fields if f.name != "data"]
+        """Every column but the JSON record, and how the member will be told."""
+        return [f.name for f in self.model._meta.fields if f.name != "data"] + [
+            "channel", "recipient"]
 
 
 @admin.register(OnboardingAudit)
