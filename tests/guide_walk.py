@@ -146,8 +146,7 @@ class Site:
 
     ``slash`` ends every page's path (Django's URLs end with "/"); ``mail_text(subject)``
     is the newest mail of that subject, as text; ``show_mail(page, subject)``, if given,
-    opens it in the browser (the demo's mailbox page) for the screenshot and axe;
-    ``autofocus``: the login screen gives the identifier the focus (Flask's does).
+    opens it in the browser (the demo's mailbox page) for the screenshot and axe.
     """
 
     name: str
@@ -155,7 +154,6 @@ class Site:
     slash: str
     mail_text: Callable[[str], str]
     show_mail: Callable[[Any, str], None] | None = None
-    autofocus: bool = False
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}{self.slash}"
@@ -231,11 +229,11 @@ class GuideWalk:
         page = self.page
         page.goto(self.site.url("/connexion"))
         self.screen("login", LOGIN)
-        if self.site.autofocus:  # the member types at once
-            page.wait_for_function("document.activeElement !== document.body")
-            assert page.evaluate("document.activeElement.id") == (
-                page.get_by_label("Identifiant", exact=True).get_attribute("id")
-            )
+        # The member types at once: the identifier has the focus.
+        page.wait_for_function("document.activeElement !== document.body")
+        assert page.evaluate("document.activeElement.id") == (
+            page.get_by_label("Identifiant", exact=True).get_attribute("id")
+        )
         self.fill("Identifiant", number)
         self.fill("Mot de passe", password)
         if remember:

@@ -60,7 +60,7 @@ def demo_site(portal: Portal) -> Site:
         page.get_by_text("Version HTML").click()
         assert "Marie Dupont" in page.frame_locator("iframe").locator("body").inner_text()
 
-    return Site("flask", portal.url, "", mail_text, show_mail, autofocus=True)
+    return Site("flask", portal.url, "", mail_text, show_mail)
 
 
 def new_page(browser: Any) -> Any:
