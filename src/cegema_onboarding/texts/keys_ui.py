@@ -38,6 +38,38 @@ UI_KEYS: Final[tuple[str, ...]] = (
     N_("ui.admin.mark_handled"),
     # TRANSLATORS: Admin message after the action; {count} is how many notices.
     N_("ui.admin.marked_handled"),
+    # TRANSLATORS: The admin's column, filter, actions and their outcome labels (an outcome is
+    # followed by a count), and the reject and re-issue pages; in the staff's language.
+    N_("ui.admin.email"),
+    N_("ui.admin.filter.status"),
+    N_("ui.admin.filter.pending"),
+    N_("ui.admin.filter.handled"),
+    N_("ui.admin.action.activate"),
+    N_("ui.admin.action.reject"),
+    N_("ui.admin.action.unlock"),
+    N_("ui.admin.action.disable"),
+    N_("ui.admin.action.enable"),
+    N_("ui.admin.action.mark_email_verified"),
+    N_("ui.admin.action.reissue"),
+    N_("ui.admin.outcome.activated"),
+    N_("ui.admin.outcome.rejected"),
+    N_("ui.admin.outcome.unlocked"),
+    N_("ui.admin.outcome.disabled"),
+    N_("ui.admin.outcome.enabled"),
+    N_("ui.admin.outcome.address_verified"),
+    N_("ui.admin.outcome.refused"),
+    # TRANSLATORS: Admin message after an action: {outcome} is one of the outcomes above,
+    # {count} how many accounts (French puts a space before the colon).
+    N_("ui.admin.outcome.count"),
+    N_("ui.admin.reject.title"),
+    N_("ui.admin.reject.reason"),
+    N_("ui.admin.reject.missing"),
+    N_("ui.admin.reject.submit"),
+    N_("ui.admin.reissued.title"),
+    N_("ui.admin.reissued.intro"),
+    N_("ui.admin.reissued.number"),
+    N_("ui.admin.reissued.name"),
+    N_("ui.admin.reissued.password"),
     # --- Web page furniture around the journey (Flask and Django integrations) ---------------
     # TRANSLATORS: Shown when a form's anti-forgery token has expired; the member just resends it.
     N_("ui.csrf"),

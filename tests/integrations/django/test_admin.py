@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -148,3 +149,34 @@ def test_a_stale_admin_action_is_refused_not_forced(dj_service: OnboardingServic
     assert response.status_code == 302  # type: ignore[attr-defined]
     account = dj_service.storage.get(member.account_id)
     assert account is not None and account.stage is Stage.PROVISIONED
+
+
+@pytest.mark.parametrize(("lang", "expected", "absent"), [
+    ("fr", ["Débloquer (efface les tentatives échouées)", "Motif montré à l'adhérent",
+            "Un motif est requis.", 'value="Refuser"', "mot de passe initial",
+            "Imprimez-les maintenant", "Débloqués : 1"],
+     ["Unlock (clear failed attempts)", "A reason is required.", "initial password"]),
+    ("en", ["Unlock (clear failed attempts)", "Reason shown to the member",
+            "A reason is required.", 'value="Reject"', "initial password",
+            "Print them for the members now", "Unlocked: 1"],
+     ["Débloquer", "Un motif est requis."]),
+])
+def test_the_staff_actions_and_their_pages_speak_the_staff_language(
+        dj_service: OnboardingService, staff: Client, lang: str, expected: list[str],
+        absent: list[str]) -> None:
+    """Every staff-facing text of the admin comes from the catalogues, in French or English."""
+    meta = {"HTTP_ACCEPT_LANGUAGE": lang}
+    member = dj_service.staff.provision("100234567", "Marie Dupont")
+    account_id = waiting(dj_service, "100234568")
+    pages = [staff.get(ACCOUNTS, **meta).content.decode()]
+    pages.append(act(staff, QUEUE, "reject", [account_id], {"apply": "1"},  # no reason
+                     **meta).content.decode())  # type: ignore[attr-defined]
+    pages.append(act(staff, ACCOUNTS, "reissue", [member.account_id],
+                     **meta).content.decode())  # type: ignore[attr-defined]
+    act(staff, ACCOUNTS, "unlock", [member.account_id], **meta)
+    pages.append(staff.get(ACCOUNTS, **meta).content.decode())  # the outcome message
+    text = html.unescape("\n".join(pages))
+    for wanted in expected:
+        assert wanted in text, (wanted, re.findall(r'<li class="\w+">[^<]*', text))
+    for unwanted in absent:
+        assert unwanted not in text, unwanted

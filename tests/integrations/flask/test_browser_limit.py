@@ -19,7 +19,6 @@ pytest.importorskip("flask")
 from cegema_onboarding.ratelimit import Limit, RateLimits
 
 from .browser_support import Portal, serve_portal
-from .test_browser import browser as browser  # the fixture
 from .test_browser import log_in, new_page
 
 

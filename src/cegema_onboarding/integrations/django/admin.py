@@ -58,7 +58,9 @@ def _run(modeladmin: admin.ModelAdmin[Any], request: HttpRequest,
         else:
             done += 1
     if done:
-        modeladmin.message_user(request, f"{label}: {done}", messages.SUCCESS)
+        modeladmin.message_user(
+            request, admin_message("ui.admin.outcome.count", outcome=label, count=done),
+            messages.SUCCESS)
     for line in refused:
         modeladmin.message_user(request, f"{label} — {line}", messages.WARNING)
 
@@ -72,30 +74,31 @@ def _service_method(request: HttpRequest, modeladmin: admin.ModelAdmin[Any],
     return method
 
 
-@admin.action(description="Activate (no-email request): continue at the password step",
-              permissions=["change"])
+@admin.action(description=admin_text("ui.admin.action.activate"), permissions=["change"])
 def activate(modeladmin: admin.ModelAdmin[Any], request: HttpRequest,
              queryset: QuerySet[OnboardingAccount]) -> None:
     """Staff activate no-email members."""
     service, staff, ip = get_service(), _staff(request), client_ip(request)
-    _run(modeladmin, request, queryset, "activated",
+    _run(modeladmin, request, queryset, admin_message("ui.admin.outcome.activated"),
          lambda account_id: service.staff.activate(account_id, staff_id=staff, ip=ip))
 
 
-@admin.action(description="Reject (no-email request), with a reason for the member",
-              permissions=["change"])
+@admin.action(description=admin_text("ui.admin.action.reject"), permissions=["change"])
 def reject(modeladmin: admin.ModelAdmin[Any], request: HttpRequest,
            queryset: QuerySet[OnboardingAccount]) -> HttpResponse | None:
     """Ask for the reason on an intermediate page, then reject each request."""
     reason = str(request.POST.get("reason", "")).strip()[:_MAX_REASON]
     if request.POST.get("apply") and reason:
         service, staff, ip = get_service(), _staff(request), client_ip(request)
-        _run(modeladmin, request, queryset, "rejected",
+        _run(modeladmin, request, queryset, admin_message("ui.admin.outcome.rejected"),
              lambda account_id: service.staff.reject(account_id, reason, staff_id=staff, ip=ip))
         return None
     context = {
         **modeladmin.admin_site.each_context(request),
-        "title": "Reject no-email activation requests",
+        "title": admin_message("ui.admin.reject.title"),
+        "reason_label": admin_message("ui.admin.reject.reason"),
+        "missing_text": admin_message("ui.admin.reject.missing"),
+        "submit_text": admin_message("ui.admin.reject.submit"),
         "queryset": queryset,
         "action": "reject",
         "opts": modeladmin.model._meta,
@@ -105,30 +108,31 @@ def reject(modeladmin: admin.ModelAdmin[Any], request: HttpRequest,
     return TemplateResponse(request, "admin/cegema_onboarding/reject.html", context)
 
 
-def _staff_action(name: str, label: str, description: str) -> Callable[..., None]:
-    @admin.action(description=description, permissions=["change"])
+def _staff_action(name: str, label: str) -> Callable[..., None]:
+    """An admin action calling ``service.staff.<name>``; its texts are ``ui.admin.action.<name>``
+    and ``ui.admin.outcome.<label>``, in the staff's language."""
+
+    @admin.action(description=admin_text(f"ui.admin.action.{name}"), permissions=["change"])
     def action(modeladmin: admin.ModelAdmin[Any], request: HttpRequest,
                queryset: QuerySet[OnboardingAccount]) -> None:
         method = _service_method(request, modeladmin, name)
         if method is None:
             return
         staff, ip = _staff(request), client_ip(request)
-        _run(modeladmin, request, queryset, label,
+        _run(modeladmin, request, queryset, admin_message(f"ui.admin.outcome.{label}"),
              lambda account_id: method(account_id, staff_id=staff, ip=ip))
 
     action.__name__ = name
     return action
 
 
-unlock = _staff_action("unlock", "unlocked", "Unlock (clear failed attempts)")
-disable = _staff_action("disable", "disabled", "Disable (ends every session)")
-enable = _staff_action("enable", "enabled", "Enable again")
-mark_email_verified = _staff_action("mark_email_verified", "address verified",
-                                    "Vouch for the pending email address")
+unlock = _staff_action("unlock", "unlocked")
+disable = _staff_action("disable", "disabled")
+enable = _staff_action("enable", "enabled")
+mark_email_verified = _staff_action("mark_email_verified", "address_verified")
 
 
-@admin.action(description="Re-issue initial credentials (shown once, to print)",
-              permissions=["change"])
+@admin.action(description=admin_text("ui.admin.action.reissue"), permissions=["change"])
 def reissue(modeladmin: admin.ModelAdmin[Any], request: HttpRequest,
             queryset: QuerySet[OnboardingAccount]) -> HttpResponse | None:
     """New initial passwords: shown once on a page that is never cached, never stored."""
@@ -141,14 +145,18 @@ def reissue(modeladmin: admin.ModelAdmin[Any], request: HttpRequest,
         result = method(row.account_id, staff_id=staff, ip=ip)
         password = getattr(result, "initial_password", None)
         if isinstance(result, Refused) or not isinstance(password, str):
-            text = describe(result) if isinstance(result, Refused) else "refused"
+            text = (describe(result) if isinstance(result, Refused)
+                    else admin_message("ui.admin.outcome.refused"))
             modeladmin.message_user(request, f"{row.member_number}: {text}", messages.WARNING)
             continue
         issued.append((row.member_number, row.name, password))
     if not issued:
         return None
     context = {**modeladmin.admin_site.each_context(request),
-               "title": "New initial credentials", "issued": issued,
+               "title": admin_message("ui.admin.reissued.title"), "issued": issued,
+               "intro": admin_message("ui.admin.reissued.intro"),
+               "columns": [admin_message(f"ui.admin.reissued.{c}")
+                           for c in ("number", "name", "password")],
                "opts": modeladmin.model._meta}
     response = TemplateResponse(request, "admin/cegema_onboarding/reissued.html", context)
     # The passwords exist in clear only in this response: keep them out of every cache.
@@ -182,7 +190,7 @@ class OnboardingAccountAdmin(FunnelAdminMixin, _ReadOnly):
         """Every column but the JSON record, which holds hashes."""
         return [f.name for f in self.model._meta.fields if f.name != "data"] + ["email"]
 
-    @admin.display(description="email")
+    @admin.display(description=admin_text("ui.admin.email"))
     def email(self, obj: OnboardingAccount) -> str:
         """The verified address, else the pending one."""
         data = obj.data if isinstance(obj.data, dict) else {}
@@ -267,11 +275,12 @@ def mark_handled(modeladmin: admin.ModelAdmin[Any], request: HttpRequest,
 class _Pending(admin.SimpleListFilter):
     """Pending notices first: the admin opens on what staff still have to send."""
 
-    title = "status"
+    title = admin_text("ui.admin.filter.status")
     parameter_name = "pending"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "pending"), ("no", "handled")]
+        return [("yes", admin_message("ui.admin.filter.pending")),
+                ("no", admin_message("ui.admin.filter.handled"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "no":
