@@ -113,3 +113,16 @@ def refused(result: object, reason: Reason) -> Refused:
     assert isinstance(result, Refused), result
     assert result.reason is reason, result.reason
     return result
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that takes Chromium is a browser test, marked or not.
+
+    The lowest-versions run leaves out ``-m browser`` (no playwright there): a browser test
+    that forgot its marker broke that run once. Marking by the fixture, before pytest
+    selects by marker, makes the mistake impossible.
+    """
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)

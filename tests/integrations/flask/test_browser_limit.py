@@ -21,6 +21,8 @@ from cegema_onboarding.ratelimit import Limit, RateLimits
 from .browser_support import Portal, serve_portal
 from .test_browser import log_in, new_page
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
 
 @pytest.fixture
 def limited_portal(tmp_path: Path) -> Iterator[Portal]:
