@@ -70,6 +70,24 @@ UI_KEYS: Final[tuple[str, ...]] = (
     N_("ui.admin.reissued.number"),
     N_("ui.admin.reissued.name"),
     N_("ui.admin.reissued.password"),
+    # TRANSLATORS: The admin's funnel page; a step name is lower case, as in a table row.
+    N_("ui.admin.funnel.title"),
+    N_("ui.admin.funnel.step"),
+    N_("ui.admin.funnel.members"),
+    N_("ui.admin.funnel.share"),
+    N_("ui.admin.funnel.median"),
+    N_("ui.admin.funnel.step.provisioned"),
+    N_("ui.admin.funnel.step.first_login"),
+    N_("ui.admin.funnel.step.email"),
+    N_("ui.admin.funnel.step.verified"),
+    N_("ui.admin.funnel.step.password"),
+    N_("ui.admin.funnel.step.active"),
+    N_("ui.admin.funnel.email_step"),
+    # TRANSLATORS: {pending} and {awaiting} are numbers of members.
+    N_("ui.admin.funnel.waiting"),
+    N_("ui.admin.funnel.stuck"),
+    N_("ui.admin.funnel.link_expired"),
+    N_("ui.admin.funnel.awaiting_longer"),
     # --- Web page furniture around the journey (Flask and Django integrations) ---------------
     # TRANSLATORS: Shown when a form's anti-forgery token has expired; the member just resends it.
     N_("ui.csrf"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -31,19 +33,41 @@ def test_staff_see_the_funnel_linked_from_the_accounts(dj_service: OnboardingSer
     _member(dj_service, "100000001", log_in=True)
     for number in ("100000002", "100000003", "100000004"):
         _member(dj_service, number, log_in=False)
-    assert 'href="funnel/"' in client.get(ACCOUNTS).content.decode()
-    page = client.get(FUNNEL)
+    assert 'href="funnel/">Onboarding funnel<' in client.get(
+        ACCOUNTS, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    page = client.get(FUNNEL, HTTP_ACCEPT_LANGUAGE="en")
     assert page.status_code == 200
     rows = page.context["rows"]
     assert [(r["name"], r["count"], r["percent"]) for r in rows[:3]] == [
         ("provisioned", 4, 100.0), ("first login", 1, 25.0),
         ("email given or no-email", 1, 25.0)]
-    html = page.content.decode()
-    assert "Onboarding funnel" in html and "1 awaiting activation (no email)" in html
-    assert "more than 7 days: 0" in html
+    english = page.content.decode()
+    assert "Onboarding funnel" in english and "1 awaiting activation (no email)" in english
+    assert "more than 7 days: 0" in english
     clock.advance(days=8)
-    assert "more than 7 days: 1" in client.get(FUNNEL).content.decode()
-    assert "more than 30 days: 0" in client.get(FUNNEL + "?days=30").content.decode()
+    en = {"HTTP_ACCEPT_LANGUAGE": "en"}
+    assert "more than 7 days: 1" in client.get(FUNNEL, **en).content.decode()
+    assert "more than 30 days: 0" in client.get(FUNNEL + "?days=30", **en).content.decode()
+    # In a French admin, the whole page is French.
+    assert 'href="funnel/">Parcours de première connexion<' in client.get(
+        ACCOUNTS, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    french = html.unescape(client.get(FUNNEL, HTTP_ACCEPT_LANGUAGE="fr").content.decode())
+    for wanted in ("Parcours de première connexion", "Médiane depuis l'étape précédente",
+                   "comptes créés", "première connexion", "email donné ou sans email",
+                   "0 en attente de leur lien, 1 en attente d'activation (sans email).",
+                   "En attente d'activation depuis plus de 7 jours : 1"):
+        assert wanted in french, wanted
+    assert "Onboarding funnel" not in french and "Stuck" not in french
+
+
+def test_every_funnel_step_has_its_admin_text() -> None:
+    """A step added to the funnel must get its catalogue key, or the page would fail."""
+    from cegema_onboarding.funnel import STEPS
+    from cegema_onboarding.integrations.django.admin_funnel import STEP_KEYS
+    from cegema_onboarding.texts import text
+
+    assert list(STEP_KEYS) == [name for name, _stages, _actions in STEPS]
+    assert all(text(key, "fr") != key and text(key, "en") for key in STEP_KEYS.values())
 
 
 def test_the_funnel_is_for_staff_only(dj_service: OnboardingService) -> None:

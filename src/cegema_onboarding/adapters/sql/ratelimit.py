@@ -13,6 +13,7 @@ limit. Needs SQLite 3.35 or newer (``RETURNING``) or PostgreSQL.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -87,12 +88,7 @@ class SqlRateLimiter:
 
     def retry_after(self, key: str, window: timedelta, now: datetime) -> timedelta | None:
         """The time left in ``key``'s current window; None when it has none."""
-        try:
-            with self._reader.connect() as conn:
-                start = conn.execute(
-                    sa.select(_start).where(rate_limits.c.key == key)).scalar()
-        except sa.exc.SQLAlchemyError as exc:
-            raise translate(exc, "rate limit read") from exc
+        start = self._read(_start, key)
         if start is None:
             return None
         if start.tzinfo is None:
@@ -103,13 +99,15 @@ class SqlRateLimiter:
 
     def count(self, key: str) -> int:
         """The hits counted in the key's last window (for tests and monitoring)."""
+        return int(self._read(_count, key) or 0)
+
+    def _read(self, column: sa.Column[Any], key: str) -> Any:
+        """One column of ``key``'s row, None when it has none."""
         try:
             with self._reader.connect() as conn:
-                found = conn.execute(
-                    sa.select(_count).where(rate_limits.c.key == key)).scalar()
+                return conn.execute(sa.select(column).where(rate_limits.c.key == key)).scalar()
         except sa.exc.SQLAlchemyError as exc:
             raise translate(exc, "rate limit read") from exc
-        return int(found or 0)
 
     def purge(self, before: datetime) -> int:
         """Delete the windows that started before ``before``; returns how many.

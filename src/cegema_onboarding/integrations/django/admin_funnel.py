@@ -14,9 +14,10 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
-from ...funnel import build_funnel, format_duration
+from ...funnel import STEPS, build_funnel, format_duration
 from ...ports import StatsReader
 from .conf import get_service
+from .names import admin_message
 
 if TYPE_CHECKING:
     from django.contrib import admin
@@ -28,6 +29,13 @@ else:
 __all__ = ["FunnelAdminMixin"]
 
 _DEFAULT_DAYS = 7
+#: Each step of :data:`cegema_onboarding.funnel.STEPS` by its catalogue key, so the page
+#: speaks the staff's language (the command line keeps the English names).
+STEP_KEYS: dict[str, str] = dict(zip(
+    (name for name, _stages, _actions in STEPS),
+    ("ui.admin.funnel.step.provisioned", "ui.admin.funnel.step.first_login",
+     "ui.admin.funnel.step.email", "ui.admin.funnel.step.verified",
+     "ui.admin.funnel.step.password", "ui.admin.funnel.step.active"), strict=True))
 
 
 class FunnelAdminMixin(_Base):
@@ -40,6 +48,13 @@ class FunnelAdminMixin(_Base):
         funnel = path("funnel/", self.admin_site.admin_view(self.funnel_view),
                       name="cegema_onboarding_funnel")
         return [funnel, *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest,
+                        extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """The list, with the funnel's link named in the staff's language."""
+        context = {"cegema_funnel_link": admin_message("ui.admin.funnel.title"),
+                   **(extra_context or {})}
+        return super().changelist_view(request, context)
 
     def funnel_view(self, request: HttpRequest) -> HttpResponse:
         """The funnel: counts, shares, medians and members stuck."""
@@ -54,9 +69,21 @@ class FunnelAdminMixin(_Base):
         if not isinstance(storage, StatsReader):
             raise PermissionDenied("this storage cannot count")
         funnel = build_funnel(storage, service.clock.now(), awaiting_days=days)
-        rows = [{"name": s.name, "count": s.count, "percent": round(s.share * 100, 1),
+        rows = [{"name": s.name, "label": admin_message(STEP_KEYS[s.name]), "count": s.count,
+                 "percent": round(s.share * 100, 1),
                  "median": format_duration(s.median_since_previous)}
                 for s in funnel.steps]
-        context = {**self.admin_site.each_context(request), "title": "Onboarding funnel",
-                   "opts": self.model._meta, "funnel": funnel, "rows": rows}
+        texts = {key: admin_message(f"ui.admin.funnel.{key}") for key in (
+            "step", "members", "share", "median", "email_step", "stuck")}
+        texts["waiting"] = admin_message("ui.admin.funnel.waiting",
+                                         pending=funnel.email_pending,
+                                         awaiting=funnel.awaiting_activation)
+        texts["link_expired"] = admin_message("ui.admin.funnel.link_expired",
+                                              count=funnel.link_expired)
+        texts["awaiting_longer"] = admin_message("ui.admin.funnel.awaiting_longer",
+                                                 days=funnel.awaiting_days,
+                                                 count=funnel.awaiting_longer)
+        context = {**self.admin_site.each_context(request),
+                   "title": admin_message("ui.admin.funnel.title"), "opts": self.model._meta,
+                   "funnel": funnel, "rows": rows, "texts": texts}
         return TemplateResponse(request, "admin/cegema_onboarding/funnel.html", context)
