@@ -34,13 +34,16 @@ import gzip
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from array import array
+from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 from typing import Final
 
 import attrs
+import marisa_trie
 
 from .strength_match import (
+    MAX_WORD,
     POOL_BITS,
     Lookup,
     Match,
@@ -82,11 +85,50 @@ _SOURCE_BITS: Final = 4
 _LOG2_FACTORIAL: Final = tuple(math.lgamma(k + 1) / math.log(2) for k in range(MAX_ANALYSED + 2))
 
 
+class _Words(Mapping[str, int]):
+    """The bundled words in a trie, each with ``rank << 4 | source index`` (its best rank).
+
+    A trie, not a dict: finding every word that starts at a position is one C call
+    (:meth:`starting`), where a dict needs one probe per substring, about 900 for a
+    26-character passphrase; and the lists take about 0.2 MB, where a dict of str takes
+    several. That memory is read again after every Argon2id computation has evicted it from
+    the CPU caches (docs/performance.md).
+    """
+
+    def __init__(self, ranks: dict[str, int]) -> None:
+        self._trie = marisa_trie.Trie(ranks)
+        self._packed = array("I", bytes(4 * len(self._trie)))
+        for word, packed in ranks.items():
+            self._packed[self._trie[word]] = packed
+
+    def __getitem__(self, word: str) -> int:
+        key: int | None = self._trie.get(word)
+        if key is None:
+            raise KeyError(word)
+        return self._packed[key]
+
+    def __contains__(self, word: object) -> bool:
+        return isinstance(word, str) and word in self._trie
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._trie.iterkeys())
+
+    def __len__(self) -> int:
+        return len(self._trie)
+
+    def starting(self, s: str, start: int) -> Iterator[tuple[int, int]]:
+        """(end, packed) of every word of 2 to MAX_WORD characters at ``s[start:]``."""
+        packed = self._packed
+        for word, key in self._trie.iter_prefixes_with_ids(s[start:start + MAX_WORD]):
+            if len(word) >= 2:
+                yield start + len(word), packed[key]
+
+
 @functools.cache
 def word_ranks() -> Mapping[str, int]:
     """Every bundled word, with its best rank and the list it comes from, packed in one int.
 
-    One dict keeps the lookup to a single probe; the int is ``rank << 4 | source index``.
+    The int is ``rank << 4 | source index``. Read once, then kept as a trie.
     """
     ranks: dict[str, int] = {}
     base = resources.files("cegema_onboarding").joinpath("data")
@@ -99,7 +141,7 @@ def word_ranks() -> Mapping[str, int]:
                 packed = rank << _SOURCE_BITS | index
                 if word and (word not in ranks or packed < ranks[word]):
                     ranks[word] = packed
-    return ranks
+    return _Words(ranks)
 
 
 def _user_words(user_inputs: Iterable[str]) -> dict[str, int]:
@@ -115,16 +157,22 @@ def _user_words(user_inputs: Iterable[str]) -> dict[str, int]:
 
 
 def _lookup(user: Mapping[str, int]) -> Lookup:
-    ranks = word_ranks()
+    words = word_ranks()
+    assert isinstance(words, _Words)
+    mask = (1 << _SOURCE_BITS) - 1
 
-    def find(word: str) -> tuple[int, str] | None:
-        mine = user.get(word)
-        if mine is not None:
-            return mine, "user"
-        packed = ranks.get(word)
-        if packed is None:
-            return None
-        return packed >> _SOURCE_BITS, SOURCES[packed & ((1 << _SOURCE_BITS) - 1)]
+    def find(s: str) -> dict[tuple[int, int], tuple[int, str]]:
+        found: dict[tuple[int, int], tuple[int, str]] = {}
+        for start in range(len(s)):
+            for end, packed in words.starting(s, start):
+                found[start, end] = packed >> _SOURCE_BITS, SOURCES[packed & mask]
+        # The member's own words win over the lists, wherever they occur.
+        for word, rank in user.items():
+            at = s.find(word)
+            while at >= 0:
+                found[at, at + len(word)] = rank, "user"
+                at = s.find(word, at + 1)
+        return found
 
     return find
 

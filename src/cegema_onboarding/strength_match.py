@@ -66,8 +66,10 @@ _DATE_WITH_SEPARATOR = re.compile(r"(\d{1,4})([\s/\\_.\-])(\d{1,2})\2(\d{1,4})")
 _YEAR = re.compile(r"(?=(19\d\d|20\d\d))")
 _DIGITS = re.compile(r"\d{3,8}")
 
-#: ``lookup(word)`` returns (rank, source) of a dictionary word, or None.
-Lookup = Callable[[str], "tuple[int, str] | None"]
+#: ``lookup(s)``: every dictionary word of at least two characters found in ``s``, by its
+#: span ``(start, end)``, with its (rank, source). One call per string read (forwards,
+#: backwards, each leetspeak reading) rather than one per substring: the lists are a trie.
+Lookup = Callable[[str], "dict[tuple[int, int], tuple[int, str]]"]
 
 
 @attrs.frozen
@@ -190,7 +192,12 @@ def _leet_bits(token: str, reading: str) -> float:
 
 
 def dictionary(text: Text, lookup: Lookup) -> list[Match]:
-    """Dictionary words, read forwards, backwards, in leetspeak and with a plural ending."""
+    """Dictionary words, read forwards, backwards, in leetspeak and with a plural ending.
+
+    Every span of 2 to :data:`MAX_WORD` characters with a letter is a candidate, in order of
+    start then end; the lookups come first, one per reading of the whole password, so that
+    only spans some reading finds are visited.
+    """
     s = text.folded
     n = len(s)
     letters = [0]
@@ -198,31 +205,34 @@ def dictionary(text: Text, lookup: Lookup) -> list[Match]:
     for c in s:
         letters.append(letters[-1] + ("a" <= c <= "z"))
         leet.append(leet[-1] + (c in _LEET))
-    readings = ["".join(table.get(c, c) for c in s) for table in _leet_tables(s)]
+    forward = lookup(s)
+    # s[i:j] read backwards is the reversed password's [n - j:n - i].
+    backward = {(n - end, n - start): word for (start, end), word in lookup(s[::-1]).items()}
+    leets: dict[tuple[int, int], tuple[str, tuple[int, str]]] = {}
+    for reading in ("".join(table.get(c, c) for c in s) for table in _leet_tables(s)):
+        for span, word in lookup(reading).items():
+            leets.setdefault(span, (reading, word))  # the first reading that finds it
+    plurals = {(i, j + 1) for i, j in forward if j < n and s[j] in "sx"}
     out: list[Match] = []
-    for i in range(n):
-        for j in range(i + 2, min(n, i + MAX_WORD) + 1):
-            if letters[j] - letters[i] == 0:
-                continue  # digits and symbols alone are other matchers' business
-            token = s[i:j]
-            hit = lookup(token)
-            if hit is not None:
-                out.append(_word(text, i, j, hit[0], hit[1], 0.0, ""))
-            elif j - i >= 5 and token[-1] in "sx" and (stem := lookup(token[:-1])) is not None:
-                out.append(_word(text, i, j, stem[0], stem[1], 1.0, ":plural"))
-            back = lookup(token[::-1]) if j - i >= _MIN_TWISTED else None
-            if back is not None and token[::-1] != token:
-                out.append(_word(text, i, j, back[0], back[1], 1.0, ":reversed"))
-            # Leetspeak swaps a few letters; mostly symbols ("94e173") is chance, not "gaelle".
-            symbols = leet[j] - leet[i]
-            if hit is None and 0 < symbols <= letters[j] - letters[i] + 1 \
-                    and j - i > _MIN_TWISTED:
-                for reading in readings:
-                    found = lookup(reading[i:j])
-                    if found is not None:
-                        out.append(_word(text, i, j, found[0], found[1],
-                                         _leet_bits(token, reading[i:j]), ":l33t"))
-                        break
+    for i, j in sorted({*forward, *plurals, *backward, *leets}):
+        if not 2 <= j - i <= MAX_WORD or letters[j] - letters[i] == 0:
+            continue  # digits and symbols alone are other matchers' business
+        token = s[i:j]
+        hit = forward.get((i, j))
+        if hit is not None:
+            out.append(_word(text, i, j, hit[0], hit[1], 0.0, ""))
+        elif j - i >= 5 and token[-1] in "sx" and (stem := forward.get((i, j - 1))) is not None:
+            out.append(_word(text, i, j, stem[0], stem[1], 1.0, ":plural"))
+        back = backward.get((i, j)) if j - i >= _MIN_TWISTED else None
+        if back is not None and token[::-1] != token:
+            out.append(_word(text, i, j, back[0], back[1], 1.0, ":reversed"))
+        # Leetspeak swaps a few letters; mostly symbols ("94e173") is chance, not "gaelle".
+        symbols = leet[j] - leet[i]
+        if hit is None and 0 < symbols <= letters[j] - letters[i] + 1 \
+                and j - i > _MIN_TWISTED and (found := leets.get((i, j))) is not None:
+            reading, (rank, source) = found
+            out.append(_word(text, i, j, rank, source, _leet_bits(token, reading[i:j]),
+                             ":l33t"))
     return out
 
 
