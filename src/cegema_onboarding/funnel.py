@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from . import texts
 from .model import LinkPurpose, LinkStatus, Stage
 from .ports import AccountStore, StatsReader
 
@@ -119,16 +120,24 @@ def _expired_links(storage: StatsReader, now: datetime) -> int:
         offset += _PAGE
 
 
-def format_duration(value: timedelta | None) -> str:
-    """A wait as people read it: minutes, hours, or days; "-" for none."""
+def format_duration(value: timedelta | None, lang: str = "en") -> str:
+    """A wait as people read it: minutes, hours, or days; "-" for none.
+
+    The units and the decimal separator come from the catalogues
+    (``ui.admin.funnel.duration.*``); English by default, as the command line printed it
+    before it spoke French.
+    """
     if value is None:
         return "-"
     seconds = int(value.total_seconds())
     if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
+        return texts.text("ui.admin.funnel.duration.minutes", lang,
+                          minutes=seconds // 60, seconds=f"{seconds % 60:02d}")
     if seconds < 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    return f"{seconds / 86400:.1f} days"
+        return texts.text("ui.admin.funnel.duration.hours", lang,
+                          hours=seconds // 3600, minutes=f"{seconds % 3600 // 60:02d}")
+    whole, tenths = f"{seconds / 86400:.1f}".split(".")
+    return texts.text("ui.admin.funnel.duration.days", lang, whole=whole, tenths=tenths)
 
 
 def render(funnel: Funnel) -> str:

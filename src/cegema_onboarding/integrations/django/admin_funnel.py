@@ -17,7 +17,7 @@ from django.urls import URLPattern, path
 from ...funnel import STEPS, build_funnel, format_duration
 from ...ports import StatsReader
 from .conf import get_service
-from .names import admin_message
+from .names import admin_lang, admin_message
 
 if TYPE_CHECKING:
     from django.contrib import admin
@@ -71,7 +71,7 @@ class FunnelAdminMixin(_Base):
         funnel = build_funnel(storage, service.clock.now(), awaiting_days=days)
         rows = [{"name": s.name, "label": admin_message(STEP_KEYS[s.name]), "count": s.count,
                  "percent": round(s.share * 100, 1),
-                 "median": format_duration(s.median_since_previous)}
+                 "median": format_duration(s.median_since_previous, admin_lang())}
                 for s in funnel.steps]
         texts = {key: admin_message(f"ui.admin.funnel.{key}") for key in (
             "step", "members", "share", "median", "email_step", "stuck")}
