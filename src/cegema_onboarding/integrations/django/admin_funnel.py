@@ -14,7 +14,9 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
-from ...funnel import STEPS, build_funnel, format_duration
+# STEP_KEYS is imported from here too (it was defined here before the command line used it).
+from ...funnel import STEP_KEYS as STEP_KEYS
+from ...funnel import build_funnel, format_duration
 from ...ports import StatsReader
 from .conf import get_service
 from .names import admin_lang, admin_message
@@ -29,13 +31,6 @@ else:
 __all__ = ["FunnelAdminMixin"]
 
 _DEFAULT_DAYS = 7
-#: Each step of :data:`cegema_onboarding.funnel.STEPS` by its catalogue key, so the page
-#: speaks the staff's language (the command line keeps the English names).
-STEP_KEYS: dict[str, str] = dict(zip(
-    (name for name, _stages, _actions in STEPS),
-    ("ui.admin.funnel.step.provisioned", "ui.admin.funnel.step.first_login",
-     "ui.admin.funnel.step.email", "ui.admin.funnel.step.verified",
-     "ui.admin.funnel.step.password", "ui.admin.funnel.step.active"), strict=True))
 
 
 class FunnelAdminMixin(_Base):
