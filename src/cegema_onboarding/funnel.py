@@ -19,11 +19,12 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from . import texts
 from .model import LinkPurpose, LinkStatus, Stage
 from .ports import AccountStore, StatsReader
 
-__all__ = ["STEPS", "Funnel", "FunnelStep", "build_funnel", "format_duration",
-           "lower_median_wait", "plot", "render"]
+__all__ = ["STEPS", "STEP_KEYS", "Funnel", "FunnelStep", "build_funnel", "format_duration",
+           "format_share", "lower_median_wait", "plot", "render", "step_label"]
 
 #: The funnel's steps: name, the stages of the members who reached it, and the audit
 #: actions whose first record dates it.
@@ -39,6 +40,13 @@ STEPS: Sequence[tuple[str, frozenset[Stage], tuple[str, ...]]] = (
     ("password set", frozenset({Stage.QUESTION_REQUIRED, Stage.ACTIVE}), ("password_set",)),
     ("active", frozenset({Stage.ACTIVE}), ("secret_answer_set",)),
 )
+#: Each step of :data:`STEPS` by the catalogue key of its name: the command line and the
+#: Django admin's funnel page name the steps with the same texts.
+STEP_KEYS: Mapping[str, str] = dict(zip(
+    (name for name, _stages, _actions in STEPS),
+    ("ui.admin.funnel.step.provisioned", "ui.admin.funnel.step.first_login",
+     "ui.admin.funnel.step.email", "ui.admin.funnel.step.verified",
+     "ui.admin.funnel.step.password", "ui.admin.funnel.step.active"), strict=True))
 # Pages of the email-pending members read to find expired links.
 _PAGE = 1000
 
@@ -119,52 +127,82 @@ def _expired_links(storage: StatsReader, now: datetime) -> int:
         offset += _PAGE
 
 
-def format_duration(value: timedelta | None) -> str:
-    """A wait as people read it: minutes, hours, or days; "-" for none."""
+def format_duration(value: timedelta | None, lang: str = "en") -> str:
+    """A wait as people read it: minutes, hours, or days; "-" for none.
+
+    The units and the decimal separator come from the catalogues
+    (``ui.admin.funnel.duration.*``); English by default, as the command line printed it
+    before it spoke French.
+    """
     if value is None:
         return "-"
     seconds = int(value.total_seconds())
     if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
+        return texts.text("ui.admin.funnel.duration.minutes", lang,
+                          minutes=seconds // 60, seconds=f"{seconds % 60:02d}")
     if seconds < 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    return f"{seconds / 86400:.1f} days"
+        return texts.text("ui.admin.funnel.duration.hours", lang,
+                          hours=seconds // 3600, minutes=f"{seconds % 3600 // 60:02d}")
+    whole, tenths = f"{seconds / 86400:.1f}".split(".")
+    return texts.text("ui.admin.funnel.duration.days", lang, whole=whole, tenths=tenths)
 
 
-def render(funnel: Funnel) -> str:
-    """The funnel as the plain-text table the command prints."""
-    lines = [f"{'step':<26} {'members':>10} {'share':>7}  median since previous step"]
-    for step in funnel.steps:
-        lines.append(f"{step.name:<26} {step.count:>10} {step.share:>7.1%}  "
-                     f"{format_duration(step.median_since_previous)}")
+def format_share(share: float, lang: str = "en") -> str:
+    """A share of the members as a percentage with one decimal, from the catalogues
+    (``ui.admin.funnel.percent``: "21.4%", "21,4 %")."""
+    whole, tenths = f"{share * 100:.1f}".split(".")
+    return texts.text("ui.admin.funnel.percent", lang, whole=whole, tenths=tenths)
+
+
+def step_label(name: str, lang: str = "en") -> str:
+    """The name of the step ``name`` (one of :data:`STEPS`) in ``lang``."""
+    return texts.text(STEP_KEYS[name], lang)
+
+
+def render(funnel: Funnel, lang: str = "en") -> str:
+    """The funnel as the plain-text table the command prints, in ``lang``: the texts of
+    the Django admin's funnel page (``ui.admin.funnel.*``), so that both say the same."""
+
+    def say(key: str, **params: object) -> str:
+        return texts.text(f"ui.admin.funnel.{key}", lang, **params)
+
+    head = (say("step"), say("members"), say("share"), say("median"))
+    rows = [(step_label(s.name, lang), str(s.count), format_share(s.share, lang),
+             format_duration(s.median_since_previous, lang)) for s in funnel.steps]
+    # Columns as wide as their longest cell: French names are longer than English ones.
+    name_w, count_w, share_w = (max(len(row[i]) for row in (head, *rows)) for i in range(3))
+    lines = [f"{name:<{name_w}} {count:>{count_w}} {share:>{share_w}}  {median}"
+             for name, count, share, median in (head, *rows)]
     lines += [
         "",
-        f"at the email step: {funnel.email_pending} awaiting their link, "
-        f"{funnel.awaiting_activation} awaiting activation (no email)",
-        "stuck:",
-        f"  validation link expired unused: {funnel.link_expired}",
-        f"  awaiting activation for more than {funnel.awaiting_days} days: "
-        f"{funnel.awaiting_longer}",
+        say("email_step"),
+        "  " + say("waiting", pending=funnel.email_pending,
+                   awaiting=funnel.awaiting_activation),
+        say("stuck"),
+        "  " + say("link_expired", count=funnel.link_expired),
+        "  " + say("awaiting_longer", days=funnel.awaiting_days,
+                   count=funnel.awaiting_longer),
     ]
     return "\n".join(lines) + "\n"
 
 
-def plot(funnel: Funnel, path: str) -> None:
-    """Draw the funnel as horizontal bars into ``path`` (matplotlib, imported here only)."""
+def plot(funnel: Funnel, path: str, lang: str = "en") -> None:
+    """Draw the funnel as horizontal bars into ``path`` (matplotlib, imported here only),
+    labelled in ``lang``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [s.name for s in funnel.steps][::-1]
+    names = [step_label(s.name, lang) for s in funnel.steps][::-1]
     counts = [s.count for s in funnel.steps][::-1]
     fig, ax = plt.subplots(figsize=(8, 4))
     bars = ax.barh(names, counts, color="#2f6f9f")
     for bar, step in zip(bars, funnel.steps[::-1], strict=True):
         ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2,
-                f" {step.count} ({step.share:.0%})", va="center")
-    ax.set_xlabel("members")
-    ax.set_title("First connection: the onboarding funnel")
+                f" {step.count} ({format_share(step.share, lang)})", va="center")
+    ax.set_xlabel(texts.text("ui.admin.funnel.members", lang))
+    ax.set_title(texts.text("ui.admin.funnel.title", lang))
     ax.set_xlim(0, max(counts, default=0) * 1.25 or 1)
     fig.tight_layout()
     fig.savefig(path)

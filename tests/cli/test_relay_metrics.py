@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from datetime import UTC, datetime
@@ -89,3 +91,28 @@ def test_a_bad_metrics_port_is_refused(tmp_path: Path, monkeypatch: pytest.Monke
     assert main(["relay", "--once", "--database", url, "--mailer", "console",
                  "--metrics-port", "70000"]) == 2
     assert "0 to 65535" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_relay_that_cannot_be_built_leaves_no_metrics_endpoint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    url = _queued(tmp_path)
+    monkeypatch.setenv("CEGEMA_SECRET_KEYS", SECRET)
+    port = _free_port()
+    before = set(threading.enumerate())
+    # A negative --purge-every is refused while the relay is built: no endpoint may be left
+    # serving (a thread, the port held) for a relay that never runs.
+    assert main(["relay", "--once", "--database", url, "--mailer", "console",
+                 "--metrics-port", str(port), "--purge-every", "-1"]) == 2
+    assert "--purge-every cannot be negative" in capsys.readouterr().err
+    left = [thread for thread in threading.enumerate()
+            if thread not in before and thread.is_alive()]
+    assert left == []
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as again:
+        again.bind(("127.0.0.1", port))   # OSError if the endpoint still holds it

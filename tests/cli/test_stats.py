@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -14,10 +15,11 @@ import pytest
 from cegema_onboarding import cli
 from cegema_onboarding.adapters.memory import ManualClock, MemoryMailer
 from cegema_onboarding.cli.stats import run_stats
-from cegema_onboarding.funnel import build_funnel
+from cegema_onboarding.funnel import STEP_KEYS, build_funnel
 from cegema_onboarding.model import Account, Stage
 from cegema_onboarding.ports import AuditRecord
 from cegema_onboarding.service import Ok, OnboardingService
+from cegema_onboarding.texts import text
 
 from ..conftest import GOOD_PASSWORD, START, link_token, make_settings
 from ..pg import sql_adapter
@@ -108,12 +110,44 @@ def test_the_command_prints_and_plots(tmp_path: Path) -> None:
     png = tmp_path / "funnel.png"
     code, out = _stats("--database", url, "--plot", str(png))
     assert code == 0
-    assert "provisioned" in out and "active" in out
-    assert "21.4%" in out  # 3 active of 14
+    assert "comptes créés" in out and "actifs" in out
+    assert "21,4 %" in out  # 3 active of 14
     # The members were walked through at a fixed date, months before the system clock.
-    assert "awaiting activation for more than 7 days: 2" in out
-    assert "validation link expired unused: 2" in out
+    assert "En attente d'activation depuis plus de 7 jours : 2" in out
+    assert "Lien de validation expiré sans avoir servi : 2" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_command_speaks_french_by_default_and_english_when_asked(tmp_path: Path) -> None:
+    url, _ = _populated(tmp_path)
+    code, french = _stats("--database", url)
+    assert code == 0
+    assert _stats("--database", url, "--lang", "fr") == (0, french)
+    # The step names are the Django funnel page's (ui.admin.funnel.*), and so is the rest.
+    for key in STEP_KEYS.values():
+        assert text(key, "fr") in french, key
+    for wanted in ("Médiane depuis l'étape précédente", "21,4 %", "1 h 00 min",
+                   "En attente d'activation depuis plus de 7 jours : 2",
+                   "Lien de validation expiré sans avoir servi : 2",
+                   "2 en attente de leur lien, 2 en attente d'activation (sans email)."):
+        assert wanted in french, wanted
+    assert "first login" not in french and "provisioned" not in french
+    code, english = _stats("--database", url, "--lang", "en")
+    assert code == 0
+    for key in STEP_KEYS.values():
+        assert text(key, "en") in english, key
+    assert "21.4%" in english and "Awaiting activation for more than 7 days: 2" in english
+    assert "première connexion" not in english
+    # Each step's line: its name, its count, its share and its median, in columns.
+    assert re.search(r"^première connexion +10 +71,4 %  1 h 00 min$", french, re.MULTILINE)
+    assert re.search(r"^first login +10 +71\.4%  1 h 00 min$", english, re.MULTILINE)
+
+
+def test_the_command_knows_two_languages(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        _stats("--database", "sqlite://", "--lang", "de")
+    assert exited.value.code == 2
+    assert "invalid choice: 'de'" in capsys.readouterr().err
 
 
 def test_the_command_needs_a_database() -> None:

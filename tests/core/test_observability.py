@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
-from cegema_onboarding import health
+from cegema_onboarding import health, texts
 from cegema_onboarding.adapters.memory import MemoryStorage
 from cegema_onboarding.funnel import format_duration
 from cegema_onboarding.logs import (
@@ -87,3 +87,18 @@ def test_durations_read_as_people_read_them() -> None:
     assert format_duration(timedelta(seconds=75)) == "1 min 15 s"
     assert format_duration(timedelta(hours=2, minutes=5)) == "2 h 05 min"
     assert format_duration(timedelta(days=3, hours=12)) == "3.5 days"
+
+
+def test_durations_take_their_units_from_the_catalogues() -> None:
+    # English stays the default: the command line printed these before it had languages.
+    assert format_duration(timedelta(days=3, hours=12), "en") == "3.5 days"
+    assert format_duration(timedelta(days=3, hours=12), "fr") == "3,5 jours"
+    assert format_duration(timedelta(seconds=75), "fr") == "1 min 15 s"
+    assert format_duration(timedelta(hours=2, minutes=5), "fr") == "2 h 05 min"
+    assert format_duration(None, "fr") == "-"
+    previous = texts.set_overrides({"fr": {"ui.admin.funnel.duration.minutes":
+                                           "{minutes} mn {seconds} sec"}})
+    try:
+        assert format_duration(timedelta(seconds=75), "fr") == "1 mn 15 sec"
+    finally:
+        texts.set_overrides(previous)

@@ -150,10 +150,12 @@ def run_relay_command(args: argparse.Namespace, *, env: Mapping[str, str] | None
         settings = settings_from_env(values)
         storage = storage_from_url(database_url(args, values))
         outbox = build_outbox(settings, storage, mailer_from(args.mailer, args, values))
-        endpoint = _metrics_endpoint(args, values, storage, outbox)
         relay = Relay(outbox, poll_interval=_interval(args, values), batch_size=args.batch,
                       housekeeping=_housekeeping(args, storage, values),
                       housekeeping_interval=max(args.purge_every, 0) * 60)
+        # Last: the endpoint is a running thread holding a port, which nothing would stop
+        # if a later step of the configuration failed.
+        endpoint = _metrics_endpoint(args, values, storage, outbox)
     except (ConfigurationError, StorageError) as exc:
         print(f"cegema-onboarding relay: {exc}", file=sys.stderr)
         return 2

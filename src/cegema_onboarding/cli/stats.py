@@ -8,6 +8,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from .. import texts
 from ..adapters.system import SystemClock
 from ..bootstrap import storage_from_url
 from ..errors import ConfigurationError
@@ -24,6 +25,9 @@ def add_subcommand(sub: Any) -> None:
     stats.add_argument("--awaiting-days", type=int, default=7, metavar="N",
                        help="count as stuck the members awaiting activation for more than "
                             "N days (default 7)")
+    stats.add_argument("--lang", choices=texts.LANGS, default=texts.DEFAULT_LANG,
+                       help="language of the table and the plot, the Django admin's funnel "
+                            f"texts (default {texts.DEFAULT_LANG})")
     stats.add_argument("--plot", metavar="FILE.png",
                        help="also draw the funnel into this image (needs matplotlib)")
     stats.set_defaults(handler=run_stats)
@@ -46,10 +50,10 @@ def run_stats(args: argparse.Namespace, *, env: Mapping[str, str] | None = None,
         print("cegema-onboarding stats: --awaiting-days must be 0 or more", file=sys.stderr)
         return 2
     funnel = build_funnel(storage, SystemClock().now(), awaiting_days=args.awaiting_days)
-    out.write(render(funnel))
+    out.write(render(funnel, args.lang))
     if args.plot:
         try:
-            plot(funnel, args.plot)
+            plot(funnel, args.plot, args.lang)
         except ImportError:
             print("cegema-onboarding stats: --plot needs matplotlib", file=sys.stderr)
             return 2

@@ -149,15 +149,10 @@ def refusal_text(refused: Refused, reason: Reason, lang: str | None = None
     ``retry_seconds``: either says the actual wait, rounded up ("Merci de patienter 45
     secondes..."), not "quelques minutes".
     """
-    params: dict[str, object] = dict(refused.params)
-    if reason is Reason.RATE_LIMITED:
-        for name, key in (("wait_seconds", "notice.resend_wait"),
-                          ("retry_seconds", "notice.rate_limited_wait")):
-            wait = params.get(name)
-            if isinstance(wait, int) and wait > 0:
-                return key, {"duration": texts.duration(timedelta(seconds=wait), lang,
-                                                        round_up=True)}
-    return f"reason.{reason.value}", params
+    if reason is Reason.RATE_LIMITED and (found := _wait(refused)) is not None:
+        key, wait = found
+        return key, {"duration": texts.duration(timedelta(seconds=wait), lang, round_up=True)}
+    return f"reason.{reason.value}", dict(refused.params)
 
 
 def retry_after(refused: Refused) -> int | None:
@@ -165,13 +160,23 @@ def retry_after(refused: Refused) -> int | None:
 
     None for any other refusal, and for a limit refusal that names no wait.
     """
-    if refused.reason is not Reason.RATE_LIMITED:
-        return None
+    found = _wait(refused) if refused.reason is Reason.RATE_LIMITED else None
+    return None if found is None else found[1]
+
+
+#: The parameters that may carry a wait, in the order they are read, each with the text
+#: that says it: one table, so that the page's wording and its Retry-After always agree.
+_WAITS = (("wait_seconds", "notice.resend_wait"),
+          ("retry_seconds", "notice.rate_limited_wait"))
+
+
+def _wait(refused: Refused) -> tuple[str, int] | None:
+    """The text key and the seconds of the first wait ``refused`` names, else None."""
     params = dict(refused.params)
-    for name in ("wait_seconds", "retry_seconds"):
+    for name, key in _WAITS:
         wait = params.get(name)
         if isinstance(wait, int) and wait > 0:
-            return wait
+            return key, wait
     return None
 
 

@@ -88,6 +88,16 @@ UI_KEYS: Final[tuple[str, ...]] = (
     N_("ui.admin.funnel.stuck"),
     N_("ui.admin.funnel.link_expired"),
     N_("ui.admin.funnel.awaiting_longer"),
+    # TRANSLATORS: A median wait in the funnel, under an hour; {seconds} has two digits.
+    N_("ui.admin.funnel.duration.minutes"),
+    # TRANSLATORS: A median wait under a day; {minutes} has two digits.
+    N_("ui.admin.funnel.duration.hours"),
+    # TRANSLATORS: A median wait of a day or more, with one decimal: {whole} days and
+    # {tenths} tenths of a day ("3.5 days"); put the language's decimal separator between.
+    N_("ui.admin.funnel.duration.days"),
+    # TRANSLATORS: A step's share of all members, with one decimal ("21.4%"): {whole} and
+    # {tenths}, with the language's decimal separator and percent sign spacing.
+    N_("ui.admin.funnel.percent"),
     # --- Web page furniture around the journey (Flask and Django integrations) ---------------
     # TRANSLATORS: Shown when a form's anti-forgery token has expired; the member just resends it.
     N_("ui.csrf"),

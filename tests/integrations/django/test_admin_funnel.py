@@ -60,12 +60,38 @@ def test_staff_see_the_funnel_linked_from_the_accounts(dj_service: OnboardingSer
     assert "Onboarding funnel" not in french and "Stuck" not in french
 
 
+def test_the_medians_say_their_units_in_the_staff_language(dj_service: OnboardingService,
+                                                           clock: ManualClock) -> None:
+    get_user_model().objects.create_superuser("agnes", "agnes@cegema.example", "x" * 20)
+    client = Client()
+    client.login(username="agnes", password="x" * 20)
+    member = dj_service.staff.provision("100000001", "Jean Martin",
+                                        postal_address="1 rue de la Paix")
+    clock.advance(days=3, hours=12)
+    result = dj_service.login("100000001", member.initial_password)
+    assert result.session is not None  # type: ignore[union-attr]
+    clock.advance(seconds=75)
+    dj_service.declare_no_email(result.session)  # type: ignore[union-attr]
+
+    def medians(lang: str) -> list[str]:
+        page = client.get(FUNNEL, HTTP_ACCEPT_LANGUAGE=lang)
+        return [row["median"] for row in page.context["rows"][1:3]]
+
+    assert medians("fr") == ["3,5 jours", "1 min 15 s"]
+    assert medians("en") == ["3.5 days", "1 min 15 s"]
+    french = html.unescape(client.get(FUNNEL, HTTP_ACCEPT_LANGUAGE="fr").content.decode())
+    assert "3,5 jours" in french and "days" not in french
+
+
 def test_every_funnel_step_has_its_admin_text() -> None:
     """A step added to the funnel must get its catalogue key, or the page would fail."""
+    from cegema_onboarding import funnel
     from cegema_onboarding.funnel import STEPS
     from cegema_onboarding.integrations.django.admin_funnel import STEP_KEYS
     from cegema_onboarding.texts import text
 
+    # One table for the page and for `cegema-onboarding stats`, so that both name a step alike.
+    assert STEP_KEYS is funnel.STEP_KEYS
     assert list(STEP_KEYS) == [name for name, _stages, _actions in STEPS]
     assert all(text(key, "fr") != key and text(key, "en") for key in STEP_KEYS.values())
 

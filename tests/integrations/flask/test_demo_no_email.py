@@ -145,3 +145,22 @@ def test_sms_and_calls_have_their_tab_and_every_text_is_escaped(tmp_path: Path) 
     assert "<script>" not in sms and "&lt;script&gt;" in sms
     assert "Courrier" in sms and fr("ui.demo.mailbox.letters.none") in text_of(
         client.get("/mailbox/courrier"))
+
+
+def test_the_staff_pages_keep_the_language_chosen_before_the_login(demo: Any) -> None:
+    app, _, _, staff_password = demo
+    staff = app.test_client()
+    login = text_of(staff.get("/staff?lang=en"))
+    assert texts.text("ui.demo.staff.title", "en") in login
+    assert 'lang="en"' in login
+    # The login form posts to /staff without ?lang=: the choice must outlive the query.
+    r = post(staff, "/staff", {"password": staff_password}, follow_redirects=True)
+    page = text_of(r)
+    assert texts.text("ui.demo.staff.queue", "en") in page
+    assert texts.text("ui.demo.staff.queue", "fr") not in page
+    # The demo's other pages follow the same choice.
+    assert _tabs(raw_of(staff.get("/mailbox")))[0] == ("Emails", True)
+    # One cookie per choice, though both the blueprint's hooks and the demo's see a member
+    # page.
+    r = staff.get("/connexion?lang=fr")
+    assert len([h for h in r.headers.getlist("Set-Cookie") if h.startswith("cegema_lang")]) == 1

@@ -14,10 +14,12 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
-from ...funnel import STEPS, build_funnel, format_duration
+# STEP_KEYS is imported from here too (it was defined here before the command line used it).
+from ...funnel import STEP_KEYS as STEP_KEYS
+from ...funnel import build_funnel, format_duration
 from ...ports import StatsReader
 from .conf import get_service
-from .names import admin_message
+from .names import admin_lang, admin_message
 
 if TYPE_CHECKING:
     from django.contrib import admin
@@ -29,13 +31,6 @@ else:
 __all__ = ["FunnelAdminMixin"]
 
 _DEFAULT_DAYS = 7
-#: Each step of :data:`cegema_onboarding.funnel.STEPS` by its catalogue key, so the page
-#: speaks the staff's language (the command line keeps the English names).
-STEP_KEYS: dict[str, str] = dict(zip(
-    (name for name, _stages, _actions in STEPS),
-    ("ui.admin.funnel.step.provisioned", "ui.admin.funnel.step.first_login",
-     "ui.admin.funnel.step.email", "ui.admin.funnel.step.verified",
-     "ui.admin.funnel.step.password", "ui.admin.funnel.step.active"), strict=True))
 
 
 class FunnelAdminMixin(_Base):
@@ -71,7 +66,7 @@ class FunnelAdminMixin(_Base):
         funnel = build_funnel(storage, service.clock.now(), awaiting_days=days)
         rows = [{"name": s.name, "label": admin_message(STEP_KEYS[s.name]), "count": s.count,
                  "percent": round(s.share * 100, 1),
-                 "median": format_duration(s.median_since_previous)}
+                 "median": format_duration(s.median_since_previous, admin_lang())}
                 for s in funnel.steps]
         texts = {key: admin_message(f"ui.admin.funnel.{key}") for key in (
             "step", "members", "share", "median", "email_step", "stuck")}

@@ -13,13 +13,18 @@ from django.utils.translation import get_language
 from ... import texts
 
 
-def admin_message(key: str, **params: object) -> str:
-    """The text of ``key`` in the active language, with ``params`` filled in."""
+def admin_lang() -> str:
+    """The active language, for the texts of the admin's pages."""
     lang = get_language()
     # Translations are off while makemigrations and migrate run: the migrations keep the
     # English names, the same on every site whatever its LANGUAGE_CODE, so no site ever
     # sees a change to migrate.
-    return texts.text(key, "en" if lang is None else lang, **params)
+    return texts.resolve_lang("en" if lang is None else lang)
+
+
+def admin_message(key: str, **params: object) -> str:
+    """The text of ``key`` in the active language, with ``params`` filled in."""
+    return texts.text(key, admin_lang(), **params)
 
 
 def _admin_text(key: str) -> str:

@@ -38,7 +38,7 @@ from ...service import OnboardingService
 from .._web import local_time
 from ._context import lang
 from .demo_staff import add_staff, demo_headers
-from .extension import Onboarding, render
+from .extension import Onboarding, keep_lang, render
 
 DEMO_MEMBER = "100234567"
 DEMO_NAME = "Marie Dupont"
@@ -103,7 +103,9 @@ def create_app(service: OnboardingService, mailbox: FileMailbox, *, secret_key: 
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
+        # The staff and mailbox pages are the app's, not the blueprint's: without this a
+        # ?lang= chosen there was forgotten at the next page (the staff login's POST).
+        return keep_lang(response)
 
     @app.get("/mailbox")
     def mailbox_list() -> Response:

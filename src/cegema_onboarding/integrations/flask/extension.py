@@ -210,7 +210,16 @@ def _security_headers(response: Response) -> Response:
     # The page's nonce: the one its template used, or a fresh one (a redirect has none).
     response.headers.setdefault("Content-Security-Policy",
                                 csp_header(config().csp, csp_nonce()))
-    chosen = g.get("cegema_set_lang")
+    return keep_lang(response)
+
+def keep_lang(response: Response) -> Response:
+    """Keep the language a ``?lang=`` chose (its cookie) and say the page's language.
+
+    The blueprint's pages call it; app pages that call :func:`lang` (the demo's staff and
+    mailbox pages) hang it on their responses too, or a choice made there would last one
+    page. Once per response: the cookie is set only the first time.
+    """
+    chosen = g.pop("cegema_set_lang", None)
     if isinstance(chosen, str):
         cfg = config()
         response.set_cookie(cfg.lang_cookie, chosen, max_age=365 * 24 * 3600, path="/",
