@@ -317,11 +317,14 @@ def _cheapest(text: Text, lookup: Lookup, cap: float) -> tuple[float, tuple[Matc
         if not after_match and not after_brute:
             # Everything went over the cap: carry on with one bruteforce character, so that
             # the estimate stays the cost of a real cover (above the cap: strong anyway).
-            ends = [f[-1] for f in fronts[-1] if f] if fronts else []
-            last = min(ends, key=_total) if ends else None
+            # Priced as extend prices it, the switch after bruteforce included: without it
+            # this cover could come out cheaper than the cheapest the full search finds.
             bits = POOL_BITS[text.classes[k]]
-            after_brute.append(((last[0] if last else 0) + 1, (last[1] if last else 0.0) + bits,
-                                last, (k, k + 1, bits)))
+            ends = [(front[-1], extra) for front, extra in zip(fronts[-1], (0.0, boundary),
+                                                               strict=True) if front]
+            last, extra = min(ends, key=lambda end: end[0][1] + end[1]
+                              + _LOG2_FACTORIAL[end[0][0] + 1])
+            after_brute.append((last[0] + 1, last[1] + bits + extra, last, (k, k + 1, bits)))
         fronts.append((_pareto(after_match), _pareto(after_brute)))
     best = min((f[-1] for f in fronts[-1] if f), key=_total)
     total = _total(best)

@@ -260,6 +260,17 @@ def test_any_text_gets_a_finite_estimate_covering_it(password: str) -> None:
     assert sum(m.end - m.start for m in result.sequence) == analysed
 
 
+def test_a_search_past_its_cap_goes_on_with_a_real_cover() -> None:
+    # Shrunk by the property below: past its cap the search goes on one bruteforce
+    # character at a time, and priced that character without the switch a bruteforce run
+    # after another pays. Its "cover" came out at 119.90 bits, under both its 120-bit cap
+    # and the full search's cheapest real cover (120.01 bits).
+    password = '%\x80"<\x80%\xd9\x80<=A\x80\x81\x83A%a'
+    full = strength.estimate(password)
+    assert full.bits > 120.0
+    assert strength.estimate(password, cap=120.0).bits == 120.0
+
+
 # --- the capped search: the policy's question, answered with less work ----------------------
 
 _PIECES = st.sampled_from([*_WORDS, *_WALKS, "1987", "25/12", " ", "-", "!", "Zénobie", "k7dm"])
