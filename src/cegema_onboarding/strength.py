@@ -100,6 +100,9 @@ class _Words(Mapping[str, int]):
         self._packed = array("I", bytes(4 * len(self._trie)))
         for word, packed in ranks.items():
             self._packed[self._trie[word]] = packed
+        # No word of two characters or more starts with anything else: a position that
+        # holds none of these (a space, most symbols) needs no call.
+        self._firsts = frozenset(word[0] for word in ranks if len(word) >= 2)
 
     def __getitem__(self, word: str) -> int:
         key: int | None = self._trie.get(word)
@@ -116,12 +119,16 @@ class _Words(Mapping[str, int]):
     def __len__(self) -> int:
         return len(self._trie)
 
-    def starting(self, s: str, start: int) -> Iterator[tuple[int, int]]:
-        """(end, packed) of every word of 2 to MAX_WORD characters at ``s[start:]``."""
-        packed = self._packed
-        for word, key in self._trie.iter_prefixes_with_ids(s[start:start + MAX_WORD]):
-            if len(word) >= 2:
-                yield start + len(word), packed[key]
+    def spans(self, s: str) -> dict[tuple[int, int], int]:
+        """``(start, end)``: packed, of every word of 2 to MAX_WORD characters in ``s``."""
+        found: dict[tuple[int, int], int] = {}
+        packed, firsts, prefixes = self._packed, self._firsts, self._trie.iter_prefixes_with_ids
+        for start, char in enumerate(s):
+            if char in firsts:
+                for word, key in prefixes(s[start:start + MAX_WORD]):
+                    if len(word) >= 2:
+                        found[start, start + len(word)] = packed[key]
+        return found
 
 
 @functools.cache
@@ -162,10 +169,8 @@ def _lookup(user: Mapping[str, int]) -> Lookup:
     mask = (1 << _SOURCE_BITS) - 1
 
     def find(s: str) -> dict[tuple[int, int], tuple[int, str]]:
-        found: dict[tuple[int, int], tuple[int, str]] = {}
-        for start in range(len(s)):
-            for end, packed in words.starting(s, start):
-                found[start, end] = packed >> _SOURCE_BITS, SOURCES[packed & mask]
+        found = {span: (packed >> _SOURCE_BITS, SOURCES[packed & mask])
+                 for span, packed in words.spans(s).items()}
         # The member's own words win over the lists, wherever they occur.
         for word, rank in user.items():
             at = s.find(word)
