@@ -63,7 +63,8 @@ test: $(STAMP)
 	bash scripts/tree-state check $(VENV)/tree-before
 
 ## test-lowest: the suites that do not need a browser or PostgreSQL, at the lowest versions
-## of attrs, cryptography, itsdangerous, email-validator, SQLAlchemy, alembic, Flask and Django
+## of attrs, cryptography, itsdangerous, email-validator, marisa-trie, SQLAlchemy, alembic, Flask
+## and Django
 ## that pyproject.toml declares (requirements/lowest.txt)
 test-lowest: $(LOWEST_STAMP)
 	$(LOWEST)/bin/python -m pytest -q -p no:cacheprovider -m "$(LOWEST_MARKERS)"
