@@ -324,7 +324,7 @@ def link_view(view: Callable[[], View]) -> Callable[[], View]:
 
     @functools.wraps(view)
     def wrapper() -> View:
-        if request.method == "GET" and LINK_PARAM in request.args:
+        if request.method != "POST" and LINK_PARAM in request.args:
             return _stash_link_token()
         response = view()
         if request.method == "POST" and response.status_code == 303 and state().form is None:

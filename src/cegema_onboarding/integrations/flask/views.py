@@ -4,6 +4,11 @@ One view per screen of the guide, each a thin call to the service: login, the em
 the mailbox and its code, the validation link, the password and the secret question. The
 logged-in member's own pages and the recovery paths are in :mod:`.views_account`. Both
 read their helpers from :mod:`._context` and never import the extension.
+
+Only a POST submits a form: every other method a route answers shows its page. Flask
+answers HEAD on every GET route through the same view, and a view that took any method but
+GET for a submission would let a body-less HEAD (an uptime probe) log in, spend a link or
+count against a limit, with no CSRF token checked (the token is checked on POST).
 """
 
 from __future__ import annotations
@@ -112,7 +117,7 @@ def index() -> View:
 
 def login() -> View:
     """SE CONNECTER À VOTRE COMPTE."""
-    if request.method == "GET":
+    if request.method != "POST":
         wanted = safe_next(request.args.get("next"))
         if wanted is not None:
             # Kept in the session cookie: the journey may take several visits.
@@ -142,7 +147,7 @@ def logout() -> View:
 
 def email() -> View:
     """PREMIÈRE CONNEXION – ENTREZ VOTRE ADRESSE MAIL."""
-    if request.method == "GET":
+    if request.method != "POST":
         screen = current_screen(Step.EMAIL)
         if not isinstance(screen, Screen):
             return screen
@@ -173,7 +178,7 @@ def _email_page(screen: Screen, address: str, confirmation: str,
 
 def no_email() -> View:
     """"Vous n'avez pas d'adresse email ?": explain, then join the staff queue on POST."""
-    if request.method == "GET":
+    if request.method != "POST":
         screen = current_screen(None)
         if not isinstance(screen, Screen):
             return screen
@@ -232,7 +237,7 @@ def change_email() -> View:
 
 def code() -> View:
     """Type the short code from the mail instead of clicking the link."""
-    if request.method == "GET":
+    if request.method != "POST":
         screen = current_screen(Step.CHECK_MAILBOX)
         if not isinstance(screen, Screen):
             return screen
@@ -259,7 +264,7 @@ def awaiting() -> View:
 
 def verify_link() -> View:
     """The mailed link. GET only shows a page (mail scanners open links); POST spends it."""
-    if request.method == "GET":
+    if request.method != "POST":
         errors, _ = kept_form("verify_link")
         if errors is not None:
             return render("link.html", token="", valid=False, errors=errors)
@@ -283,7 +288,7 @@ def verify_link() -> View:
 
 def password() -> View:
     """"Choisissez votre nouveau mot de passe"."""
-    if request.method == "GET":
+    if request.method != "POST":
         screen = current_screen(Step.PASSWORD)
         if not isinstance(screen, Screen):
             return screen
@@ -307,7 +312,7 @@ def _password_page(errors: FormErrors | None = None) -> Response:
 
 def question() -> View:
     """The secret question (step 7)."""
-    if request.method == "GET":
+    if request.method != "POST":
         screen = current_screen(Step.QUESTION)
         if not isinstance(screen, Screen):
             return screen

@@ -48,7 +48,7 @@ from ._prg import kept_form, refuse
 
 def profile() -> View:
     """"Mon profil et mes informations", with its completion meter and preferences."""
-    if request.method == "GET":
+    if request.method != "POST":
         # One read gives both the step check and the page.
         session = state().session
         if session is None:
@@ -107,7 +107,7 @@ def change_password() -> View:
     screen = current_screen(Step.PROFILE)
     if not isinstance(screen, Screen):
         return screen
-    if request.method == "GET":
+    if request.method != "POST":
         return _change_password_page(kept_form("change_password")[0])
     session = state().session
     assert session is not None
@@ -131,7 +131,7 @@ def request_email_change() -> View:
     screen = current_screen(Step.PROFILE)
     if not isinstance(screen, Screen):
         return screen
-    if request.method == "GET":
+    if request.method != "POST":
         errors, typed = kept_form("request_email_change")
         return render("change_email.html", errors=errors, email=typed.get("email", ""),
                       confirmation=typed.get("confirmation", ""))
@@ -164,7 +164,7 @@ def forget_devices() -> View:
 
 def forgotten_identifier() -> View:
     """"Identifiant oublié ?": the same answer whether the address is known or not."""
-    if request.method == "GET":
+    if request.method != "POST":
         errors, typed = kept_form("forgotten_identifier")
         return render("forgotten_identifier.html", errors=errors,
                       email=typed.get("email", ""))
@@ -177,7 +177,7 @@ def forgotten_identifier() -> View:
 
 def forgotten_password() -> View:
     """"Mot de passe oublié ?": the same answer whether the member exists or not."""
-    if request.method == "GET":
+    if request.method != "POST":
         errors, typed = kept_form("forgotten_password")
         return render("forgotten_password.html", errors=errors,
                       identifier=typed.get("identifier", ""))
@@ -192,7 +192,7 @@ def forgotten_password() -> View:
 def reset_link() -> View:
     """The reset link: GET shows the form (spends nothing); POST sets the new password."""
     asks_answer = reset_checks_answer(service().settings)
-    if request.method == "GET":
+    if request.method != "POST":
         errors, _ = kept_form("reset_link")
         token = link_token()
         check = service().open_link(token, LinkPurpose.RESET_PASSWORD)
@@ -230,7 +230,7 @@ def _reset_question(token: str) -> str | None:
 
 def not_me_link() -> View:
     """"Ce n'était pas moi": GET explains; POST locks the account and ends its sessions."""
-    if request.method == "GET":
+    if request.method != "POST":
         errors, _ = kept_form("not_me_link")
         if errors is not None:
             return render("not_me.html", token="", valid=False, errors=errors)
@@ -248,7 +248,7 @@ def not_me_link() -> View:
 
 def email_change_link() -> View:
     """The link sent to a new address: GET shows a button; POST changes the address."""
-    if request.method == "GET":
+    if request.method != "POST":
         errors, _ = kept_form("email_change_link")
         if errors is not None:
             return render("email_change_link.html", token="", valid=False, errors=errors)
