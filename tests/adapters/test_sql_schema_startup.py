@@ -184,3 +184,20 @@ def test_create_schema_on_a_postgres_database_of_an_older_version_migrates_it(
     url = _fresh_schema(pg_url)
     _create_schema_after_an_older_version(url)
     assert _shape(url) == expected
+
+
+@pytest.mark.parametrize("action", ["create_schema", "upgrade"])
+def test_a_schema_change_on_a_missing_folder_is_storage_unreachable(tmp_path: Path,
+                                                                    action: str) -> None:
+    # storage.md's promise for "a SQLite file whose folder is missing": the storage's error,
+    # saying what to check, not SQLAlchemy's OperationalError (create_schema and upgrade
+    # opened their connection outside the translation every other path has).
+    from cegema_onboarding.errors import StorageUnreachable
+
+    engine = sql.sqlite_engine(tmp_path / "missing" / "portal.sqlite3")
+    try:
+        with pytest.raises(StorageUnreachable, match="folder exists"):
+            getattr(sql, action)(engine)
+    finally:
+        engine.dispose()
+    assert not (tmp_path / "missing").exists()

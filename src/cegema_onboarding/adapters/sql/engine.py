@@ -13,6 +13,8 @@ import os
 import random
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -235,7 +237,7 @@ def create_schema(engine: Engine) -> None:
     stamping the newest version would skip the changes to existing ones. Safe when several
     processes call it at once (see :func:`upgrade`).
     """
-    with engine.begin() as conn:
+    with _schema_transaction(engine) as conn:
         _lock_schema(conn)
         if _current_revision(conn) is not None:
             command.upgrade(alembic_config(conn), "head")
@@ -251,9 +253,28 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     each waits for the one before it and then finds nothing left to do. Migrating as a
     deployment step of its own (``cegema-onboarding migrate``) is still the better way.
     """
-    with engine.begin() as conn:
+    with _schema_transaction(engine) as conn:
         _lock_schema(conn)
         command.upgrade(alembic_config(conn), revision)
+
+
+@contextmanager
+def _schema_transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction for a schema change, on a connection that could be opened.
+
+    A database that cannot be reached (a server down, a SQLite file whose folder is
+    missing) is a StorageUnreachable saying what to check, as on every other path, never
+    the driver's own error.
+    """
+    # diagnose reads the schema's version through this module: imported here, not on top.
+    from .diagnose import translate
+
+    try:
+        conn = engine.connect()
+    except sa.exc.SQLAlchemyError as exc:
+        raise translate(exc, "connect") from exc
+    with conn, conn.begin():
+        yield conn
 
 
 def _lock_schema(conn: Connection) -> None:
