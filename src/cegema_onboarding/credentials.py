@@ -188,6 +188,13 @@ class Pepper:
             return False
         return hmac.compare_digest(expected.encode("ascii"), match.group(2).encode("ascii"))
 
+    def unknown_key(self, stored: str) -> str | None:
+        """The key id ``stored`` names when this pepper lacks that key, else None."""
+        match = _STORED.fullmatch(stored) if isinstance(stored, str) else None
+        if match is None or match.group(1) in self._keys:
+            return None
+        return match.group(1)
+
     def needs_update(self, stored: str) -> bool:
         """Return whether ``stored`` was not made with the newest key (or is unreadable)."""
         if not isinstance(stored, str):

@@ -283,3 +283,15 @@ def test_digest_refuses_non_str_and_surrogates() -> None:
     assert info.value.reason == "encoding"
     assert info.value.__context__ is None
     assert not pepper.verify("SE\udc80CRET", pepper.digest("SECRET"))
+
+
+def test_unknown_key_names_the_id_a_digest_carries_only_when_missing() -> None:
+    from cegema_onboarding.credentials import Pepper
+
+    pepper = Pepper([("p2", b"k" * 32), ("p1", b"j" * 32)])
+    assert pepper.unknown_key(pepper.digest("ABCD2345EFGH6789")) is None
+    assert pepper.unknown_key("p1$" + "0" * 64) is None
+    assert pepper.unknown_key("k1$" + "0" * 64) == "k1"
+    # Not a digest at all: nothing to name (verify refuses it anyway).
+    assert pepper.unknown_key("garbage") is None
+    assert pepper.unknown_key(None) is None  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ import attrs
 
 from .. import flow, lockout
 from ..config import Settings
+from ..credentials import Pepper
 from ..errors import ConcurrentUpdate, OnboardingError
 from ..flow import Accepted, Audit, Origin, Reason, Refused
 from ..lockout import Admission, Counter
@@ -136,6 +137,8 @@ class Guards:
             else:
                 outcome = flow.step(account, event, now, env, entropy=entropy, origin=origin)
             right = not lockout.failed(event, outcome)
+            if account is not None and not right:
+                _warn_unknown_pepper(account, env.crypto.pepper)
             throttles = () if ride is None else (
                 (lockout.resolve(ride, failed=not right, reserved_at=at), ride.version),)
             try:
@@ -266,3 +269,18 @@ class Guards:
                     continue
                 log.warning("an attempt counter kept changing; it was not cleared")
             return
+
+
+def _warn_unknown_pepper(account: Account, pepper: Pepper) -> None:
+    """Tell operators when an initial password can never match: its key is not configured.
+
+    The member gets the usual refusal; nothing tells them more. But every member of a
+    print-shop file made with other pepper keys (or the same key under another id) is
+    refused that way, so the log names the key id the digest carries and the ids the
+    settings have (ids are not secrets).
+    """
+    if account.initial_digest and (missing := pepper.unknown_key(account.initial_digest)):
+        log.warning("account %s: its initial password was digested under pepper key %r, "
+                    "which the settings do not have (they have %s): no login with it can "
+                    "succeed; check CEGEMA_PEPPER_KEYS against the provisioning's",
+                    account.account_id, missing, ", ".join(map(repr, pepper.key_ids)))
