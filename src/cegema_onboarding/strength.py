@@ -89,7 +89,7 @@ class _Words(Mapping[str, int]):
     """The bundled words in a trie, each with ``rank << 4 | source index`` (its best rank).
 
     A trie, not a dict: finding every word that starts at a position is one C call
-    (:meth:`starting`), where a dict needs one probe per substring, about 900 for a
+    (:meth:`spans`), where a dict needs one probe per substring, about 900 for a
     26-character passphrase; and the lists take about 0.2 MB, where a dict of str takes
     several. That memory is read again after every Argon2id computation has evicted it from
     the CPU caches (docs/performance.md).
@@ -131,12 +131,16 @@ class _Words(Mapping[str, int]):
         return found
 
 
-@functools.cache
 def word_ranks() -> Mapping[str, int]:
     """Every bundled word, with its best rank and the list it comes from, packed in one int.
 
     The int is ``rank << 4 | source index``. Read once, then kept as a trie.
     """
+    return _words()
+
+
+@functools.cache
+def _words() -> _Words:
     ranks: dict[str, int] = {}
     base = resources.files("cegema_onboarding").joinpath("data")
     for index, source in enumerate(SOURCES):
@@ -164,8 +168,7 @@ def _user_words(user_inputs: Iterable[str]) -> dict[str, int]:
 
 
 def _lookup(user: Mapping[str, int]) -> Lookup:
-    words = word_ranks()
-    assert isinstance(words, _Words)
+    words = _words()
     mask = (1 << _SOURCE_BITS) - 1
 
     def find(s: str) -> dict[tuple[int, int], tuple[int, str]]:
