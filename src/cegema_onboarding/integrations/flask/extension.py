@@ -212,6 +212,7 @@ def _security_headers(response: Response) -> Response:
                                 csp_header(config().csp, csp_nonce()))
     return keep_lang(response)
 
+
 def keep_lang(response: Response) -> Response:
     """Keep the language a ``?lang=`` chose (its cookie) and say the page's language.
 
