@@ -9,7 +9,7 @@ import attrs
 
 from .. import normalize
 from ..errors import InvalidInput
-from ..model import Account, Adviser, Channel, Consent, LinkPurpose, LinkStatus, Step
+from ..model import Account, Adviser, Channel, Consent, LinkPurpose, Step
 from .events import (
     ChangePassword,
     ConfirmEmailChange,
@@ -27,7 +27,6 @@ from .links import (
     issue_not_me,
     live_link,
     move_address,
-    replace_link,
 )
 from .outcomes import Accepted, Effect, Notice, Outcome, Reason, Refused, SendNotice
 from .passwords import check_new_password, new_password
@@ -118,9 +117,9 @@ def confirm_email_change(account: Account, event: ConfirmEmailChange, ctx: Ctx) 
         return Refused(reason, effects=(ctx.audit(account, "email_change", reason.value),))
     link = find_link(account, LinkPurpose.CHANGE_EMAIL, event.nonce_hash)
     assert link is not None and link.address is not None
-    new = replace_link(account, link, attrs.evolve(link, status=LinkStatus.USED))
     # A reset link sent to the old address dies with the change (see move_address).
-    new = move_address(new, link.address, ctx, proven=event.same_session is True)
+    new = move_address(account, link.address, ctx, proven=event.same_session is True,
+                       spent=link)
     detail = None if event.same_session is True else "outside_session"
     return Accepted(new, (ctx.audit(account, "email_changed", detail=detail),), Step.PROFILE)
 

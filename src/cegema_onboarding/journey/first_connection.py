@@ -135,9 +135,8 @@ def submit_code(account: Account, event: SubmitCode, ctx: Ctx) -> Outcome:
 def _email_verified(account: Account, link: Link, ctx: Ctx, how: str,
                     in_session: bool) -> Accepted:
     assert link.address is not None
-    spent = replace_link(account, link, attrs.evolve(link, status=LinkStatus.USED))
-    new = move_address(spent, link.address, ctx, proven=in_session)
-    new = attrs.evolve(new, stage=Stage.PASSWORD_REQUIRED)
+    new = move_address(account, link.address, ctx, proven=in_session, spent=link,
+                       stage=Stage.PASSWORD_REQUIRED)
     audit = ctx.audit(account, "email_verified",
                       detail=how if in_session else f"{how}_outside_session")
     if in_session:
