@@ -51,9 +51,9 @@ def _fields(template: str) -> list[tuple[str, str | None, str | None]]:
 @pytest.fixture
 def fresh_catalogues() -> Iterator[None]:
     """Reload the compiled catalogues around a test that points LOCALE_DIR elsewhere."""
-    texts._packaged.cache_clear()
+    texts._forget_loaded()
     yield
-    texts._packaged.cache_clear()
+    texts._forget_loaded()
 
 
 @pytest.fixture
@@ -317,7 +317,7 @@ def test_a_missing_english_entry_shows_french_and_is_logged_once(
     _compile(tmp_path, "en", english)
     monkeypatch.setattr(texts, "LOCALE_DIR", tmp_path)
     monkeypatch.setattr(texts, "_reported", set())
-    texts._packaged.cache_clear()
+    texts._forget_loaded()
     with caplog.at_level(logging.WARNING, logger="cegema_onboarding.texts"):
         assert text("button.save", "en") == "Enregistrer"
         assert text("button.save", "en") == "Enregistrer"
@@ -340,7 +340,7 @@ def test_a_missing_french_catalogue_shows_the_key_and_logs_an_error(
 ) -> None:
     monkeypatch.setattr(texts, "LOCALE_DIR", tmp_path)
     monkeypatch.setattr(texts, "_reported", set())
-    texts._packaged.cache_clear()
+    texts._forget_loaded()
     with caplog.at_level(logging.WARNING, logger="cegema_onboarding.texts"):
         assert text("screen.login.title") == "screen.login.title"
     assert any(r.levelno == logging.ERROR for r in caplog.records)
@@ -371,6 +371,22 @@ def test_overrides_reword_one_language_and_can_be_undone(no_overrides: None) -> 
     replaced = texts.set_overrides(None)
     assert replaced["fr"]["screen.login.title"] == "CONNEXION"
     assert text("screen.login.title") == "SE CONNECTER À VOTRE COMPTE"
+
+
+def test_a_text_already_shown_changes_with_the_overrides(no_overrides: None) -> None:
+    # texts.text keeps the texts without parameters it has made: overrides set later must
+    # still show, and the packaged wording come back when they go.
+    assert text("button.save") == "Enregistrer"
+    texts.set_overrides({"fr": {"button.save": "Sauvegarder"}})
+    assert text("button.save") == "Sauvegarder"
+    texts.set_overrides(None)
+    assert text("button.save") == "Enregistrer"
+
+
+def test_texts_kept_for_languages_asked_by_requests_are_bounded(no_overrides: None) -> None:
+    for n in range(texts._PLAIN_MAX + 50):
+        assert text("button.save", f"en-x{n}") == "Save"
+    assert len(texts._plain) <= texts._PLAIN_MAX
 
 
 def test_overrides_fill_placeholders_like_the_packaged_text(no_overrides: None) -> None:

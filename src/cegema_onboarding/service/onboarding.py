@@ -75,6 +75,8 @@ class OnboardingService(RecoveryActions, StaffShims):
         rate_limiter: RateLimiter | None = None,
     ) -> None:
         self.storage = storage
+        # Decided once: a runtime Protocol check costs more than a whole held() block.
+        self._held = storage.held if isinstance(storage, HeldConnection) else None
         self.settings = settings
         self.env = Env.from_settings(settings)
         self.clock: Clock = clock or SystemClock()
@@ -120,8 +122,8 @@ class OnboardingService(RecoveryActions, StaffShims):
         one checkout per request instead of one per call; elsewhere it does nothing. The
         Flask extension uses it around every request.
         """
-        if isinstance(self.storage, HeldConnection):
-            return self.storage.held()
+        if self._held is not None:
+            return self._held()
         return nullcontext()
 
     # ------------------------------------------------------------------ first connection

@@ -94,6 +94,11 @@ _NO_TEXTS: Final[Mapping[str, str]] = MappingProxyType({})
 _overrides: Mapping[str, Mapping[str, str]] = _NO_OVERRIDES
 # (lang, key) pairs already logged as missing, so a hot screen does not flood the log.
 _reported: set[tuple[str, str]] = set()
+# The texts without parameters, as text() returned them: a screen asks for a dozen on
+# every render. Keyed by the language as given; replaced whole by set_overrides, and
+# bounded, since the language may come from a request.
+_plain: dict[tuple[str, str | None], str] = {}
+_PLAIN_MAX: Final = 4096
 
 
 def resolve_lang(lang: str | None) -> str:
@@ -110,6 +115,24 @@ def resolve_lang(lang: str | None) -> str:
 
 def text(key: str, lang: str | None = None, /, **params: object) -> str:
     """The text of ``key`` in ``lang`` (French by default), with ``params`` filled in."""
+    if params:
+        return _filled(key, lang, params)
+    plain = _plain
+    found = plain.get((key, lang))
+    if found is None:
+        found = _filled(key, lang, params)
+        if len(plain) < _PLAIN_MAX:
+            plain[key, lang] = found
+    return found
+
+
+def _forget_loaded() -> None:
+    """Forget the catalogues read and the texts made from them (tests that swap them)."""
+    _packaged.cache_clear()
+    _plain.clear()
+
+
+def _filled(key: str, lang: str | None, params: Mapping[str, object]) -> str:
     # str.format raises KeyError naming the first missing placeholder.
     resolved = resolve_lang(lang)
     return elide(_template(key, resolved), resolved, params).format(**params)
@@ -148,7 +171,7 @@ def set_overrides(
     nothing, for an unsupported language, an unknown key, an empty template or a
     placeholder the key does not provide.
     """
-    global _overrides
+    global _overrides, _plain
     checked: dict[str, Mapping[str, str]] = {}
     for lang, entries in (overrides or {}).items():
         if lang not in LANGS:
@@ -159,6 +182,7 @@ def set_overrides(
             {key: _checked_override(lang, key, value) for key, value in entries.items()}
         )
     previous, _overrides = _overrides, MappingProxyType(checked)
+    _plain = {}
     return previous
 
 

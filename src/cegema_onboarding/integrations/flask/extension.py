@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from ...config import Settings
 from ...errors import ConfigurationError
 from ...model import Session
+from ...ports import HeldConnection
 from ...service import OnboardingService
 from ..logfilter import redact_tokens_in
 from . import views
@@ -116,8 +117,10 @@ class Onboarding:
         app.after_request(_save_state)
         # One database connection per request (SqlStorage on PostgreSQL), checked out at
         # the first storage call and given back at the end: see OnboardingService.request.
-        app.before_request(_hold_connection)
-        app.teardown_request(_release_connection)
+        # Storages that hold nothing skip both hooks on every request.
+        if isinstance(service.storage, HeldConnection):
+            app.before_request(_hold_connection)
+            app.teardown_request(_release_connection)
         # current_member in the host's templates too, so a layout can greet the member.
         app.context_processor(template_context)
         # Werkzeug's server logs each request line, the first GET of a link included.
