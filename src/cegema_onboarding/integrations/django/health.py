@@ -28,7 +28,7 @@ from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, path
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from ... import health
 from ...logs import REQUEST_ID_HEADER, begin_request, current_request_id, end_request
@@ -78,13 +78,13 @@ def _answer(result: health.Health) -> HttpResponse:
     return _no_cache(JsonResponse(result.as_json(), status=result.status))
 
 
-@require_GET
+@require_safe
 def live(request: HttpRequest) -> HttpResponse:
     """The process answers."""
     return _answer(health.liveness())
 
 
-@require_GET
+@require_safe
 def ready(request: HttpRequest) -> HttpResponse:
     """The database answers and the migrations are current."""
     storage = get_service().storage
@@ -93,7 +93,7 @@ def ready(request: HttpRequest) -> HttpResponse:
     return _answer(health.readiness(storage))
 
 
-@require_GET
+@require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
     """The Prometheus exposition, when ``METRICS`` is on."""
     if not option("METRICS"):

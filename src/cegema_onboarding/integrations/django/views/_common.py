@@ -42,6 +42,9 @@ _TEMPLATES: dict[Step, str] = {
 }
 #: Form fields (and cookies) are bounded well before the library's own limits reject them.
 MAX_FIELD = 4096
+# A page with a form: shown on GET and HEAD (uptime probes, mail scanners), submitted on
+# POST only; the views test ``request.method != "POST"``, never ``== "GET"``.
+PAGE_METHODS: Final = ["GET", "HEAD", "POST"]
 View = Callable[..., HttpResponse]
 
 

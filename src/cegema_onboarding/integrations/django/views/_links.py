@@ -43,7 +43,8 @@ def link_view(view: View) -> View:
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.method == "GET" and LINK_PARAM in request.GET:
+        # HEAD too: a mail scanner probing the link gets the same redirect, never a form.
+        if request.method in ("GET", "HEAD") and LINK_PARAM in request.GET:
             return _stash_link_token(request)
         response = view(request, *args, **kwargs)
         # A refused form (kept for its page, PRG) still needs the token; a spent one not.

@@ -25,6 +25,7 @@ from ..._web import PROFILE_CHANNELS, local_time, parse_channels, parse_pets
 from ..conf import get_service
 from ..session import client_ip, load_session, store_session, user_agent
 from ._common import (
+    PAGE_METHODS,
     current_lang,
     current_member,
     form_field,
@@ -69,7 +70,7 @@ def _profile_context(service: OnboardingService, view: ProfileView,
 @member_language
 @never_cache
 @csrf_protect
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 @remembered
 def profile(request: HttpRequest) -> HttpResponse:
     """Mon profil et mes informations: shown once the journey is complete; POST saves it."""
@@ -182,12 +183,12 @@ def forget_devices(request: HttpRequest) -> HttpResponse:
 @member_language
 @never_cache
 @csrf_protect
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 @link_view
 def email_change_link(request: HttpRequest) -> HttpResponse:
     """The link sent to a new address: GET shows a button, POST changes the address."""
     template = "cegema_onboarding/confirm_link.html"
-    if request.method == "GET":
+    if request.method != "POST":
         return link_page(request, LinkPurpose.CHANGE_EMAIL, template,
                          {"action": "cegema_onboarding:email_change_link"},
                          kept=kept_form(request, "email_change_link"))

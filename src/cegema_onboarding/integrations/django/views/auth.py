@@ -34,6 +34,7 @@ from ..session import (
 from ._common import (
     MAX_FIELD,
     NEXT_KEY,
+    PAGE_METHODS,
     View,
     complete,
     current_member,
@@ -123,7 +124,7 @@ def remembered(view: View) -> View:
 @member_language
 @never_cache
 @csrf_protect
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 @remembered
 def login(request: HttpRequest) -> HttpResponse:
     """Initial login: member number and the initial (or chosen) password.
@@ -132,7 +133,7 @@ def login(request: HttpRequest) -> HttpResponse:
     whose journey is complete goes; a member still in the journey goes on with it, and
     there once it is done.
     """
-    if request.method == "GET":
+    if request.method != "POST":
         if load_session(request) is not None:
             return redirect(url("journey"))
         context = {"next": safe_next(request.GET.get("next")), **kept_form(request, "login")}

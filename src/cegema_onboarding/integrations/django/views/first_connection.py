@@ -12,13 +12,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from ....flow import Reason, Refused
 from ....model import LinkPurpose
 from ..conf import get_service
 from ..session import client_ip, load_session
 from ._common import (
+    PAGE_METHODS,
     after,
     current_member,
     form_field,
@@ -39,7 +40,7 @@ from .auth import remembered
 
 @member_language
 @never_cache
-@require_http_methods(["GET"])
+@require_safe
 @remembered
 def journey(request: HttpRequest) -> HttpResponse:
     """The member's current screen, wherever they stopped."""
@@ -66,13 +67,13 @@ def submit_email(request: HttpRequest) -> HttpResponse:
 @member_language
 @never_cache
 @csrf_protect
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 def no_email(request: HttpRequest) -> HttpResponse:
     """"Vous n'avez pas d'adresse email ?": GET explains, POST joins the staff queue."""
     member = member_posting(request)
     if isinstance(member, HttpResponse):
         return member
-    if request.method == "GET":
+    if request.method != "POST":
         return page(request, "cegema_onboarding/no_email.html")
     # A refusal shows on the member's screen (after), as every journey form's.
     return after(request, get_service().declare_no_email(member, ip=client_ip(request)))
@@ -105,13 +106,13 @@ def change_email(request: HttpRequest) -> HttpResponse:
 @member_language
 @never_cache
 @csrf_protect
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 def submit_code(request: HttpRequest) -> HttpResponse:
     """The short code from the mail, for a member who reads mail on another device."""
     member = member_posting(request)
     if isinstance(member, HttpResponse):
         return member
-    if request.method == "GET":
+    if request.method != "POST":
         return page(request, "cegema_onboarding/code.html", kept_form(request, "submit_code"))
     result = get_service().submit_code(member, form_field(request, "code"), ip=client_ip(request))
     if isinstance(result, Refused) and result.reason is not Reason.SESSION_EXPIRED:
@@ -156,12 +157,12 @@ def set_question(request: HttpRequest) -> HttpResponse:
 @member_language
 @never_cache
 @csrf_protect
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 @link_view
 def confirm_link(request: HttpRequest) -> HttpResponse:
     """The validation link: GET shows a confirmation page, POST spends the link."""
     template = "cegema_onboarding/confirm_link.html"
-    if request.method == "GET":
+    if request.method != "POST":
         return link_page(request, LinkPurpose.VERIFY_EMAIL, template,
                          kept=kept_form(request, "confirm_link"))
     # Only this browser's own session opens the password step at once (see confirm_link).

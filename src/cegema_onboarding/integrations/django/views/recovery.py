@@ -20,6 +20,7 @@ from ....model import LinkPurpose
 from ..conf import get_service
 from ..session import clear_session, client_ip, user_agent
 from ._common import (
+    PAGE_METHODS,
     current_lang,
     form_field,
     keep_form,
@@ -35,11 +36,11 @@ from ._links import link_page, link_view, posted_token
 @member_language
 @never_cache
 @csrf_protect
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 def forgotten_password(request: HttpRequest) -> HttpResponse:
     """"Mot de passe oublié ?": the same answer whether or not the member exists."""
     template = "cegema_onboarding/forgotten_password.html"
-    if request.method == "GET":
+    if request.method != "POST":
         return page(request, template, kept_form(request, "forgotten_password"))
     number = form_field(request, "identifier")
     result = get_service().forgot_password(number, ip=client_ip(request),
@@ -53,11 +54,11 @@ def forgotten_password(request: HttpRequest) -> HttpResponse:
 @member_language
 @never_cache
 @csrf_protect
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 def forgotten_identifier(request: HttpRequest) -> HttpResponse:
     """"Identifiant oublié ?": the member number goes to the address, if it is known."""
     template = "cegema_onboarding/forgotten_identifier.html"
-    if request.method == "GET":
+    if request.method != "POST":
         return page(request, template, kept_form(request, "forgotten_identifier"))
     address = form_field(request, "email")
     result = get_service().forgot_identifier(address, ip=client_ip(request),
@@ -74,7 +75,7 @@ def forgotten_identifier(request: HttpRequest) -> HttpResponse:
 @member_language
 @never_cache
 @csrf_protect
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 @link_view
 def reset_link(request: HttpRequest) -> HttpResponse:
     """The password-reset link: GET shows the form, POST sets the new password."""
@@ -84,7 +85,7 @@ def reset_link(request: HttpRequest) -> HttpResponse:
              "password_rules": texts.text(
                  "notice.password_rules", current_lang(),
                  min_length=service.settings.password_policy.min_length)}
-    if request.method == "GET":
+    if request.method != "POST":
         return link_page(request, LinkPurpose.RESET_PASSWORD, template, extra,
                          kept=kept_form(request, "reset_link"))
     token = posted_token(request)
@@ -105,12 +106,12 @@ def reset_link(request: HttpRequest) -> HttpResponse:
 @member_language
 @never_cache
 @csrf_protect
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 @link_view
 def not_me_link(request: HttpRequest) -> HttpResponse:
     """"Ce n'était pas moi": GET explains, POST locks the account and starts recovery."""
     template = "cegema_onboarding/not_me.html"
-    if request.method == "GET":
+    if request.method != "POST":
         return link_page(request, LinkPurpose.NOT_ME, template,
                          kept=kept_form(request, "not_me_link"))
     result = get_service().confirm_not_me(posted_token(request), ip=client_ip(request),
