@@ -9,7 +9,9 @@ import logging
 import pytest
 
 from cegema_onboarding.adapters.memory import ManualClock, MemoryMailer, MemoryStorage
+from cegema_onboarding.errors import ConcurrentUpdate
 from cegema_onboarding.flow import Reason, Refused
+from cegema_onboarding.ports import Changes
 from cegema_onboarding.service import Ok, OnboardingService
 
 from ..conftest import PEPPER, START, make_settings
@@ -48,3 +50,27 @@ def test_known_key_ids_log_nothing(caplog: pytest.LogCaptureFixture, password: s
         result = portal.login(number, initial if password == "right" else "ABCD2345EFGH6789")
     assert isinstance(result, Ok) == (password == "right")
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_a_lost_race_does_not_repeat_the_warning(
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The login's commit loses two races (other attempts moved the records): the flow is
+    # applied three times, and the operators still read the warning once.
+    portal, initial, number = _pair("k1", "p1")
+    storage = portal.storage
+    real = storage.commit
+    lost: list[Changes] = []
+
+    def commit(changes: Changes) -> None:
+        if changes.audit and len(lost) < 2:
+            lost.append(changes)
+            raise ConcurrentUpdate("another attempt moved the counter")
+        real(changes)
+
+    monkeypatch.setattr(storage, "commit", commit)
+    with caplog.at_level(logging.WARNING, logger="cegema_onboarding"):
+        result = portal.login(number, initial)
+    assert isinstance(result, Refused) and result.reason is Reason.BAD_CREDENTIALS
+    assert len(lost) == 2
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]

@@ -128,6 +128,7 @@ class Guards:
         # The counter as reserved: resolving the attempt rides on the outcome's commit,
         # one write fewer, as long as nobody else moved the counter since.
         ride: Throttle | None = reserved
+        warned = False
         deadline = time.monotonic() + PATIENCE
         while True:
             now = unit.clock.now()
@@ -137,8 +138,10 @@ class Guards:
             else:
                 outcome = flow.step(account, event, now, env, entropy=entropy, origin=origin)
             right = not lockout.failed(event, outcome)
-            if account is not None and not right:
+            if account is not None and not right and not warned:
+                # Once per login, not once per lost race.
                 _warn_unknown_pepper(account, env.crypto.pepper)
+                warned = True
             throttles = () if ride is None else (
                 (lockout.resolve(ride, failed=not right, reserved_at=at), ride.version),)
             try:
