@@ -52,9 +52,11 @@ PROVISION_TARGET_RATE = 1_000_000 / 60  # 1,000,000 members in 60 s
 #: paired figure swings by several points on a shared machine (1.9 % then 6.1 %), so the
 #: page reports the median of the rounds and their spread, and judges the median.
 ROUNDS = 5
-#: Rounds of SQLite and Flask among them: each takes about a minute (SQLite first runs to
-#: its steady state), which `make perf`'s few minutes allow only once per tree.
-FULL_ROUNDS = 1
+#: Rounds of SQLite and Flask among them. One round's Flask paired figure moved by five
+#: points between two runs of the same tree (24.6 % and 28.5 %); a round of both takes
+#: about 20 s per tree on the development machine (SQLite first runs to its steady
+#: state), so three rounds add about two minutes to `make perf`.
+FULL_ROUNDS = 3
 
 T = TypeVar("T")
 
@@ -469,7 +471,7 @@ def page(results: Results, images: dict[str, str], command: str) -> str:
         "",
         f"The in-memory journey runs in {len(results.rounds)} rounds and SQLite and Flask in "
         f"{sum('sqlite' in r for r in results.rounds)}",
-        "(each of those takes about a minute, SQLite first running to its steady state),",
+        "(SQLite first running to its steady state each time),",
         "interleaved with the baseline's rounds (below), the tree that goes first",
         "alternating. Each percentage is the median of its rounds, with the lowest and",
         "highest round in brackets when there are several; the targets judge the median.",
