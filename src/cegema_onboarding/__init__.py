@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         SmtpError,
         StorageError,
         UnknownAccount,
+        UnknownMessage,
     )
     from .flow import TABLE as TABLE
     from .flow import Accepted as Accepted
@@ -128,6 +129,7 @@ _HOST_API: dict[str, str] = {
     "ConcurrentUpdate": ".errors",
     "DuplicateAccount": ".errors",
     "UnknownAccount": ".errors",
+    "UnknownMessage": ".errors",
     "MailError": ".errors",
     "SmtpError": ".errors",
     # The ports an adapter implements.
@@ -207,6 +209,7 @@ __all__ = [
     "Throttle",
     "ThrottleStore",
     "UnknownAccount",
+    "UnknownMessage",
     "describe",
 ]
 

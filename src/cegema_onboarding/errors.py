@@ -126,6 +126,22 @@ class UnknownAccount(StorageError):
     """No account has this identifier. Only raised to staff-facing callers."""
 
 
+class UnknownMessage(StorageError, KeyError):
+    """No outbox message has this id: a delivery mark for a message that is gone.
+
+    Also a :class:`KeyError`, which the memory and SQL adapters used to raise, so that
+    a host catching that still works. ``message_id`` is the id asked for; it holds no
+    secret (a ``Message-ID``, not the mail).
+    """
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(message_id)
+        self.message_id = message_id
+
+    def __str__(self) -> str:
+        return f"no outbox message has the id {self.message_id}"
+
+
 class SealError(OnboardingError):
     """A sealed outbox payload cannot be opened: altered, or sealed under a retired key."""
 

@@ -130,10 +130,10 @@ class OutboxStore(Protocol):
         """Claim one pending message by id, or None if it is not pending any more."""
 
     def mark_sent(self, message_id: str, now: datetime) -> None:
-        """Record a delivery and drop the payload, which holds a live token."""
+        """Record a delivery and drop the payload; UnknownMessage if no message has this id."""
 
     def mark_failed(self, message_id: str, error: str, retry_at: datetime | None) -> None:
-        """Put a message back for a retry at ``retry_at``, or park it when that is None."""
+        """Retry at ``retry_at``, or park when that is None; UnknownMessage if no such id."""
 
     def get_message(self, message_id: str) -> OutboxMessage | None:
         """One message by id, whatever its status."""

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from ..errors import ConcurrentUpdate, DuplicateAccount
+from ..errors import ConcurrentUpdate, DuplicateAccount, UnknownMessage
 from ..funnel import lower_median_wait
 from ..model import Account, Stage, Throttle
 from ..normalize import email_key
@@ -164,7 +164,7 @@ class MemoryStorage:
     def mark_sent(self, message_id: str, now: datetime) -> None:
         """Record a delivery and drop the payload."""
         with self._lock:
-            m = self._outbox[message_id]
+            m = self._message(message_id)
             self._outbox[message_id] = attrs.evolve(
                 m, status=OutboxStatus.SENT, sent_at=now, payload=b"", attempts=m.attempts + 1,
                 next_attempt_at=None, last_error=None)
@@ -172,11 +172,17 @@ class MemoryStorage:
     def mark_failed(self, message_id: str, error: str, retry_at: datetime | None) -> None:
         """Put a message back for a retry, or park it."""
         with self._lock:
-            m = self._outbox[message_id]
+            m = self._message(message_id)
             status = OutboxStatus.PENDING if retry_at is not None else OutboxStatus.PARKED
             self._outbox[message_id] = attrs.evolve(
                 m, status=status, attempts=m.attempts + 1, next_attempt_at=retry_at,
                 last_error=error[:500])
+
+    def _message(self, message_id: str) -> OutboxMessage:
+        m = self._outbox.get(message_id)
+        if m is None:
+            raise UnknownMessage(message_id)
+        return m
 
     def get_message(self, message_id: str) -> OutboxMessage | None:
         """One message by id."""

@@ -10,7 +10,7 @@ from datetime import timedelta
 import attrs
 import pytest
 
-from ..errors import ConcurrentUpdate
+from ..errors import ConcurrentUpdate, UnknownMessage
 from ..model import Channel, Stage
 from ..ports import AccountBulkWriter, Changes, OutboxStatus, RetentionStore, Storage
 from .records import T0, account, insert, message, record
@@ -84,6 +84,22 @@ class OutboxContract:
         assert list(storage.claim_due(now + timedelta(days=1))) == []
         assert [m.message_id for m in storage.list_messages(OutboxStatus.SENT)] == [
             claimed.message_id]
+
+    def test_marking_an_unknown_message_is_a_typed_error_and_changes_nothing(
+            self, storage: Storage) -> None:
+        # A relay that marks a message another tool deleted must learn it, the same way
+        # on every adapter, without catching a bare KeyError (or nothing at all).
+        storage.commit(Changes(outbox=(message(1),)))
+        unknown = "<unknown@portail.example>"
+        with pytest.raises(UnknownMessage) as sent:
+            storage.mark_sent(unknown, T0)
+        assert sent.value.message_id == unknown
+        with pytest.raises(UnknownMessage):
+            storage.mark_failed(unknown, "MailError", T0 + timedelta(seconds=30))
+        with pytest.raises(UnknownMessage):
+            storage.mark_failed(unknown, "MailError", None)
+        assert storage.get_message(unknown) is None
+        assert list(storage.list_messages()) == [message(1)]
 
     def test_mark_failed_retries_later_then_parks(self, storage: Storage) -> None:
         storage.commit(Changes(outbox=(message(1),)))

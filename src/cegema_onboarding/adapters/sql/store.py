@@ -21,7 +21,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ...errors import ConcurrentUpdate, ConfigurationError, DuplicateAccount
+from ...errors import ConcurrentUpdate, ConfigurationError, DuplicateAccount, UnknownMessage
 from ...health import Probe
 from ...model import Account, Stage, Throttle
 from ...ports import AuditRecord, Changes, OutboxDepth, OutboxMessage, OutboxStatus
@@ -278,8 +278,7 @@ class SqlStorage:
         with self._write(durable=False) as conn:
             result = conn.execute(q.FINISH, {"b_message_id": message_id, **values})
         if result.rowcount != 1:
-            # The memory adapter raises KeyError for an unknown id too.
-            raise KeyError(message_id)
+            raise UnknownMessage(message_id)
 
     def get_message(self, message_id: str) -> OutboxMessage | None:
         """One message by id, whatever its status."""

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import IntegrityError, connections, transaction
 from django.db.models import Count, F, Min
 
-from ...errors import ConcurrentUpdate, DuplicateAccount
+from ...errors import ConcurrentUpdate, DuplicateAccount, UnknownMessage
 from ...funnel import lower_median_wait
 from ...model import Account, Stage, Throttle
 from ...ports import AuditRecord, Changes, OutboxDepth, OutboxMessage, OutboxStatus
@@ -242,16 +242,20 @@ class DjangoStorage:
 
     def mark_sent(self, message_id: str, now: datetime) -> None:
         """Record a delivery and drop the payload, which holds a live token."""
-        self._outbox().filter(message_id=message_id).update(
+        marked = self._outbox().filter(message_id=message_id).update(
             status=OutboxStatus.SENT.value, sent_at=to_db(now), payload=b"",
             attempts=F("attempts") + 1, next_attempt_at=None, last_error=None)
+        if marked != 1:
+            raise UnknownMessage(message_id)
 
     def mark_failed(self, message_id: str, error: str, retry_at: datetime | None) -> None:
         """Put a message back for a retry at ``retry_at``, or park it when that is None."""
         status = OutboxStatus.PENDING if retry_at is not None else OutboxStatus.PARKED
-        self._outbox().filter(message_id=message_id).update(
+        marked = self._outbox().filter(message_id=message_id).update(
             status=status.value, attempts=F("attempts") + 1,
             next_attempt_at=to_db(retry_at), last_error=error[:500])
+        if marked != 1:
+            raise UnknownMessage(message_id)
 
     def get_message(self, message_id: str) -> OutboxMessage | None:
         """One message by id, whatever its status."""
