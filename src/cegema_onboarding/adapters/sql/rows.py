@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
 __all__ = ["account_changes", "account_data", "account_from_row", "account_values",
-           "audit_from_row", "audit_values", "message_from_row", "message_values"]
+           "audit_from_row", "audit_values", "index_copies", "message_from_row",
+           "message_values"]
 
 
 def account_data(account: Account) -> dict[str, Any]:
@@ -33,16 +34,20 @@ def account_data(account: Account) -> dict[str, Any]:
     return data
 
 
-def account_changes(account: Account) -> dict[str, Any]:
-    """The columns an update of the account's row sets (not its id, not its version)."""
+def index_copies(account: Account) -> dict[str, Any]:
+    """The copies of the account's fields that are looked up, by column."""
     return {
         "member_number": account.member_number,
         "email_key": email_key(account.email) if account.email else None,
         "stage": account.stage.value,
         # The activation queue's order.
         "queue_at": account.activation_requested_at or account.created_at,
-        "data": account_data(account),
     }
+
+
+def account_changes(account: Account) -> dict[str, Any]:
+    """The columns an update of the account's row sets (not its id, not its version)."""
+    return {**index_copies(account), "data": account_data(account)}
 
 
 def account_values(account: Account, *, version: int) -> dict[str, Any]:

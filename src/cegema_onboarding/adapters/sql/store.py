@@ -28,6 +28,7 @@ from ...ports import AuditRecord, Changes, OutboxDepth, OutboxMessage, OutboxSta
 from . import bulk, stats
 from . import statements as q
 from .connections import KeptConnections, PooledConnections
+from .copies import ReadCopies
 from .diagnose import check
 from .pooled import held
 from .rows import (
@@ -65,6 +66,7 @@ class SqlStorage:
         # Both: read() and write(durable), yielding a Connection, raising StorageError.
         self._read = self._db.read
         self._write = self._db.write
+        self._copies = ReadCopies()
 
     def __repr__(self) -> str:
         return f"SqlStorage({self.engine.dialect.name})"
@@ -101,13 +103,13 @@ class SqlStorage:
         """The account with this id, or None."""
         with self._read() as conn:
             row = conn.execute(q.BY_ID, {"value": account_id}).first()
-        return None if row is None else account_from_row(row)
+        return None if row is None else self._copies.remember(account_from_row(row))
 
     def find_by_member_number(self, member_number: str) -> Account | None:
         """The account with this normalised member number, or None."""
         with self._read() as conn:
             row = conn.execute(q.BY_NUMBER, {"value": member_number}).first()
-        return None if row is None else account_from_row(row)
+        return None if row is None else self._copies.remember(account_from_row(row))
 
     def find_by_email(self, email_key_: str) -> Sequence[Account]:
         """Accounts whose verified address has this casefolded key (families share some)."""
@@ -184,8 +186,8 @@ class SqlStorage:
         if result.rowcount == 0:
             conn.execute(q.INSERT_DECOY[conn.dialect.name], account_values(decoy, version=1))
 
-    @staticmethod
-    def _save_account(conn: Connection, account: Account, expected: int | None) -> None:
+    def _save_account(self, conn: Connection, account: Account, expected: int | None
+                      ) -> None:
         if expected is None:
             try:
                 conn.execute(q.INSERT_ACCOUNT, account_values(account, version=1))
@@ -194,7 +196,7 @@ class SqlStorage:
                 raise DuplicateAccount(
                     "an account with this id or member number exists") from None
             return
-        values = account_changes(account)
+        values = self._copies.changes(account, expected)
         try:
             result = conn.execute(q.UPDATE_ACCOUNT, {
                 **values, "b_account_id": account.account_id, "b_expected": expected})
