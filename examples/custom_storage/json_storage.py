@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 
 from cegema_onboarding.codec import from_data, to_data
-from cegema_onboarding.errors import ConcurrentUpdate, DuplicateAccount
+from cegema_onboarding.errors import ConcurrentUpdate, DuplicateAccount, UnknownMessage
 from cegema_onboarding.model import Account, AuditRecord, Stage, Throttle
 from cegema_onboarding.normalize import email_key
 from cegema_onboarding.ports import Changes, OutboxMessage, OutboxStatus
@@ -183,7 +183,7 @@ class JsonFileStorage:
         with self._lock:
             m = self.get_message(message_id)
             if m is None:
-                return
+                raise UnknownMessage(message_id)
             data = self._fresh_copy()
             self._put(data, attrs.evolve(m, attempts=m.attempts + 1, **values))
             self._save(data)
