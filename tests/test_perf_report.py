@@ -32,3 +32,25 @@ def test_the_report_writes_its_targets_table_and_plots(tmp_path: Path) -> None:
     for name in images:
         assert f"img/{name}" in text
         assert (tmp_path / "img" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _round(transition_us: float) -> dict[str, object]:
+    return {"transition_us": transition_us, "memory": [1.0, 2.0], "sqlite": [6.0, 9.0],
+            "flask": [16.0, 21.0]}
+
+
+def test_the_pure_transition_is_judged_on_the_median_of_its_rounds_not_the_first() -> None:
+    from datetime import UTC, datetime
+
+    from benchmarks import report
+
+    # A first round taken on a machine still busy (25.4 µs), then two ordinary ones.
+    rounds = [_round(25.4), _round(16.8), _round(17.0)]
+    now = datetime.now(UTC)
+    results = report.Results(now, now, "0", "0", 1, 1, "sqlite", flow=object(),
+                             tokens=object(), sql=object(), flask=object(),
+                             provision=object(), scale=object(),
+                             before=[_round(14.0), _round(30.0), _round(15.0)], rounds=rounds)
+    row = next(line for line in report.before_and_after(results)
+               if line.startswith("| Pure transition"))
+    assert row.split(" | ")[1:3] == ["15.0 µs (14.0 to 30.0)", "17.0 µs (16.8 to 25.4)"], row
