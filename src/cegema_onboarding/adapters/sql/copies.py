@@ -4,8 +4,9 @@ SQLite rewrites every index on a column that an UPDATE's ``SET`` names, even to 
 it holds: setting all four copies (member number, address key, stage, queue time) dirtied
 about eight pages per save where the JSON alone dirties one, and every page is written to
 the WAL and flushed by the durable commit. So the store remembers, per thread, the
-account each single-row read returned; a save of that same version (the compare-and-set's condition)
-leaves out the copies equal to the ones stored. Any other save sets them all, as before.
+account each single-row read returned; a save of that same version (the compare-and-set's
+condition) leaves out the copies equal to the ones stored. Any other save sets them all,
+as before.
 """
 
 from __future__ import annotations
