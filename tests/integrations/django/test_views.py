@@ -24,6 +24,7 @@ from .helpers import (
     path_of,
     post_form,
     shown,
+    token_from,
     without_csrf,
 )
 
@@ -151,6 +152,54 @@ def test_the_journey_completed_signal_goes_once_per_account(
     member = heard[0]
     assert getattr(member, "account_id", None) == account_id
     assert getattr(member, "onboarded", None) is True
+
+
+def test_completing_the_journey_reads_the_member_for_the_signal_only_when_it_is_heard(
+        dj_service: OnboardingService, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cegema_onboarding.integrations.django.signals import journey_completed
+
+    reads: list[str] = []
+    get = dj_service.storage.get
+
+    def counting_get(account_id: str) -> object:
+        reads.append(account_id)
+        return get(account_id)
+
+    monkeypatch.setattr(dj_service.storage, "get", counting_get)
+
+    def reads_of_the_last_step(number: str, address: str) -> int:
+        client = csrf_client()
+        start(client, dj_service, number)
+        post_form(client, JOURNEY, "/premiere-connexion/email/",
+                  {"email": address, "confirmation": address})
+        link = last_link()
+        post_form(client, path_of(link), "/premiere-connexion/valider",
+                  {"token": link.split("token=")[1]})
+        post_form(client, JOURNEY, "/premiere-connexion/mot-de-passe/",
+                  {"password": GOOD_PASSWORD, "confirmation": GOOD_PASSWORD})
+        question = next(iter(dj_service.settings.questions))
+        token = token_from(client, JOURNEY)
+        reads.clear()
+        response = client.post("/premiere-connexion/question/", {
+            "question": question.id, "answer": "Martin", "confirmation": "Martin",
+            "csrfmiddlewaretoken": token})
+        assert response.status_code == 302, response
+        return len(reads)
+
+    unheard = reads_of_the_last_step("100234567", "marie@example.org")
+    heard: list[object] = []
+
+    def receiver(sender: object, request: object, member: object, **kwargs: object) -> None:
+        heard.append(member)
+
+    journey_completed.connect(receiver)
+    try:
+        listened = reads_of_the_last_step("100234568", "paul@example.org")
+    finally:
+        journey_completed.disconnect(receiver)
+    assert len(heard) == 1
+    # The member the signal carries is read for it; nobody listening, it is not read.
+    assert unheard < listened, (unheard, listened)
 
 
 def test_every_form_refuses_a_post_without_the_csrf_token(

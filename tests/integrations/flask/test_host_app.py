@@ -221,6 +221,39 @@ def test_journey_completed_is_sent_once_per_account(host: Host) -> None:
     assert member.member_number == NUMBER and member.onboarded
 
 
+def test_completing_the_journey_reads_the_account_for_the_signal_only_when_it_is_heard(
+        host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[str] = []
+    get = host.service.storage.get
+
+    def counting_get(account_id: str) -> Any:
+        reads.append(account_id)
+        return get(account_id)
+
+    monkeypatch.setattr(host.service.storage, "get", counting_get)
+
+    # No listener (the signal's existing test has one): the POST that completes the
+    # journey reads the account once, for its own step, not again for a Member to announce.
+    client = host.client()
+    assert log_in(client, host.initial).location == "/premiere-connexion"
+    post(client, "/premiere-connexion", {"email": "marie@example.com",
+                                         "confirmation": "marie@example.com"})
+    token = link_token(host.mailer)
+    post(client, "/premiere-connexion/valider", {"token": token},
+         form=f"/premiere-connexion/valider?token={token}")
+    post(client, "/mot-de-passe", {"password": GOOD_PASSWORD, "confirmation": GOOD_PASSWORD})
+    question = next(iter(host.service.settings.questions)).id
+    page = client.get("/question-secrete").get_data(as_text=True)
+    found = CSRF.search(page)
+    assert found is not None
+    reads.clear()
+    response = client.post("/question-secrete", data={
+        "question": question, "answer": "Rex le chien", "confirmation": "Rex le chien",
+        "csrf_token": found.group(1)})
+    assert response.status_code == 303 and response.location == "/profil"
+    assert len(reads) == 1, reads
+
+
 # ---------------------------------------------------------------------- Flask-Login
 
 

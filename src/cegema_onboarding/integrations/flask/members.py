@@ -115,10 +115,13 @@ def member_required(view: Callable[P, R]) -> Callable[P, R | WerkzeugResponse]:
 
 def announce_completed() -> None:
     """Send :data:`journey_completed` for the member of this request, if logged in."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not journey_completed.has_receivers_for(app):
+        # Nobody listens: the Member it would carry costs a storage read.
+        return
     member = current_member()
     if member is not None and member.onboarded:
-        journey_completed.send(current_app._get_current_object(),  # type: ignore[attr-defined]
-                               member=member)
+        journey_completed.send(app, member=member)
 
 
 def template_context() -> dict[str, Any]:

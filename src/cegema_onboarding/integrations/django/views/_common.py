@@ -282,8 +282,10 @@ def after(request: HttpRequest, result: Ok | Refused,
     if result.step is Step.PROFILE and session is not None:
         complete(request, session)
         # Only the journey's last step (password or question) leads here, once per
-        # account: the host's hook.
-        journey_completed.send(sender=after, request=request, member=member_of(request))
+        # account: the host's hook. The member it carries costs storage reads: only when
+        # someone listens.
+        if journey_completed.has_listeners(after):
+            journey_completed.send(sender=after, request=request, member=member_of(request))
         # The page a login's ``next`` asked for, kept through the journey (checked then).
         kept_next = safe_next(request.session.pop(NEXT_KEY, None))
         if kept_next:
