@@ -59,9 +59,9 @@ def submit_email(account: Account, event: SubmitEmail, ctx: Ctx) -> Outcome:
                     and normalize.email_key(live.address) == normalize.email_key(address))
     if same_address and live is not None and cooling_down(live, ctx):
         return Refused(Reason.RATE_LIMITED, params=cooldown_params(live, ctx))
-    new, token, code = issue_link(account, LinkPurpose.VERIFY_EMAIL, address, ctx)
-    new = attrs.evolve(new, stage=Stage.EMAIL_PENDING, pending_email=address,
-                       activation_requested_at=None, activation_rejection=None)
+    new, token, code = issue_link(account, LinkPurpose.VERIFY_EMAIL, address, ctx,
+                                  stage=Stage.EMAIL_PENDING, pending_email=address,
+                                  activation_requested_at=None, activation_rejection=None)
     effects: tuple[Effect, ...] = (
         SendNotice(Notice.VALIDATION, account.account_id, Channel.EMAIL, ctx.now, to=address,
                    token=token, code=code, ip=ctx.origin.ip),
@@ -87,14 +87,14 @@ def resend_link(account: Account, event: ResendLink, ctx: Ctx) -> Outcome:
 
 
 def change_email(account: Account, event: ChangeEmail, ctx: Ctx) -> Outcome:
-    new = retire_links(account, LinkPurpose.VERIFY_EMAIL, LinkStatus.SUPERSEDED)
-    new = attrs.evolve(new, stage=Stage.EMAIL_REQUIRED)
+    new = retire_links(account, LinkPurpose.VERIFY_EMAIL, LinkStatus.SUPERSEDED,
+                       stage=Stage.EMAIL_REQUIRED)
     return Accepted(new, (ctx.audit(account, "email_change_started"),), Step.EMAIL)
 
 
 def declare_no_email(account: Account, event: DeclareNoEmail, ctx: Ctx) -> Outcome:
-    new = retire_links(account, LinkPurpose.VERIFY_EMAIL, LinkStatus.REVOKED)
-    new = attrs.evolve(new, stage=Stage.AWAITING_ACTIVATION, activation_requested_at=ctx.now,
+    new = retire_links(account, LinkPurpose.VERIFY_EMAIL, LinkStatus.REVOKED,
+                       stage=Stage.AWAITING_ACTIVATION, activation_requested_at=ctx.now,
                        activation_rejection=None)
     return Accepted(new, (ctx.audit(account, "activation_requested"),), Step.AWAITING_ACTIVATION)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 
@@ -89,7 +90,9 @@ def cooldown_params(link: Link, ctx: Ctx) -> tuple[tuple[str, int], ...]:
 
 
 def issue_link(account: Account, purpose: LinkPurpose, address: str | None,
-                ctx: Ctx) -> tuple[Account, str, str]:
+               ctx: Ctx, **changes: Any) -> tuple[Account, str, str]:
+    """The account with a new live link (older ones of its purpose superseded), its token
+    and code; ``changes`` are other fields set in the same copy of the account."""
     fresh = ctx.fresh()
     crypto = ctx.crypto
     token = crypto.signer.issue(account.account_id, purpose.value, fresh.nonce)
@@ -102,9 +105,9 @@ def issue_link(account: Account, purpose: LinkPurpose, address: str | None,
         address=address,
         code_digest=code_digest(crypto.pepper, account.account_id, code),
     )
-    retired = retire_links(account, purpose, LinkStatus.SUPERSEDED)
-    links = _trim((*retired.links, link), ctx.settings.link_history)
-    return attrs.evolve(retired, links=links), token, code
+    links = _trim((*retired(account.links, purpose, LinkStatus.SUPERSEDED), link),
+                  ctx.settings.link_history)
+    return attrs.evolve(account, links=links, **changes), token, code
 
 
 def _trim(links: tuple[Link, ...], keep: int) -> tuple[Link, ...]:
@@ -116,21 +119,32 @@ def _trim(links: tuple[Link, ...], keep: int) -> tuple[Link, ...]:
     return tuple(lk for lk in links if id(lk) not in drop)
 
 
-def retire_links(account: Account, purpose: LinkPurpose, status: LinkStatus) -> Account:
-    links = tuple(
+def retired(links: tuple[Link, ...], purpose: LinkPurpose, status: LinkStatus
+            ) -> tuple[Link, ...]:
+    """``links`` with the live ones of ``purpose`` given ``status``."""
+    return tuple(
         attrs.evolve(lk, status=status)
         if lk.purpose is purpose and lk.status is LinkStatus.LIVE else lk
-        for lk in account.links
+        for lk in links
     )
-    return attrs.evolve(account, links=links)
 
 
-def retire_all_links(account: Account) -> Account:
+def retire_links(account: Account, purpose: LinkPurpose, status: LinkStatus,
+                 **changes: Any) -> Account:
+    """The account with its live links of ``purpose`` retired, and ``changes``.
+
+    One copy of the account for both: copying one costs more than most transitions' rules.
+    """
+    return attrs.evolve(account, links=retired(account.links, purpose, status), **changes)
+
+
+def retire_all_links(account: Account, **changes: Any) -> Account:
+    """The account with every live link revoked, and ``changes`` (one copy)."""
     links = tuple(
         attrs.evolve(lk, status=LinkStatus.REVOKED) if lk.status is LinkStatus.LIVE else lk
         for lk in account.links
     )
-    return attrs.evolve(account, links=links)
+    return attrs.evolve(account, links=links, **changes)
 
 
 def replace_link(account: Account, old: Link, new: Link) -> Account:

@@ -58,10 +58,9 @@ def new_password(account: Account, pw: str, ctx: Ctx, action: str,
     """Every password change: hash, end sessions, devices, links and locks; notify."""
     fresh = ctx.fresh()
     pw_hash = ctx.crypto.hasher.hash(pw, fresh.salt)
-    new = retire_all_links(account)
-    new = attrs.evolve(new, password_hash=pw_hash, password_changed_at=ctx.now,
-                       initial_digest=None, session_epoch=account.session_epoch + 1,
-                       remember=(), locked_at=None)
+    new = retire_all_links(account, password_hash=pw_hash, password_changed_at=ctx.now,
+                           initial_digest=None, session_epoch=account.session_epoch + 1,
+                           remember=(), locked_at=None)
     channel = Channel.EMAIL if account.email else Channel.POST
     token = None
     if account.email is not None:

@@ -138,11 +138,10 @@ def confirm_not_me(account: Account, event: ConfirmNotMe, ctx: Ctx) -> Outcome:
         reason = reason or Reason.LINK_INVALID
         return Refused(reason, effects=(ctx.audit(account, "not_me", reason.value),))
     # Whatever else happens: locked, every session, device and link ended.
-    new = retire_all_links(account)
     spent = tuple(attrs.evolve(lk, status=LinkStatus.USED if lk is link else LinkStatus.REVOKED)
                   if lk.status is LinkStatus.LIVE else lk for lk in account.not_me_links)
-    new = attrs.evolve(new, not_me_links=spent, locked_at=ctx.now,
-                       session_epoch=account.session_epoch + 1, remember=())
+    new = retire_all_links(account, not_me_links=spent, locked_at=ctx.now,
+                           session_epoch=account.session_epoch + 1, remember=())
     address = recovery_address(account)
     current = (address is not None and link.address is not None
                and normalize.email_key(link.address) == normalize.email_key(address)

@@ -25,7 +25,7 @@ from .events import (
     StaffVerifyEmail,
 )
 from .inputs import Ctx, staff_ok
-from .links import move_address, retire_all_links, retire_links, retire_not_me
+from .links import move_address, retire_all_links, retire_not_me, retired
 from .outcomes import Accepted, Audit, Effect, Notice, Outcome, Reason, Refused, SendNotice
 from .screens import next_step, notice_channel
 
@@ -113,11 +113,10 @@ def staff_reissue(account: Account, event: StaffReissue, ctx: Ctx) -> Outcome:
     if stage in (Stage.PASSWORD_REQUIRED, Stage.QUESTION_REQUIRED, Stage.ACTIVE):
         # The email (or staff activation) is already proven: straight to a new password.
         stage = Stage.PASSWORD_REQUIRED
-    new = retire_all_links(account)
-    new = attrs.evolve(
-        new, stage=stage, initial_digest=ctx.crypto.pepper.digest(initial),
+    new = retire_all_links(
+        account, stage=stage, initial_digest=ctx.crypto.pepper.digest(initial),
         initial_issued_at=ctx.now, password_hash=None, session_epoch=account.session_epoch + 1,
-        remember=(), locked_at=None, not_me_links=retire_not_me(new, LinkStatus.REVOKED))
+        remember=(), locked_at=None, not_me_links=retire_not_me(account, LinkStatus.REVOKED))
     return Accepted(new, (_staff_audit(account, ctx, event.staff_id, "credentials_reissued"),),
                     next_step(new, ctx.now, ctx.settings), secret=initial)
 
@@ -133,14 +132,14 @@ def staff_verify_email(account: Account, event: StaffVerifyEmail, ctx: Ctx) -> O
         audit = attrs.evolve(_staff_audit(account, ctx, event.staff_id,
                                           "email_verified_by_staff"), outcome="email_invalid")
         return Refused(Reason.EMAIL_INVALID, field="email", effects=(audit,))
-    new = retire_links(account, LinkPurpose.VERIFY_EMAIL, LinkStatus.REVOKED)
-    new = retire_links(new, LinkPurpose.CHANGE_EMAIL, LinkStatus.REVOKED)
+    links = retired(retired(account.links, LinkPurpose.VERIFY_EMAIL, LinkStatus.REVOKED),
+                    LinkPurpose.CHANGE_EMAIL, LinkStatus.REVOKED)
     stage = account.stage
     if stage not in (Stage.PASSWORD_REQUIRED, Stage.QUESTION_REQUIRED, Stage.ACTIVE):
         stage = Stage.PASSWORD_REQUIRED
     # Staff vouch for the address; links sent to any other one die (a reset link at the
     # old address among them).
-    new = move_address(new, address, ctx, proven=True)
-    new = attrs.evolve(new, stage=stage, activation_rejection=None)
+    new = move_address(attrs.evolve(account, links=links, activation_rejection=None),
+                       address, ctx, proven=True, stage=stage)
     return Accepted(new, (_staff_audit(account, ctx, event.staff_id, "email_verified_by_staff"),),
                     next_step(new, ctx.now, ctx.settings))
