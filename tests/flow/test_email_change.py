@@ -149,6 +149,10 @@ def test_asking_again_for_the_same_address_cools_down() -> None:
     early = refuse(account, request("Nouvelle@example.org"), at=COOLDOWN - TICK)
     assert early.reason is Reason.RATE_LIMITED and early.secret_checked is True
     assert early.effects == () and early.account is None
+    # The screen says how long is left, in whole seconds rounded up.
+    assert early.params == (("wait_seconds", 1),)
+    assert refuse(account, request(), at=timedelta(seconds=15.5)).params == (
+        ("wait_seconds", int(COOLDOWN.total_seconds()) - 15),)
     again = accept(account, request(), at=COOLDOWN)
     assert again.account.links[0].status is LinkStatus.SUPERSEDED
 

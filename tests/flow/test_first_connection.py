@@ -143,6 +143,9 @@ def test_resending_cools_down_and_needs_a_pending_address() -> None:
     assert early.params == (("wait_seconds", math.ceil(TICK.total_seconds())),)
     assert refuse(pending(), ResendLink(), at=timedelta(seconds=15)).params == (
         ("wait_seconds", int(COOLDOWN.total_seconds()) - 15),)
+    # A part of a second left counts as a whole one: never "0 s" nor a wait cut short.
+    assert refuse(pending(), ResendLink(), at=timedelta(seconds=15.5)).params == (
+        ("wait_seconds", int(COOLDOWN.total_seconds()) - 15),)
     assert refuse(pending(pending_email=None), ResendLink()).reason is Reason.INVALID_STEP
     spent = pending(links=(attrs.evolve(sent_link(), status=LinkStatus.USED),))
     assert accept(spent, ResendLink()).account.links[-1].status is LinkStatus.LIVE

@@ -118,13 +118,13 @@ class Ctx:
             raise ValueError("this event needs fresh entropy: pass entropy=Entropy.draw(...)")
         return self.entropy
 
-    def audit(self, account: Account | None, action: str, outcome: str = "ok",
+    def audit(self, account: Account, action: str, outcome: str = "ok",
               detail: str | None = None) -> Audit:
         return Audit(
             action=action,
             outcome=outcome,
             at=self.now,
-            account_id=None if account is None else account.account_id,
+            account_id=account.account_id,
             actor=self.origin.actor,
             ip=self.origin.ip,
             detail=detail,
