@@ -52,7 +52,7 @@ serve: $(STAMP)
 ## left anything behind in the working tree
 test: $(STAMP)
 	bash scripts/tree-state save $(VENV)/tree-before
-	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff check src tests benchmarks scripts examples
 	$(BIN)/mypy --strict src
 	$(BIN)/lint-imports --no-cache
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
@@ -70,7 +70,7 @@ test-lowest: $(LOWEST_STAMP)
 	$(LOWEST)/bin/python -m pytest -q -p no:cacheprovider -m "$(LOWEST_MARKERS)"
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff check src tests benchmarks scripts examples
 	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)

@@ -2,6 +2,7 @@
 
 from cegema_onboarding.ports import Changes
 from cegema_onboarding.testing.records import account, insert, message, record
+
 from json_storage import JsonFileStorage
 
 

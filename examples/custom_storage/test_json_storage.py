@@ -1,6 +1,7 @@
 import pytest
 
 from cegema_onboarding.testing import StorageContract
+
 from json_storage import JsonFileStorage
 
 
